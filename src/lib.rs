@@ -3,9 +3,18 @@
 //! The core is plain Rust (no JS types) so it builds and tests natively with `cargo test`;
 //! everything that touches `JsValue` lives in `bindings` and only compiles for wasm32.
 
+pub mod config;
+pub mod delivery;
+pub mod destinations;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod fql;
 pub mod js;
 pub mod mapping;
-pub mod fql;
+pub mod pii;
+pub mod schema;
+pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

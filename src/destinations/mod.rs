@@ -1,0 +1,82 @@
+//! Destinations as data: each declares its settings, actions (field schemas + default mappings
+//! + a small `perform` that builds one API item), presets, and how items are batched into a
+//! request. Mapping, FQL, validation, batching and delivery are shared (engine, delivery).
+
+pub mod snap_capi;
+
+use crate::error::EventError;
+use crate::schema::Field;
+use serde_json::{Map, Value};
+
+/// One API item produced from one event, plus where it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Path (and query without secrets) on the destination's origin; items with the same
+    /// target may share a batched request.
+    pub target: String,
+    /// The JSON object for this event inside the request body.
+    pub body: Value,
+}
+
+pub struct Action {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub fields: &'static [Field],
+    /// Segment's default field mappings (JSON text), the base of every preset.
+    pub default_mapping: &'static str,
+    pub perform: fn(&Map<String, Value>, &Settings) -> Result<Item, EventError>,
+}
+
+pub struct Preset {
+    pub name: &'static str,
+    pub trigger: &'static str,
+    pub action: &'static str,
+    /// Fields set on top of the action's default mapping (JSON text).
+    pub mapping: &'static str,
+}
+
+/// Validated destination settings (the generic part; destinations read their own keys).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub values: Map<String, Value>,
+    pub access_token: Option<String>,
+    pub test_mode: bool,
+    /// Items per request (1 = Segment's one event per request).
+    pub batch_size: usize,
+}
+
+impl Settings {
+    /// A trimmed non-empty string setting.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.values.get(key).and_then(Value::as_str).map(crate::pii::js_trim).filter(|s| !s.is_empty())
+    }
+}
+
+pub struct Definition {
+    pub slug: &'static str,
+    /// Other names users know it by (Segment's catalog slug).
+    pub aliases: &'static [&'static str],
+    pub name: &'static str,
+    pub origin: &'static str,
+    /// Settings keys that must be strings when present.
+    pub string_settings: &'static [&'static str],
+    pub max_batch: usize,
+    pub actions: &'static [Action],
+    pub presets: &'static [Preset],
+    /// Full request URL for a target (`origin` already swapped for a base URL override).
+    pub url: fn(origin: &str, target: &str, settings: &Settings, redact: bool) -> String,
+    /// Request body for a batch of items.
+    pub envelope: fn(Vec<Value>) -> Value,
+}
+
+impl Definition {
+    pub fn action(&self, id: &str) -> Option<&'static Action> {
+        self.actions.iter().find(|a| a.id == id)
+    }
+}
+
+pub static ALL: [&Definition; 1] = [&snap_capi::DEFINITION];
+
+pub fn find(slug: &str) -> Option<&'static Definition> {
+    ALL.iter().copied().find(|d| d.slug == slug || d.aliases.contains(&slug))
+}

@@ -1,0 +1,215 @@
+//! From events to requests: subscription matching, consent, mapping, schema validation,
+//! the destination's `perform`, and batching. Pure and synchronous: `plan` is the dry run and
+//! `send` (delivery) executes exactly the requests `plan` shows.
+
+use crate::config::{Config, Subscription};
+use crate::destinations::Item;
+use crate::error::{ErrorCode, EventError};
+use crate::{event, mapping, schema};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HttpRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Map<String, Value>,
+    pub body: Value,
+}
+
+/// What happened to one (event, subscription) before delivery.
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Item { event: usize, message_id: Option<String>, subscription: String, item: Item },
+    Error { event: usize, message_id: Option<String>, subscription: Option<String>, error: EventError },
+    Skipped { event: usize, message_id: Option<String>, reason: String },
+}
+
+/// One request and the prepared entries (indices into the `Prepared` list) it carries.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub entries: Vec<usize>,
+    /// With the real secret: for delivery only, never printed.
+    pub request: HttpRequest,
+    pub redacted: HttpRequest,
+}
+
+pub struct Plan {
+    pub prepared: Vec<Prepared>,
+    pub batches: Vec<Batch>,
+}
+
+pub const NO_MATCH: &str = "no matching subscription";
+
+impl Config {
+    /// Every (event, subscription) outcome, in input order.
+    pub fn prepare(&self, events: &[Value]) -> Vec<Prepared> {
+        let mut out = Vec::with_capacity(events.len());
+        for (i, raw) in events.iter().enumerate() {
+            self.prepare_one(i, raw, &mut out);
+        }
+        out
+    }
+
+    fn prepare_one(&self, i: usize, raw: &Value, out: &mut Vec<Prepared>) {
+        let message_id = event::message_id_of(raw).map(str::to_string);
+        let ev = match event::parse(raw) {
+            Ok(ev) => ev,
+            Err(error) => {
+                out.push(Prepared::Error { event: i, message_id, subscription: None, error });
+                return;
+            }
+        };
+        let matching: Vec<&Subscription> = self.subscriptions.iter().filter(|s| s.trigger.matches(ev.raw)).collect();
+        if matching.is_empty() {
+            out.push(Prepared::Skipped { event: i, message_id, reason: NO_MATCH.into() });
+            return;
+        }
+        if let Some(missing) = self.missing_consent(ev.raw) {
+            out.push(Prepared::Skipped { event: i, message_id, reason: format!("consent not granted for category {missing}") });
+            return;
+        }
+        for sub in matching {
+            let res = self.run_action(sub, ev.raw);
+            let subscription = sub.name.clone();
+            out.push(match res {
+                Ok(item) => Prepared::Item { event: i, message_id: message_id.clone(), subscription, item },
+                Err(error) => Prepared::Error { event: i, message_id: message_id.clone(), subscription: Some(subscription), error },
+            });
+        }
+    }
+
+    /// The first required category the event's consent preferences do not grant.
+    fn missing_consent<'a>(&'a self, ev: &Value) -> Option<&'a str> {
+        let prefs = ev.pointer("/context/consent/categoryPreferences");
+        self.consent_categories
+            .iter()
+            .find(|c| prefs.and_then(|p| p.get(c.as_str())) != Some(&Value::Bool(true)))
+            .map(String::as_str)
+    }
+
+    fn run_action(&self, sub: &Subscription, ev: &Value) -> Result<Item, EventError> {
+        let mapped = mapping::transform(&sub.mapping, ev)
+            .map_err(|e| EventError::new(ErrorCode::MappingError, e.message).with_field(e.path))?;
+        let Value::Object(mut payload) = mapped else {
+            return Err(EventError::new(ErrorCode::MappingError, "The mapping did not produce an object"));
+        };
+        schema::remove_empty_values(&mut payload, sub.action.fields);
+        schema::validate_and_coerce(&mut payload, sub.action.fields)?;
+        (sub.action.perform)(&payload, &self.settings)
+    }
+
+    fn request(&self, target: &str, body: Value, redact: bool) -> HttpRequest {
+        let mut headers = Map::new();
+        headers.insert("content-type".into(), Value::String("application/json".into()));
+        HttpRequest {
+            method: "POST",
+            url: (self.definition.url)(&self.origin, target, &self.settings, redact),
+            headers,
+            body,
+        }
+    }
+
+    /// Group consecutive items with the same target into requests of at most `batch_size`.
+    pub fn plan(&self, events: &[Value]) -> Plan {
+        let prepared = self.prepare(events);
+        let mut batches: Vec<Batch> = Vec::new();
+        let mut open: Vec<(String, Vec<usize>)> = Vec::new();
+        let size = self.settings.batch_size.max(1);
+        let mut flush = |target: String, entries: Vec<usize>, batches: &mut Vec<Batch>| {
+            let items: Vec<Value> = entries
+                .iter()
+                .filter_map(|&e| match &prepared[e] {
+                    Prepared::Item { item, .. } => Some(item.body.clone()),
+                    _ => None,
+                })
+                .collect();
+            let body = (self.definition.envelope)(items);
+            batches.push(Batch {
+                request: self.request(&target, body.clone(), false),
+                redacted: self.request(&target, body, true),
+                entries,
+            });
+        };
+        for (idx, p) in prepared.iter().enumerate() {
+            let Prepared::Item { item, .. } = p else { continue };
+            match open.iter_mut().position(|(t, _)| *t == item.target) {
+                Some(pos) => {
+                    open[pos].1.push(idx);
+                    if open[pos].1.len() >= size {
+                        let (t, e) = open.remove(pos);
+                        flush(t, e, &mut batches);
+                    }
+                }
+                None if size == 1 => flush(item.target.clone(), vec![idx], &mut batches),
+                None => open.push((item.target.clone(), vec![idx])),
+            }
+        }
+        for (t, e) in open {
+            flush(t, e, &mut batches);
+        }
+        batches.sort_by_key(|b| b.entries[0]);
+        Plan { prepared, batches }
+    }
+}
+
+/// The NDJSON line for a prepared entry (plan output).
+pub fn plan_lines(plan: &Plan) -> Vec<Value> {
+    let mut batch_of = vec![None; plan.prepared.len()];
+    for (b, batch) in plan.batches.iter().enumerate() {
+        for &e in &batch.entries {
+            batch_of[e] = Some(b);
+        }
+    }
+    let mut lines = Vec::with_capacity(plan.prepared.len());
+    for (idx, p) in plan.prepared.iter().enumerate() {
+        let mut line = Map::new();
+        match p {
+            Prepared::Item { message_id, subscription, .. } => {
+                let Some(b) = batch_of[idx] else { continue };
+                let batch = &plan.batches[b];
+                // A batched request is printed once, on its first event's line.
+                if batch.entries[0] != idx {
+                    line.insert("messageId".into(), json_opt(message_id));
+                    line.insert("subscription".into(), Value::String(subscription.clone()));
+                    line.insert("batchedWith".into(), json_opt(&first_message_id(plan, batch)));
+                } else {
+                    line.insert("messageId".into(), json_opt(message_id));
+                    line.insert("subscription".into(), Value::String(subscription.clone()));
+                    if batch.entries.len() > 1 {
+                        let ids = batch.entries.iter().map(|&e| json_opt(&entry_message_id(&plan.prepared[e]))).collect();
+                        line.insert("messageIds".into(), Value::Array(ids));
+                    }
+                    line.insert("request".into(), serde_json::to_value(&batch.redacted).unwrap_or(Value::Null));
+                }
+            }
+            Prepared::Error { message_id, subscription, error, .. } => {
+                line.insert("messageId".into(), json_opt(message_id));
+                if let Some(s) = subscription {
+                    line.insert("subscription".into(), Value::String(s.clone()));
+                }
+                line.insert("error".into(), serde_json::to_value(error).unwrap_or(Value::Null));
+            }
+            Prepared::Skipped { message_id, reason, .. } => {
+                line.insert("messageId".into(), json_opt(message_id));
+                line.insert("skipped".into(), Value::String(reason.clone()));
+            }
+        }
+        lines.push(Value::Object(line));
+    }
+    lines
+}
+
+pub fn entry_message_id(p: &Prepared) -> Option<String> {
+    match p {
+        Prepared::Item { message_id, .. } | Prepared::Error { message_id, .. } | Prepared::Skipped { message_id, .. } => message_id.clone(),
+    }
+}
+
+fn first_message_id(plan: &Plan, batch: &Batch) -> Option<String> {
+    entry_message_id(&plan.prepared[batch.entries[0]])
+}
+
+pub fn json_opt(s: &Option<String>) -> Value {
+    s.as_ref().map_or(Value::Null, |s| Value::String(s.clone()))
+}

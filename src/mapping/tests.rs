@@ -1,0 +1,159 @@
+use super::*;
+use serde_json::json;
+
+fn t(mapping: Value, payload: Value) -> Value {
+    transform(&mapping, &payload).unwrap_or_else(|e| panic!("transform failed: {e}"))
+}
+
+fn fails(mapping: Value, payload: Value) -> MappingError {
+    match transform(&mapping, &payload) {
+        Ok(v) => panic!("expected an error, got {v}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn path_basics() {
+    let p = json!({"properties": {"email": "a@b.c", "n": 0, "arr": [{"x": 1}, {"x": 2}]},
+                   "integrations": {"Snap Conversions Api": {"click_id": "abc"}}});
+    assert_eq!(
+        t(json!({"e": {"@path": "$.properties.email"}, "c": {"@path": "$.integrations.Snap Conversions Api.click_id"},
+                 "x": {"@path": "$.properties.arr[1].x"}, "missing": {"@path": "$.nope.deeper"},
+                 "falsy": {"@path": "$.properties.n.deeper"}, "lit": 5, "nested": {"a": [1, {"@path": "$.properties.email"}]}}), p),
+        json!({"e": "a@b.c", "c": "abc", "x": 2, "falsy": 0, "lit": 5, "nested": {"a": [1, "a@b.c"]}})
+    );
+}
+
+#[test]
+fn missing_in_array_becomes_null() {
+    assert_eq!(t(json!({"a": [{"@path": "$.x"}, 1]}), json!({})), json!({"a": [null, 1]}));
+}
+
+#[test]
+fn if_exists_then_else() {
+    let m = json!({"email": {"@if": {"exists": {"@path": "$.properties.email"},
+        "then": {"@path": "$.properties.email"}, "else": {"@path": "$.traits.email"}}}});
+    assert_eq!(t(m.clone(), json!({"properties": {"email": "p"}, "traits": {"email": "t"}})), json!({"email": "p"}));
+    assert_eq!(t(m.clone(), json!({"properties": {}, "traits": {"email": "t"}})), json!({"email": "t"}));
+    assert_eq!(t(m, json!({"properties": {"email": null}})), json!({}));
+}
+
+#[test]
+fn if_blank() {
+    let m = json!({"v": {"@if": {"blank": {"@path": "$.a"}, "then": "yes", "else": "no"}}});
+    assert_eq!(t(m.clone(), json!({"a": ""})), json!({"v": "no"}));
+    assert_eq!(t(m.clone(), json!({"a": 0})), json!({"v": "no"}));
+    assert_eq!(t(m.clone(), json!({"a": []})), json!({"v": "no"}));
+    assert_eq!(t(m.clone(), json!({"a": "x"})), json!({"v": "yes"}));
+    assert_eq!(t(m, json!({"a": {}})), json!({"v": "yes"}));
+    fails(json!({"v": {"@if": {"exists": ""}}}), json!({}));
+}
+
+#[test]
+fn array_path_shapes() {
+    let m = json!({"contents": {"@arrayPath": ["$.properties.products", {"item_id": {"@path": "product_id"}, "q": {"@path": "$.quantity"}}]}});
+    let p = json!({"properties": {"products": [{"product_id": "p1", "quantity": 2}, {"product_id": "p2"}]}});
+    assert_eq!(t(m.clone(), p), json!({"contents": [{"item_id": "p1", "q": 2}, {"item_id": "p2"}]}));
+    assert_eq!(t(m.clone(), json!({"properties": {"products": {"product_id": "solo"}}})), json!({"contents": [{"item_id": "solo"}]}));
+    assert_eq!(t(m.clone(), json!({"properties": {"products": "str"}})), json!({"contents": "str"}));
+    assert_eq!(t(m, json!({})), json!({}));
+    assert_eq!(t(json!({"a": {"@arrayPath": ["$.x", {}]}}), json!({"x": [1]})), json!({"a": [1]}));
+}
+
+#[test]
+fn template_rendering() {
+    let p = json!({"a": {"b": "B"}, "n": 1.5, "o": {"x": 1}, "l": [1, 2], "t": "{{a.b}}"});
+    assert_eq!(t(json!({"s": {"@template": "x{{a.b}}-{{ n }}-{{o}}-{{l}}-{{missing}}-{{{t}}}"}}), p), json!({"s": "xB-1.5-[object Object]-1,2--B"}));
+    fails(json!({"s": {"@template": {"@path": "$.n"}}}), json!({"n": 1}));
+}
+
+#[test]
+fn literal_and_nesting() {
+    assert_eq!(t(json!({"a": {"@literal": {"x": {"@path": "$.v"}}}}), json!({"v": true})), json!({"a": {"x": true}}));
+    assert_eq!(t(json!({"a": {"@literal": null}}), json!({})), json!({"a": null}));
+}
+
+#[test]
+fn case_and_replace() {
+    let p = json!({"s": "Hello World", "n": 10});
+    assert_eq!(t(json!({"a": {"@case": {"operator": "upper", "value": {"@path": "$.s"}}}}), p.clone()), json!({"a": "HELLO WORLD"}));
+    assert_eq!(t(json!({"a": {"@case": {"operator": "lower", "value": {"@path": "$.n"}}}}), p.clone()), json!({"a": 10}));
+    assert_eq!(
+        t(json!({"a": {"@replace": {"pattern": "o", "replacement": "0", "value": {"@path": "$.s"}}}}), p.clone()),
+        json!({"a": "Hell0 W0rld"})
+    );
+    assert_eq!(
+        t(json!({"a": {"@replace": {"pattern": "L", "replacement": "[$&]", "ignorecase": true, "global": false, "value": {"@path": "$.s"}}}}), p.clone()),
+        json!({"a": "He[l]lo World"})
+    );
+    assert_eq!(
+        t(json!({"a": {"@replace": {"pattern": ".", "replacement": "$$", "pattern2": "1", "replacement2": "x", "value": "1.1"}}}), p.clone()),
+        json!({"a": "x$x"})
+    );
+    fails(json!({"a": {"@replace": {"pattern": "12345678901", "value": "x"}}}), p);
+}
+
+#[test]
+fn json_flatten_merge() {
+    let p = json!({"o": {"a": {"b": 1, "c": [1, 2]}, "1": null}, "s": "{\"x\":[1,2]}"});
+    assert_eq!(t(json!({"e": {"@json": {"mode": "encode", "value": {"@path": "$.o"}}}}), p.clone()), json!({"e": "{\"1\":null,\"a\":{\"b\":1,\"c\":[1,2]}}"}));
+    assert_eq!(t(json!({"d": {"@json": {"mode": "decode", "value": {"@path": "$.s"}}}}), p.clone()), json!({"d": {"x": [1, 2]}}));
+    assert_eq!(t(json!({"d": {"@json": {"mode": "decode", "value": "nope{"}}}), p.clone()), json!({"d": "nope{"}));
+    assert_eq!(
+        t(json!({"f": {"@flatten": {"separator": ".", "value": {"@path": "$.o"}}}}), p.clone()),
+        json!({"f": {"1": null, "a.b": 1, "a.c.0": 1, "a.c.1": 2}})
+    );
+    assert_eq!(
+        t(json!({"f": {"@flatten": {"separator": "_", "omitArrays": true, "value": {"@path": "$.o"}}}}), p.clone()),
+        json!({"f": {"1": null, "a_b": 1, "a_c": [1, 2]}})
+    );
+    assert_eq!(
+        t(json!({"m": {"@merge": {"direction": "right", "objects": [{"a": 1, "b": 1}, {"a": 2, "c": {"@path": "$.nope"}}]}}}), p.clone()),
+        json!({"m": {"a": 2, "b": 1}})
+    );
+    assert_eq!(t(json!({"m": {"@merge": {"direction": "left", "objects": [{"a": 1}, {"a": 2}]}}}), p), json!({"m": {"a": 1}}));
+}
+
+#[test]
+fn transform_and_exclude_when_null() {
+    let p = json!({"a": {"b": null, "c": 1, "d": {"e": null}}});
+    assert_eq!(
+        t(json!({"x": {"@transform": {"apply": {"y": {"@path": "$.a.c"}}, "mapping": {"z": {"@path": "$.y"}}}}}), p.clone()),
+        json!({"x": {"z": 1}})
+    );
+    assert_eq!(t(json!({"x": {"@excludeWhenNull": {"@path": "$.a"}}, "n": {"@excludeWhenNull": null}}), p), json!({"x": {"c": 1, "d": {}}}));
+}
+
+#[test]
+fn root_directive() {
+    let m = json!({"__segment_internal_directive": {"@transform": {"apply": {"v": {"@path": "$.a"}}}}, "out": {"@path": "$.v"}});
+    assert_eq!(t(m, json!({"a": 7})), json!({"out": 7}));
+}
+
+#[test]
+fn validation_errors_name_the_location() {
+    let e = validate(&json!({"a": {"b": {"@nope": 1}}})).unwrap_err();
+    assert_eq!(e.path, "/a/b");
+    let e = validate(&json!({"a": {"@if": {"exists": {"@path": 5}}}})).unwrap_err();
+    assert_eq!(e.path, "/a/@if/exists/@path");
+    assert!(validate(&json!({"a": {"@path": "$.x", "extra": 1}})).is_err());
+    assert!(validate(&json!({"a": {"@path": "$.x", "_metadata": {}}})).is_ok());
+    assert!(validate(&json!({"a": {"@json": {"mode": "ENCODE", "value": 1}}})).is_ok());
+    assert!(validate(&json!({"a": {"@json": {"mode": "x", "value": 1}}})).is_err());
+    assert!(validate(&json!({"a": [{"@nope": 1}]})).is_ok(), "arrays are not inspected");
+    assert!(transform(&json!({"a": [{"@nope": 1}]}), &json!({})).is_err());
+}
+
+#[test]
+fn payload_must_be_object() {
+    fails(json!({}), json!([1]));
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let mut m = json!({"@path": "$.a"});
+    for _ in 0..200 {
+        m = json!({"@literal": m});
+    }
+    assert!(transform(&json!({"x": m}), &json!({})).is_err());
+}

@@ -1,0 +1,596 @@
+//! JS-like values for mapping evaluation: JSON plus `undefined`, and objects that keep
+//! JS own-key enumeration order (array-index keys first, ascending; then insertion order).
+use crate::js;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// How deep a JSON value may nest before we refuse it (the stack must stay bounded).
+pub const MAX_VALUE_DEPTH: usize = 256;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsVal {
+    Undef,
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<JsVal>),
+    Obj(Obj),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Obj(Vec<(String, JsVal)>);
+
+/// Canonical array index ("0", "17", not "01"), which JS enumerates first in numeric order.
+pub fn array_index(key: &str) -> Option<u32> {
+    let b = key.as_bytes();
+    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b[0] == b'0') {
+        return None;
+    }
+    let n: u64 = key.parse().ok()?;
+    // 2^32 - 1 is not an array index.
+    if n < u32::MAX as u64 { Some(n as u32) } else { None }
+}
+
+impl Obj {
+    pub fn new() -> Self {
+        Obj(Vec::new())
+    }
+    pub fn get(&self, key: &str) -> Option<&JsVal> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+    /// Property assignment: an existing key keeps its place, a new one goes where JS puts it.
+    pub fn set(&mut self, key: String, val: JsVal) {
+        if let Some(slot) = self.0.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = val;
+            return;
+        }
+        if let Some(idx) = array_index(&key) {
+            let pos = self
+                .0
+                .iter()
+                .position(|(k, _)| array_index(k).is_none_or(|i| i > idx))
+                .unwrap_or(self.0.len());
+            self.0.insert(pos, (key, val));
+        } else {
+            self.0.push((key, val));
+        }
+    }
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain(|(k, _)| k != key);
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &JsVal)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+    pub fn into_entries(self) -> Vec<(String, JsVal)> {
+        self.0
+    }
+}
+
+impl FromIterator<(String, JsVal)> for Obj {
+    fn from_iter<I: IntoIterator<Item = (String, JsVal)>>(iter: I) -> Self {
+        let mut o = Obj::new();
+        for (k, v) in iter {
+            o.set(k, v);
+        }
+        o
+    }
+}
+
+impl JsVal {
+    pub fn str(s: impl Into<String>) -> JsVal {
+        JsVal::Str(s.into())
+    }
+
+    /// Converts JSON into a JsVal; `None` if it nests deeper than `MAX_VALUE_DEPTH`.
+    pub fn from_json(v: &Value) -> Option<JsVal> {
+        Self::from_json_depth(v, 0)
+    }
+
+    fn from_json_depth(v: &Value, depth: usize) -> Option<JsVal> {
+        if depth > MAX_VALUE_DEPTH {
+            return None;
+        }
+        Some(match v {
+            Value::Null => JsVal::Null,
+            Value::Bool(b) => JsVal::Bool(*b),
+            Value::Number(n) => JsVal::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => JsVal::Str(s.clone()),
+            Value::Array(a) => {
+                JsVal::Arr(a.iter().map(|x| Self::from_json_depth(x, depth + 1)).collect::<Option<Vec<_>>>()?)
+            }
+            Value::Object(m) => {
+                let mut o = Obj::new();
+                for (k, x) in m {
+                    o.set(k.clone(), Self::from_json_depth(x, depth + 1)?);
+                }
+                JsVal::Obj(o)
+            }
+        })
+    }
+
+    /// What `JSON.parse(JSON.stringify(v))` would give (top-level undefined becomes null).
+    pub fn to_json(&self) -> Value {
+        match self {
+            JsVal::Undef | JsVal::Null => Value::Null,
+            JsVal::Bool(b) => Value::Bool(*b),
+            JsVal::Num(n) => num_to_json(*n),
+            JsVal::Str(s) => Value::String(s.clone()),
+            JsVal::Arr(a) => Value::Array(a.iter().map(JsVal::to_json).collect()),
+            JsVal::Obj(o) => Value::Object(
+                o.iter().filter(|(_, v)| !matches!(v, JsVal::Undef)).map(|(k, v)| (k.clone(), v.to_json())).collect(),
+            ),
+        }
+    }
+
+    pub fn is_undef(&self) -> bool {
+        matches!(self, JsVal::Undef)
+    }
+    pub fn is_nullish(&self) -> bool {
+        matches!(self, JsVal::Undef | JsVal::Null)
+    }
+
+    pub fn truthy(&self) -> bool {
+        match self {
+            JsVal::Undef | JsVal::Null => false,
+            JsVal::Bool(b) => *b,
+            JsVal::Num(n) => *n != 0.0 && !n.is_nan(),
+            JsVal::Str(s) => !s.is_empty(),
+            JsVal::Arr(_) | JsVal::Obj(_) => true,
+        }
+    }
+
+    /// Segment's `realTypeOf` (Object.prototype.toString tag, lower-cased).
+    pub fn real_type(&self) -> &'static str {
+        match self {
+            JsVal::Undef => "undefined",
+            JsVal::Null => "null",
+            JsVal::Bool(_) => "boolean",
+            JsVal::Num(_) => "number",
+            JsVal::Str(_) => "string",
+            JsVal::Arr(_) => "array",
+            JsVal::Obj(_) => "object",
+        }
+    }
+
+    pub fn as_obj(&self) -> Option<&Obj> {
+        match self {
+            JsVal::Obj(o) => Some(o),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            JsVal::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// `String(v)`.
+    pub fn to_js_string(&self) -> String {
+        match self {
+            JsVal::Undef => "undefined".into(),
+            JsVal::Null => "null".into(),
+            JsVal::Bool(b) => b.to_string(),
+            JsVal::Num(n) => js::number_to_string(*n),
+            JsVal::Str(s) => s.clone(),
+            JsVal::Arr(a) => {
+                a.iter().map(|x| if x.is_nullish() { String::new() } else { x.to_js_string() }).collect::<Vec<_>>().join(",")
+            }
+            JsVal::Obj(_) => "[object Object]".into(),
+        }
+    }
+
+    /// `v == ''` (used by `@if` blank).
+    pub fn loosely_equals_empty_string(&self) -> bool {
+        match self {
+            JsVal::Undef | JsVal::Null => false,
+            JsVal::Bool(b) => !*b,
+            JsVal::Num(n) => *n == 0.0,
+            JsVal::Str(s) => s.is_empty(),
+            JsVal::Arr(_) => self.to_js_string().is_empty(),
+            JsVal::Obj(_) => false,
+        }
+    }
+
+    /// Property read `v[key]` for JSON-ish values. Inherited prototype members (functions,
+    /// `__proto__`) are not modelled and read as undefined.
+    pub fn prop(&self, key: &str) -> Cow<'_, JsVal> {
+        match self {
+            JsVal::Obj(o) => o.get(key).map_or(Cow::Owned(JsVal::Undef), Cow::Borrowed),
+            JsVal::Arr(a) => {
+                if key == "length" {
+                    return Cow::Owned(JsVal::Num(a.len() as f64));
+                }
+                match array_index(key).and_then(|i| a.get(i as usize)) {
+                    Some(v) => Cow::Borrowed(v),
+                    None => Cow::Owned(JsVal::Undef),
+                }
+            }
+            JsVal::Str(s) => {
+                if key == "length" {
+                    return Cow::Owned(JsVal::Num(js::utf16_len(s) as f64));
+                }
+                match array_index(key) {
+                    Some(i) => Cow::Owned(utf16_unit_at(s, i as usize).map_or(JsVal::Undef, JsVal::Str)),
+                    None => Cow::Owned(JsVal::Undef),
+                }
+            }
+            _ => Cow::Owned(JsVal::Undef),
+        }
+    }
+}
+
+/// `s[i]` in JS. A lone surrogate half cannot live in a Rust string, so it becomes U+FFFD.
+fn utf16_unit_at(s: &str, i: usize) -> Option<String> {
+    let mut pos = 0;
+    for c in s.chars() {
+        let w = c.len_utf16();
+        if i < pos + w {
+            return Some(if w == 1 { c.to_string() } else { '\u{fffd}'.to_string() });
+        }
+        pos += w;
+    }
+    None
+}
+
+pub fn num_to_json(n: f64) -> Value {
+    if !n.is_finite() {
+        return Value::Null;
+    }
+    if n.fract() == 0.0 && n.abs() < 9007199254740992.0 {
+        return Value::from(n as i64);
+    }
+    serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+}
+
+/// Splits a path the way Segment's `get` does: on `.`, on `[` when followed by a quote or
+/// digit, and on runs of `]` preceded by a quote or digit; then drops empty pieces and quotes.
+pub fn split_path(path: &str) -> Vec<String> {
+    let chars: Vec<char> = path.chars().collect();
+    let is_q_or_digit = |c: char| c == '"' || c == '\'' || c.is_ascii_digit();
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let sep_len = match c {
+            '.' => 1,
+            '[' if chars.get(i + 1).is_some_and(|&n| is_q_or_digit(n)) => 1,
+            ']' if i > 0 && is_q_or_digit(chars[i - 1]) => chars[i..].iter().take_while(|&&x| x == ']').count(),
+            _ => 0,
+        };
+        if sep_len > 0 {
+            parts.push(std::mem::take(&mut cur));
+            i += sep_len;
+        } else {
+            cur.push(c);
+            i += 1;
+        }
+    }
+    parts.push(cur);
+    parts.into_iter().filter(|p| !p.is_empty()).map(|p| p.replace(['\'', '"'], "")).collect()
+}
+
+/// Segment's `get(obj, path)`: walks while the current value is truthy, so a falsy value
+/// part-way (0, "", false, null) is itself the result.
+pub fn get<'a>(root: &'a JsVal, path: &str) -> Cow<'a, JsVal> {
+    if path.is_empty() || path == "." {
+        return Cow::Borrowed(root);
+    }
+    let mut cur: Cow<'a, JsVal> = Cow::Borrowed(root);
+    for key in split_path(path) {
+        if !cur.truthy() {
+            return cur;
+        }
+        cur = match cur {
+            Cow::Borrowed(v) => v.prop(&key),
+            Cow::Owned(v) => Cow::Owned(v.prop(&key).into_owned()),
+        };
+    }
+    cur
+}
+
+/// Segment strips the first `$.` anywhere in a path (not only a leading one).
+pub fn strip_root_marker(path: &str) -> Cow<'_, str> {
+    match path.find("$.") {
+        Some(i) => Cow::Owned(format!("{}{}", &path[..i], &path[i + 2..])),
+        None => Cow::Borrowed(path),
+    }
+}
+
+/// `JSON.stringify(v)`; `None` when the result would be `undefined`.
+pub fn stringify(v: &JsVal) -> Option<String> {
+    if v.is_undef() {
+        return None;
+    }
+    let mut out = String::new();
+    write_json(v, &mut out);
+    Some(out)
+}
+
+fn write_json(v: &JsVal, out: &mut String) {
+    match v {
+        JsVal::Undef | JsVal::Null => out.push_str("null"),
+        JsVal::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        JsVal::Num(n) => {
+            if n.is_finite() {
+                out.push_str(&js::number_to_string(*n))
+            } else {
+                out.push_str("null")
+            }
+        }
+        JsVal::Str(s) => js::quote_json_string(s, out),
+        JsVal::Arr(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(x, out);
+            }
+            out.push(']');
+        }
+        JsVal::Obj(o) => {
+            out.push('{');
+            let mut first = true;
+            for (k, x) in o.iter() {
+                if x.is_undef() {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                js::quote_json_string(k, out);
+                out.push(':');
+                write_json(x, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// `JSON.parse` (strict JSON; numbers as f64 like JS, duplicate keys: last value, first place).
+pub fn parse_json(s: &str) -> Option<JsVal> {
+    let mut p = Parser { b: s.as_bytes(), s, i: 0 };
+    p.ws();
+    let v = p.value(0)?;
+    p.ws();
+    if p.i == p.b.len() { Some(v) } else { None }
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    s: &'a str,
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, lit: &str) -> Option<()> {
+        if self.b[self.i..].starts_with(lit.as_bytes()) {
+            self.i += lit.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+    fn value(&mut self, depth: usize) -> Option<JsVal> {
+        if depth > MAX_VALUE_DEPTH {
+            return None;
+        }
+        match *self.b.get(self.i)? {
+            b'n' => self.eat("null").map(|_| JsVal::Null),
+            b't' => self.eat("true").map(|_| JsVal::Bool(true)),
+            b'f' => self.eat("false").map(|_| JsVal::Bool(false)),
+            b'"' => self.string().map(JsVal::Str),
+            b'[' => {
+                self.i += 1;
+                let mut a = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Some(JsVal::Arr(a));
+                }
+                loop {
+                    self.ws();
+                    a.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.b.get(self.i)? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            return Some(JsVal::Arr(a));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'{' => {
+                self.i += 1;
+                let mut o = Obj::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Some(JsVal::Obj(o));
+                }
+                loop {
+                    self.ws();
+                    if self.b.get(self.i) != Some(&b'"') {
+                        return None;
+                    }
+                    let k = self.string()?;
+                    self.ws();
+                    self.eat(":")?;
+                    self.ws();
+                    let v = self.value(depth + 1)?;
+                    o.set(k, v);
+                    self.ws();
+                    match self.b.get(self.i)? {
+                        b',' => self.i += 1,
+                        b'}' => {
+                            self.i += 1;
+                            return Some(JsVal::Obj(o));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+    fn number(&mut self) -> Option<JsVal> {
+        let start = self.i;
+        let digits = |p: &mut Self| {
+            let s = p.i;
+            while p.i < p.b.len() && p.b[p.i].is_ascii_digit() {
+                p.i += 1;
+            }
+            p.i - s
+        };
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        let n = digits(self);
+        if n == 0 || (n > 1 && self.b[int_start] == b'0') {
+            return None;
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if digits(self) == 0 {
+                return None;
+            }
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if digits(self) == 0 {
+                return None;
+            }
+        }
+        // Rust's parser is correctly rounded and overflows to infinity like JS.
+        self.s.get(start..self.i)?.parse::<f64>().ok().map(JsVal::Num)
+    }
+    fn string(&mut self) -> Option<String> {
+        self.i += 1; // opening quote
+        let mut out: Vec<u16> = Vec::new();
+        loop {
+            let c = *self.b.get(self.i)?;
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    // Lone surrogates cannot be represented; they become U+FFFD.
+                    return Some(String::from_utf16_lossy(&out));
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let e = *self.b.get(self.i)?;
+                    self.i += 1;
+                    let unit = match e {
+                        b'"' => 0x22,
+                        b'\\' => 0x5c,
+                        b'/' => 0x2f,
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => 0x0a,
+                        b'r' => 0x0d,
+                        b't' => 0x09,
+                        b'u' => {
+                            let hex = self.s.get(self.i..self.i + 4)?;
+                            if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                                return None;
+                            }
+                            self.i += 4;
+                            u16::from_str_radix(hex, 16).ok()?
+                        }
+                        _ => return None,
+                    };
+                    out.push(unit);
+                }
+                0..=0x1f => return None,
+                _ => {
+                    // Copy one whole UTF-8 character.
+                    let ch = self.s.get(self.i..)?.chars().next()?;
+                    let mut buf = [0u16; 2];
+                    out.extend_from_slice(ch.encode_utf16(&mut buf));
+                    self.i += ch.len_utf8();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn jv(v: Value) -> JsVal {
+        JsVal::from_json(&v).unwrap()
+    }
+
+    #[test]
+    fn path_splitting() {
+        assert_eq!(split_path("a.b"), vec!["a", "b"]);
+        assert_eq!(split_path("a[0].b"), vec!["a", "0", "b"]);
+        assert_eq!(split_path("a['b c'].d"), vec!["a", "b c", "d"]);
+        assert_eq!(split_path("a[b]"), vec!["a[b]"]);
+        assert_eq!(split_path("integrations.Snap Conversions Api.click_id"), vec![
+            "integrations",
+            "Snap Conversions Api",
+            "click_id"
+        ]);
+        assert_eq!(split_path("a[\"x\"]]]"), vec!["a", "x"]);
+    }
+
+    #[test]
+    fn get_semantics() {
+        let d = jv(json!({"a": {"b": [1, {"c": 2}]}, "z": 0, "s": "héllo", "n": null}));
+        assert_eq!(*get(&d, "a.b[1].c"), JsVal::Num(2.0));
+        assert_eq!(*get(&d, "a.b.length"), JsVal::Num(2.0));
+        assert_eq!(*get(&d, "z.q.r"), JsVal::Num(0.0));
+        assert_eq!(*get(&d, "n.q"), JsVal::Null);
+        assert_eq!(*get(&d, "s.1"), JsVal::str("é"));
+        assert_eq!(*get(&d, "missing.x"), JsVal::Undef);
+        assert_eq!(*get(&d, ""), d);
+    }
+
+    #[test]
+    fn key_order_like_js() {
+        let o: Obj = [("b", 1), ("2", 2), ("a", 3), ("1", 4), ("01", 5)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), JsVal::Num(v as f64)))
+            .collect();
+        assert_eq!(o.keys().cloned().collect::<Vec<_>>(), vec!["1", "2", "b", "a", "01"]);
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let v = parse_json(r#" {"b":[1,2.5,-0,1e400,"x\u00e9\n"],"a":{"1":null,"0":true}} "#).unwrap();
+        assert_eq!(stringify(&v).unwrap(), r#"{"b":[1,2.5,0,null,"xé\n"],"a":{"0":true,"1":null}}"#);
+        assert!(parse_json("01").is_none());
+        assert!(parse_json("[1,]").is_none());
+        assert!(parse_json("\"\t\"").is_none());
+    }
+}

@@ -1,0 +1,160 @@
+//! PII normalization and SHA-256 hashing.
+//!
+//! Normalizers reproduce Segment's rules (which use JavaScript string semantics), so the
+//! whitespace set, trimming and lower-casing follow ECMAScript rather than Rust's defaults.
+
+mod places;
+
+use sha2::{Digest, Sha256};
+
+pub use places::{country_code, us_state_code};
+
+/// ECMAScript `WhiteSpace` + `LineTerminator` (what `\s` and `trim()` match).
+/// Differs from `char::is_whitespace`: JS includes U+FEFF and excludes U+0085.
+pub fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}'
+            | '\u{2000}'..='\u{200A}'
+            | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
+    )
+}
+
+/// JS `s.trim()`.
+pub fn js_trim(s: &str) -> &str {
+    s.trim_matches(is_js_space)
+}
+
+/// Remove every JS whitespace character, then lower-case (email, names, city, zip, external ids).
+pub fn strip_lower(s: &str) -> String {
+    s.chars().filter(|c| !is_js_space(*c)).collect::<String>().to_lowercase()
+}
+
+/// Segment's phone rule: leading zeros *at the very start of the raw value* are dropped, then
+/// every non-ASCII-digit. So "0044 20" -> "4420" but "+0044 20" -> "004420" (a Segment quirk we keep).
+pub fn phone_digits(s: &str) -> String {
+    s.trim_start_matches('0').chars().filter(|c| c.is_ascii_digit()).collect()
+}
+
+/// `male`/`female` -> `m`/`f`, anything else normalized as text.
+pub fn gender(s: &str) -> String {
+    let v = strip_lower(s);
+    match v.as_str() {
+        "male" => "m".into(),
+        "female" => "f".into(),
+        _ => v,
+    }
+}
+
+/// US state names -> two-letter codes (lower-case); other values normalized as text.
+pub fn state(s: &str) -> String {
+    let v = strip_lower(s);
+    us_state_code(&v).map(str::to_string).unwrap_or(v)
+}
+
+/// Country names -> ISO 3166-1 alpha-2 (lower-case); other values normalized as text.
+pub fn country(s: &str) -> String {
+    let v = strip_lower(s);
+    country_code(&v).map(str::to_string).unwrap_or(v)
+}
+
+/// Identity normalizer (date of birth is hashed as given, like Segment).
+pub fn as_is(s: &str) -> String {
+    s.to_string()
+}
+
+/// True when `s` already is a SHA-256 hex digest (either case).
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Lower-case hex SHA-256 of a string.
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// The value normalized to nothing, so there is nothing to hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmptyAfterNormalization;
+
+/// Normalize then hash, the way Segment's hashing helper does:
+/// - a blank value gives `""` (Segment sends an empty string, so do we);
+/// - an existing SHA-256 hex digest passes through (we lower-case it: Snap matches lower-case hex);
+/// - a value that normalizes to blank is an error (Segment throws on it too).
+pub fn normalize_and_hash(
+    value: &str,
+    normalize: fn(&str) -> String,
+) -> Result<String, EmptyAfterNormalization> {
+    if js_trim(value).is_empty() {
+        return Ok(String::new());
+    }
+    if is_sha256_hex(value) {
+        return Ok(value.to_ascii_lowercase());
+    }
+    let normalized = normalize(value);
+    if js_trim(&normalized).is_empty() {
+        return Err(EmptyAfterNormalization);
+    }
+    Ok(sha256_hex(&normalized))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Known vectors: sha256 of the normalized strings (checked with `printf %s ... | sha256sum`).
+    #[test]
+    fn hash_vectors() {
+        assert_eq!(
+            normalize_and_hash("  John.Doe@Example.COM ", strip_lower).unwrap(),
+            "836f82db99121b3481011f16b49dfa5fbc714a0d1b1b9f784a1ebbbf5b39577f"
+        );
+        assert_eq!(sha256_hex("john.doe@example.com"), "836f82db99121b3481011f16b49dfa5fbc714a0d1b1b9f784a1ebbbf5b39577f");
+        assert_eq!(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            normalize_and_hash("+1 (555) 010-9999", phone_digits).unwrap(),
+            sha256_hex("15550109999")
+        );
+    }
+
+    #[test]
+    fn phone_rules_follow_segment() {
+        assert_eq!(phone_digits("+1 (555) 010-9999"), "15550109999");
+        assert_eq!(phone_digits("0044 20 7946 0958"), "442079460958");
+        assert_eq!(phone_digits("+0044 20"), "004420");
+        assert_eq!(phone_digits(" 0123"), "0123");
+        assert_eq!(phone_digits("٣٤٥"), "", "non-ASCII digits are not digits for \\D");
+        assert_eq!(normalize_and_hash("abc", phone_digits), Err(EmptyAfterNormalization));
+    }
+
+    #[test]
+    fn already_hashed_passes_through_lower_cased() {
+        let h = sha256_hex("x");
+        assert_eq!(normalize_and_hash(&h, strip_lower).unwrap(), h);
+        assert_eq!(normalize_and_hash(&h.to_uppercase(), strip_lower).unwrap(), h);
+        // 64 chars but not hex: hashed.
+        let not_hex = "g".repeat(64);
+        assert_eq!(normalize_and_hash(&not_hex, strip_lower).unwrap(), sha256_hex(&not_hex));
+    }
+
+    #[test]
+    fn blank_values() {
+        assert_eq!(normalize_and_hash("   ", strip_lower).unwrap(), "");
+        assert_eq!(normalize_and_hash("\u{FEFF}", strip_lower).unwrap(), "");
+        // U+0085 is not JS whitespace: it survives normalization.
+        assert_eq!(strip_lower("A\u{85}B"), "a\u{85}b");
+    }
+
+    #[test]
+    fn places_and_gender() {
+        assert_eq!(gender(" Male "), "m");
+        assert_eq!(gender("FEMALE"), "f");
+        assert_eq!(gender("Other"), "other");
+        assert_eq!(state("New York"), "ny");
+        assert_eq!(state("CA"), "ca");
+        assert_eq!(country("United States"), "us");
+        assert_eq!(country("Germany"), "de");
+        assert_eq!(country("Atlantis"), "atlantis");
+    }
+}

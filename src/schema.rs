@@ -1,0 +1,427 @@
+//! Action field schemas and the payload checks Segment runs between mapping and `perform`:
+//! empty-value removal, then JSON-schema validation with type coercion (AJV with
+//! `coerceTypes: "array"` and `removeAdditional: true`). Destinations declare fields as data;
+//! this module gives every destination the same semantics.
+
+use crate::error::{ErrorCode, EventError};
+use crate::js::number_to_string;
+use serde_json::{Map, Number, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Object,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Choices {
+    None,
+    Str(&'static [&'static str]),
+    Num(&'static [f64]),
+}
+
+/// One action field: the data a destination declares.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub multiple: bool,
+    pub allow_null: bool,
+    pub required: bool,
+    pub choices: Choices,
+    /// Sub-fields of an object field (extra keys are dropped, as Segment does).
+    pub properties: &'static [Field],
+}
+
+impl Field {
+    pub const fn new(name: &'static str, ty: Ty) -> Field {
+        Field { name, ty, multiple: false, allow_null: false, required: false, choices: Choices::None, properties: &[] }
+    }
+    pub const fn multiple(mut self) -> Field {
+        self.multiple = true;
+        self
+    }
+    pub const fn choices(mut self, c: &'static [&'static str]) -> Field {
+        self.choices = Choices::Str(c);
+        self
+    }
+    pub const fn num_choices(mut self, c: &'static [f64]) -> Field {
+        self.choices = Choices::Num(c);
+        self
+    }
+    pub const fn props(mut self, p: &'static [Field]) -> Field {
+        self.properties = p;
+        self
+    }
+    pub const fn required(mut self) -> Field {
+        self.required = true;
+        self
+    }
+    fn find(fields: &'static [Field], name: &str) -> Option<&'static Field> {
+        fields.iter().find(|f| f.name == name)
+    }
+    /// Types accepted for the value itself (an array for `multiple` fields).
+    fn value_types(&self) -> Vec<JType> {
+        let mut t = vec![if self.multiple { JType::Array } else { JType::from(self.ty) }];
+        if self.allow_null && !self.multiple {
+            t.push(JType::Null);
+        }
+        t
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Object,
+    Array,
+    Null,
+}
+
+impl From<Ty> for JType {
+    fn from(t: Ty) -> JType {
+        match t {
+            Ty::String => JType::String,
+            Ty::Number => JType::Number,
+            Ty::Integer => JType::Integer,
+            Ty::Boolean => JType::Boolean,
+            Ty::Object => JType::Object,
+        }
+    }
+}
+
+impl JType {
+    fn name(self) -> &'static str {
+        match self {
+            JType::String => "string",
+            JType::Number => "number",
+            JType::Integer => "integer",
+            JType::Boolean => "boolean",
+            JType::Object => "object",
+            JType::Array => "array",
+            JType::Null => "null",
+        }
+    }
+    fn accepts(self, v: &Value) -> bool {
+        match (self, v) {
+            (JType::String, Value::String(_)) | (JType::Boolean, Value::Bool(_)) => true,
+            (JType::Number, Value::Number(_)) => true,
+            (JType::Integer, Value::Number(n)) => n.as_f64().is_some_and(|f| f.fract() == 0.0),
+            (JType::Object, Value::Object(_)) | (JType::Array, Value::Array(_)) => true,
+            (JType::Null, Value::Null) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Segment's `removeEmptyValues`: nulls dropped where the schema does not allow null, empty
+/// strings dropped where it is not a string (and at the root always).
+pub fn remove_empty_values(payload: &mut Map<String, Value>, fields: &'static [Field]) {
+    remove_empty_in_object(payload, fields, true);
+}
+
+fn remove_empty_in_object(obj: &mut Map<String, Value>, fields: &'static [Field], root: bool) {
+    obj.retain(|key, v| {
+        let Some(f) = Field::find(fields, key) else { return true };
+        if !keep_after_removal(v, f) {
+            return false;
+        }
+        !(root && v.as_str() == Some(""))
+    });
+}
+
+/// Applies removal inside `v` and says whether `v` itself survives. Array items are only
+/// filtered, never cleaned inside (Segment filters them but keeps the originals).
+fn keep_after_removal(v: &mut Value, f: &Field) -> bool {
+    match v {
+        Value::Array(items) if f.multiple => {
+            let item = Field { multiple: false, ..*f };
+            items.retain(|i| survives(i, &item));
+            true
+        }
+        Value::Object(o) if f.ty == Ty::Object && !f.multiple && !f.properties.is_empty() => {
+            remove_empty_in_object(o, f.properties, false);
+            true
+        }
+        _ => survives(v, f),
+    }
+}
+
+fn survives(v: &Value, f: &Field) -> bool {
+    match v {
+        Value::Null => f.allow_null && !f.multiple,
+        Value::String(s) if s.is_empty() => f.ty == Ty::String && !f.multiple,
+        _ => true,
+    }
+}
+
+/// Validate and coerce the mapped payload in place, like AJV does for Segment.
+pub fn validate_and_coerce(payload: &mut Map<String, Value>, fields: &'static [Field]) -> Result<(), EventError> {
+    // Top-level `multiple` fields are wrapped in an array first (Segment's arrifyFields),
+    // null included.
+    for (k, v) in payload.iter_mut() {
+        if let Some(f) = Field::find(fields, k) {
+            if f.multiple && !v.is_array() && !v.is_null() {
+                *v = Value::Array(vec![v.take()]);
+            }
+        }
+    }
+    check_object(payload, fields, "")
+}
+
+fn check_object(obj: &mut Map<String, Value>, fields: &'static [Field], path: &str) -> Result<(), EventError> {
+    // removeAdditional: keys without a declared field are dropped.
+    obj.retain(|k, _| Field::find(fields, k).is_some());
+    for f in fields {
+        if f.required && !obj.contains_key(f.name) {
+            return Err(schema_error(
+                &format!("{path}/{}", f.name),
+                format!("The {} is missing the required field '{}'.", where_(path), f.name),
+            ));
+        }
+    }
+    for (k, v) in obj.iter_mut() {
+        // The retain above guarantees the field exists.
+        let Some(f) = Field::find(fields, k) else { continue };
+        check_value(v, f, &format!("{path}/{k}"))?;
+    }
+    Ok(())
+}
+
+fn where_(path: &str) -> String {
+    if path.is_empty() { "root value".into() } else { format!("value at {path}") }
+}
+
+fn check_value(v: &mut Value, f: &Field, path: &str) -> Result<(), EventError> {
+    let types = f.value_types();
+    coerce(v, &types, path)?;
+    if f.multiple {
+        let item = Field { multiple: false, ..*f };
+        if let Value::Array(items) = v {
+            for (i, it) in items.iter_mut().enumerate() {
+                check_value(it, &item, &format!("{path}/{i}"))?;
+            }
+        }
+        return Ok(());
+    }
+    if let Value::Object(o) = v {
+        if !f.properties.is_empty() {
+            check_object(o, f.properties, path)?;
+        }
+    }
+    check_choices(v, f, path)
+}
+
+fn check_choices(v: &Value, f: &Field, path: &str) -> Result<(), EventError> {
+    let ok = match f.choices {
+        Choices::None => true,
+        _ if v.is_null() && f.allow_null => true,
+        Choices::Str(c) => v.as_str().is_some_and(|s| c.contains(&s)),
+        Choices::Num(c) => v.as_f64().is_some_and(|n| c.contains(&n)),
+    };
+    if ok {
+        return Ok(());
+    }
+    let allowed = match f.choices {
+        Choices::Str(c) => c.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", "),
+        Choices::Num(c) => c.iter().map(|n| number_to_string(*n)).collect::<Vec<_>>().join(", "),
+        Choices::None => String::new(),
+    };
+    Err(schema_error(path, format!("The value at {path} must be one of: {allowed}.")))
+}
+
+/// AJV's coercion for a value whose type is not one of `types`.
+fn coerce(v: &mut Value, types: &[JType], path: &str) -> Result<(), EventError> {
+    if types.iter().any(|t| t.accepts(v)) {
+        return Ok(());
+    }
+    // coerceTypes "array": a one-element array stands for its element.
+    if let Value::Array(a) = v {
+        if a.len() == 1 && !types.contains(&JType::Array) {
+            let inner = a[0].take();
+            *v = inner;
+            if types.iter().any(|t| t.accepts(v)) {
+                return Ok(());
+            }
+        }
+    }
+    for t in types {
+        if let Some(c) = coerce_to(v, *t) {
+            *v = c;
+            return Ok(());
+        }
+    }
+    let names = types.iter().map(|t| t.name()).collect::<Vec<_>>().join(",");
+    let article = if matches!(types[0], JType::Array | JType::Object | JType::Integer) { "an" } else { "a" };
+    Err(schema_error(path, format!("The value at {path} must be {article} {names}.")))
+}
+
+fn coerce_to(v: &Value, t: JType) -> Option<Value> {
+    match t {
+        JType::String => match v {
+            Value::Number(n) => Some(Value::String(number_to_string(n.as_f64()?))),
+            Value::Bool(b) => Some(Value::String(b.to_string())),
+            Value::Null => Some(Value::String(String::new())),
+            _ => None,
+        },
+        JType::Number | JType::Integer => {
+            let n = match v {
+                Value::Bool(b) => f64::from(u8::from(*b)),
+                Value::Null => 0.0,
+                Value::String(s) if !s.is_empty() => js_string_to_number(s)?,
+                _ => return None,
+            };
+            if t == JType::Integer && n.fract() != 0.0 {
+                return None;
+            }
+            Some(number_value(n))
+        }
+        JType::Boolean => match v {
+            Value::String(s) if s == "true" => Some(Value::Bool(true)),
+            Value::String(s) if s == "false" => Some(Value::Bool(false)),
+            Value::Number(n) if n.as_f64() == Some(1.0) => Some(Value::Bool(true)),
+            Value::Number(n) if n.as_f64() == Some(0.0) => Some(Value::Bool(false)),
+            Value::Null => Some(Value::Bool(false)),
+            _ => None,
+        },
+        JType::Null => match v {
+            Value::String(s) if s.is_empty() => Some(Value::Null),
+            Value::Bool(false) => Some(Value::Null),
+            Value::Number(n) if n.as_f64() == Some(0.0) => Some(Value::Null),
+            _ => None,
+        },
+        JType::Array => match v {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null => Some(Value::Array(vec![v.clone()])),
+            _ => None,
+        },
+        JType::Object => None,
+    }
+}
+
+/// A JSON number for `n`, integral values as integers so they print like JS does.
+pub fn number_value(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        Value::Number(Number::from(n as i64))
+    } else {
+        Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null)
+    }
+}
+
+/// JS `Number(s)` for strings (used by AJV's numeric coercion): trims JS whitespace, accepts
+/// decimal, exponent, `Infinity`, and 0x/0o/0b integers. `None` for NaN.
+pub fn js_string_to_number(s: &str) -> Option<f64> {
+    let t = crate::pii::js_trim(s);
+    if t.is_empty() {
+        return Some(0.0);
+    }
+    let radix = |p: &str, r| u64::from_str_radix(p, r).ok().map(|n| n as f64);
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return radix(h, 16);
+    }
+    if let Some(o) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")) {
+        return radix(o, 8);
+    }
+    if let Some(b) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
+        return radix(b, 2);
+    }
+    let (sign, body) = match t.as_bytes()[0] {
+        b'-' => (-1.0, &t[1..]),
+        b'+' => (1.0, &t[1..]),
+        _ => (1.0, t),
+    };
+    if body == "Infinity" {
+        return Some(sign * f64::INFINITY);
+    }
+    // Only the JS StrDecimalLiteral grammar: digits, one dot, optional exponent.
+    let valid = {
+        let (mant, exp) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], Some(&body[i + 1..])),
+            None => (body, None),
+        };
+        let mut parts = mant.splitn(2, '.');
+        let int = parts.next().unwrap_or("");
+        let frac = parts.next();
+        let digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
+        let mant_ok = digits(int) && frac.is_none_or(digits) && !(int.is_empty() && frac.is_none_or(str::is_empty));
+        let exp_ok = exp.is_none_or(|e| {
+            let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+            !e.is_empty() && digits(e)
+        });
+        mant_ok && exp_ok
+    };
+    if !valid {
+        return None;
+    }
+    body.parse::<f64>().ok().map(|n| sign * n)
+}
+
+fn schema_error(path: &str, message: String) -> EventError {
+    EventError::new(ErrorCode::PayloadValidation, message).with_field(path.trim_start_matches('/').replace('/', "."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    static INNER: [Field; 2] = [Field::new("s", Ty::String), Field::new("ids", Ty::String).multiple()];
+    static FIELDS: [Field; 6] = [
+        Field::new("s", Ty::String),
+        Field::new("n", Ty::Number),
+        Field::new("i", Ty::Integer),
+        Field::new("b", Ty::Boolean),
+        Field::new("o", Ty::Object).props(&INNER),
+        Field::new("c", Ty::String).choices(&["website", "app"]),
+    ];
+
+    fn run(v: Value) -> Result<Value, EventError> {
+        let mut m = v.as_object().cloned().unwrap();
+        remove_empty_values(&mut m, &FIELDS);
+        validate_and_coerce(&mut m, &FIELDS)?;
+        Ok(Value::Object(m))
+    }
+
+    #[test]
+    fn coercions_follow_ajv() {
+        let out = run(json!({"s": 12.5, "n": " 42 ", "i": "7", "b": "true", "o": {"s": true, "ids": 5, "x": 1}, "extra": 1})).unwrap();
+        assert_eq!(out, json!({"s": "12.5", "n": 42, "i": 7, "b": true, "o": {"s": "true", "ids": ["5"]}}));
+        assert_eq!(run(json!({"s": ["one"]})).unwrap(), json!({"s": "one"}));
+        assert_eq!(run(json!({"n": "0x10"})).unwrap(), json!({"n": 16}));
+    }
+
+    #[test]
+    fn empties_are_removed() {
+        assert_eq!(run(json!({"s": "", "n": "", "o": {"s": "", "ids": [null, "a"]}, "b": null})).unwrap(), json!({"o": {"s": "", "ids": ["a"]}}));
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let e = run(json!({"o": "str"})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("o"));
+        let e = run(json!({"i": "1.5"})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("i"));
+        let e = run(json!({"o": {"s": {"a": 1}}})).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("o.s"));
+        let e = run(json!({"c": "OFFLINE"})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PayloadValidation);
+        assert!(e.message.contains("website"));
+        assert!(run(json!({"n": "abc"})).is_err());
+    }
+
+    #[test]
+    fn js_number_parsing() {
+        assert_eq!(js_string_to_number("1e3"), Some(1000.0));
+        assert_eq!(js_string_to_number(".5"), Some(0.5));
+        assert_eq!(js_string_to_number("5."), Some(5.0));
+        assert_eq!(js_string_to_number("."), None);
+        assert_eq!(js_string_to_number("1,5"), None);
+        assert_eq!(js_string_to_number("-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(js_string_to_number("\u{FEFF}3"), Some(3.0));
+    }
+}

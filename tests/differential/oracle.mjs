@@ -1,0 +1,266 @@
+// The oracle: Segment's own "Snapchat Conversions API (Actions)" destination, run in-process.
+//
+// For every event and every enabled subscription whose FQL matches (destination-subscriptions
+// parseFql + validate, exactly what actions-core's Destination.onSubscription does), the action is
+// executed through actions-core's Destination.executeAction with the subscription's mapping:
+// mapping-kit transform -> removeEmptyValues -> AJV validation (coercion, removeAdditional) ->
+// perform(). The HTTP request perform() issues is captured from the destination's response
+// events while nock answers for tr.snapchat.com (nothing leaves the machine).
+//
+// Output lines have the same shape as our package's dest.plan():
+//   { messageId, subscription, request: { method, url, headers, body } }   (token -> REDACTED)
+//   { messageId, subscription, error: { message, class, code, status } }
+//   { messageId, skipped: 'no matching subscription' }
+//
+// CLI: `node tests/differential/oracle.mjs [N]` runs the oracle on N generated events (default
+// 100, seed from DIFF_SEED) and prints NDJSON, for eyeballing.
+
+// Segment's servers run in UTC; Date.parse of zone-less date strings depends on it.
+process.env.TZ = 'UTC'
+
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const nock = require('nock')
+const core = require('@segment/actions-core')
+const { parseFql, validate } = require('@segment/destination-subscriptions')
+const snapDefinition = require('@segment/action-destinations/dist/destinations/snap-conversions-api').default
+
+export const ACCESS_TOKEN = 'TEST_TOKEN'
+export const SETTINGS = Object.freeze({ pixel_id: 'px-123', snap_app_id: 'snap-app-456', app_id: 'com.example.app' })
+export const SETTINGS_NO_PIXEL = Object.freeze({ snap_app_id: 'snap-app-456', app_id: 'com.example.app' })
+export const SNAP_ORIGIN = 'https://tr.snapchat.com'
+export const ACTION = 'reportConversionEvent'
+
+// The 14 reportConversionEvent presets, in Segment's order, in the Public API subscription shape.
+export function presetSubscriptions() {
+  return snapDefinition.presets
+    .filter((p) => p.partnerAction === ACTION)
+    .map((p) => ({ name: p.name, subscribe: p.subscribe, partnerAction: p.partnerAction, mapping: structuredClone(p.mapping), enabled: true }))
+}
+
+// The action's field defaults (what every preset spreads into its mapping).
+export function defaultMapping() {
+  return structuredClone(core.defaultValues(snapDefinition.actions[ACTION].fields))
+}
+
+// Extra subscriptions that reach the code paths the presets never take (all presets hard-code
+// action_source 'website'): app events (snap_app_id URL, app_data/extinfo), an offline source,
+// a deprecated-field mapping, a compound FQL, and a disabled subscription.
+export function extraSubscriptions() {
+  const d = defaultMapping()
+  return [
+    {
+      name: 'App Events',
+      subscribe: 'event = "Application Installed" or event = "Application Opened" or event = "Order Completed"',
+      partnerAction: ACTION,
+      mapping: { ...d, event_name: 'APP_OPEN', action_source: 'app' },
+      enabled: true
+    },
+    {
+      name: 'Store Purchase',
+      subscribe: 'type = "track" and event = "Order Completed"',
+      partnerAction: ACTION,
+      mapping: { ...d, event_name: 'PURCHASE', action_source: 'physical_store' },
+      enabled: true
+    },
+    {
+      name: 'Legacy Fields',
+      subscribe: 'event = "Signed Up" or type = "page"',
+      partnerAction: ACTION,
+      mapping: {
+        event_type: 'SIGN_UP',
+        event_conversion_type: 'WEB',
+        email: { '@path': '$.properties.email' },
+        phone_number: { '@path': '$.properties.phone' },
+        ip_address: { '@path': '$.context.ip' },
+        user_agent: { '@path': '$.context.userAgent' },
+        timestamp: { '@path': '$.timestamp' },
+        page_url: { '@path': '$.context.page.url' },
+        client_dedup_id: { '@path': '$.messageId' },
+        currency: { '@path': '$.properties.currency' },
+        price: { '@path': '$.properties.revenue' },
+        item_ids: { '@path': '$.properties.product_id' },
+        number_items: { '@path': '$.properties.quantity' },
+        transaction_id: { '@path': '$.properties.order_id' },
+        search_string: { '@path': '$.properties.query' },
+        sign_up_method: { '@path': '$.properties.method' },
+        mobile_ad_id: { '@path': '$.context.device.advertisingId' },
+        click_id: { '@path': '$.integrations.Snap Conversions Api.click_id' },
+        uuid_c1: { '@path': '$.integrations.Snap Conversions Api.uuid_c1' }
+      },
+      enabled: true
+    },
+    {
+      name: 'Disabled Purchase',
+      subscribe: 'event = "Order Completed"',
+      partnerAction: ACTION,
+      mapping: { ...d, event_name: 'PURCHASE', action_source: 'website' },
+      enabled: false
+    }
+  ]
+}
+
+export function redactUrl(url) {
+  return String(url).replace(/([?&]access_token=)[^&#]*/g, '$1REDACTED')
+}
+
+export function redactHeaders(headers, token) {
+  const out = {}
+  for (const [k, v] of Object.entries(headers || {})) {
+    let s = String(v)
+    if (token) s = s.split(token).join('REDACTED')
+    out[k.toLowerCase()] = s
+  }
+  return out
+}
+
+export function isPlainObjectEvent(e) {
+  return e !== null && typeof e === 'object' && !Array.isArray(e)
+}
+
+function messageIdOf(e) {
+  return isPlainObjectEvent(e) ? e.messageId : undefined
+}
+
+function normalizeSubscription(s) {
+  return {
+    name: s.name,
+    subscribe: s.subscribe ?? s.trigger,
+    partnerAction: s.partnerAction ?? s.actionId,
+    mapping: s.mapping ?? s.fields ?? {},
+    enabled: s.enabled !== false
+  }
+}
+
+function headersToObject(h) {
+  const out = {}
+  if (!h) return out
+  if (typeof h.forEach === 'function' && !Array.isArray(h)) {
+    h.forEach((v, k) => (out[k] = v))
+    return out
+  }
+  return { ...h }
+}
+
+function describeError(err) {
+  return {
+    message: err?.message ?? String(err),
+    class: err?.name && err.name !== 'Error' ? err.name : err?.constructor?.name ?? 'Error',
+    code: err?.code,
+    status: err?.status ?? err?.response?.status
+  }
+}
+
+let nockInstalled = false
+function installNock() {
+  if (nockInstalled) return
+  nock.disableNetConnect()
+  nock(SNAP_ORIGIN).persist().post(/.*/).reply(200, { status: 'VALID', reason: '' })
+  nockInstalled = true
+}
+
+export function createOracle({ settings = SETTINGS, accessToken = ACCESS_TOKEN, subscriptions = presetSubscriptions() } = {}) {
+  installNock()
+  const destination = new core.Destination(snapDefinition)
+  destination.validateSettings({ ...settings })
+  const subs = subscriptions.map(normalizeSubscription).filter((s) => s.enabled)
+  const parsed = subs.map((s) => (typeof s.subscribe === 'string' ? parseFql(s.subscribe) : { error: new Error('Failed to validate subscription') }))
+  const auth = { accessToken, refreshToken: undefined }
+  const noop = () => {}
+  const logger = { info: noop, error: noop, warn: noop, debug: noop }
+
+  async function planOne(event) {
+    const messageId = messageIdOf(event)
+    if (!isPlainObjectEvent(event)) {
+      // Segment's tracking API rejects non-object payloads before any destination runs.
+      return [{ messageId, error: { message: 'Event must be a JSON object', class: 'InvalidEvent' } }]
+    }
+    const lines = []
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i]
+      if (parsed[i].error) {
+        lines.push({ messageId, subscription: sub.name, error: { message: `Invalid subscription : ${parsed[i].error.message}`, class: 'InvalidSubscription' } })
+        continue
+      }
+      let matched
+      try {
+        matched = validate(parsed[i], event)
+      } catch (err) {
+        lines.push({ messageId, subscription: sub.name, error: describeError(err) })
+        continue
+      }
+      if (!matched) continue
+      destination.responses = []
+      try {
+        await destination.executeAction(sub.partnerAction, {
+          event: structuredClone(event),
+          mapping: structuredClone(sub.mapping),
+          settings: { ...settings },
+          auth,
+          features: {},
+          statsContext: {},
+          logger,
+          transactionContext: {},
+          stateContext: {},
+          subscriptionMetadata: {}
+        })
+        const res = destination.responses
+        destination.responses = []
+        if (res.length !== 1) {
+          lines.push({ messageId, subscription: sub.name, error: { message: `oracle: expected 1 request, saw ${res.length}`, class: 'OracleError' } })
+          continue
+        }
+        const { request, options } = res[0]
+        const headers = redactHeaders({ ...headersToObject(options?.headers), ...headersToObject(request.headers) }, accessToken)
+        let body = options?.body
+        try {
+          body = JSON.parse(body)
+        } catch {
+          /* leave raw */
+        }
+        lines.push({
+          messageId,
+          subscription: sub.name,
+          request: { method: String(request.method).toUpperCase(), url: redactUrl(request.url), headers, body }
+        })
+      } catch (err) {
+        destination.responses = []
+        lines.push({ messageId, subscription: sub.name, error: describeError(err) })
+      }
+    }
+    if (lines.length === 0) lines.push({ messageId, skipped: 'no matching subscription' })
+    return lines
+  }
+
+  async function planEach(events) {
+    const out = []
+    for (const e of events) out.push(await planOne(e))
+    return out
+  }
+
+  async function plan(events) {
+    return (await planEach(events)).flat()
+  }
+
+  return { planOne, planEach, plan, subscriptions: subs }
+}
+
+// CLI
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { generateEvents, resolveSeed } = await import('./generate.mjs')
+  const n = Number(process.argv[2] || process.env.DIFF_N || 100)
+  const seed = resolveSeed()
+  const events = generateEvents(n, seed)
+  const which = process.env.ORACLE_SUBS === 'extra' ? extraSubscriptions() : presetSubscriptions()
+  const settings = process.env.ORACLE_NO_PIXEL ? SETTINGS_NO_PIXEL : SETTINGS
+  const t0 = performance.now()
+  const oracle = createOracle({ settings, subscriptions: which })
+  const lines = await oracle.plan(events)
+  const ms = performance.now() - t0
+  for (const l of lines) process.stdout.write(JSON.stringify(l) + '\n')
+  const planned = lines.filter((l) => l.request).length
+  const errors = lines.filter((l) => l.error).length
+  const skipped = lines.filter((l) => l.skipped).length
+  process.stderr.write(`oracle: seed=${seed} events=${n} lines=${lines.length} planned=${planned} errors=${errors} skipped=${skipped} in ${ms.toFixed(0)} ms\n`)
+}
