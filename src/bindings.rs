@@ -1,0 +1,107 @@
+//! wasm-bindgen surface. The only module with JS types: JSON strings cross the boundary (one
+//! serializer, one crossing per call); errors are thrown as JSON strings that the JS glue turns
+//! into `EdgeActionsError` objects.
+
+use crate::api;
+use crate::config::Config;
+use crate::delivery::{Response, Transport, TransportError};
+use crate::engine::HttpRequest;
+use crate::error::EventError;
+use futures::future::{select, Either};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+fn throw(e: EventError) -> JsValue {
+    JsValue::from_str(&api::error_json(&e))
+}
+
+fn to_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+#[wasm_bindgen]
+pub struct Destination {
+    cfg: Rc<Config>,
+}
+
+#[wasm_bindgen]
+impl Destination {
+    #[wasm_bindgen(constructor)]
+    pub fn new(options_json: &str) -> Result<Destination, JsValue> {
+        Ok(Destination { cfg: Rc::new(api::create(options_json).map_err(throw)?) })
+    }
+
+    /// JSON array of plan lines.
+    pub fn plan(&self, events_json: &str) -> Result<String, JsValue> {
+        api::plan(&self.cfg, events_json).map(|l| to_json(&l)).map_err(throw)
+    }
+
+    /// Promise of a JSON array of result lines.
+    pub fn send(&self, events_json: String, options_json: String) -> js_sys::Promise {
+        let cfg = Rc::clone(&self.cfg);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let lines = api::send(&cfg, &events_json, &options_json, &Fetch).await.map_err(throw)?;
+            Ok(JsValue::from_str(&to_json(&lines)))
+        })
+    }
+}
+
+#[wasm_bindgen]
+pub fn transform(mapping_json: &str, payload_json: &str) -> Result<String, JsValue> {
+    api::transform(mapping_json, payload_json).map(|v| to_json(&v)).map_err(throw)
+}
+
+#[wasm_bindgen(js_name = matchesTrigger)]
+pub fn matches_trigger(fql: &str, event_json: &str) -> Result<bool, JsValue> {
+    api::matches_trigger(fql, event_json).map_err(throw)
+}
+
+#[wasm_bindgen]
+pub fn presets(destination: &str) -> Result<String, JsValue> {
+    api::presets(destination).map(|v| to_json(&v)).map_err(throw)
+}
+
+/// `fetch` (global, so it works in Node, workerd and browsers) with timers from `setTimeout`.
+struct Fetch;
+
+impl Transport for Fetch {
+    async fn send(&self, req: &HttpRequest, timeout_ms: u64) -> Result<Response, TransportError> {
+        let mut builder = gloo_net::http::Request::post(&req.url);
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v.as_str().unwrap_or_default());
+        }
+        let request = builder
+            .body(serde_json::to_string(&req.body).unwrap_or_default())
+            .map_err(|e| TransportError::Network(e.to_string()))?;
+        let timeout = gloo_timers::future::TimeoutFuture::new(timeout_ms.min(u64::from(u32::MAX)) as u32);
+        let sent = Box::pin(async move {
+            let res = request.send().await.map_err(|e| TransportError::Network(network_message(&e)))?;
+            let status = res.status();
+            let retry_after = res.headers().get("retry-after");
+            let body = res.text().await.unwrap_or_default();
+            Ok(Response { status, retry_after, body })
+        });
+        match select(sent, timeout).await {
+            Either::Left((r, _)) => r,
+            Either::Right(_) => Err(TransportError::Timeout),
+        }
+    }
+
+    async fn sleep(&self, ms: u64) {
+        gloo_timers::future::TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32).await
+    }
+
+    fn random(&self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    fn now_ms(&self) -> f64 {
+        js_sys::Date::now()
+    }
+}
+
+/// fetch errors can echo the URL, which carries the access token: keep only the kind.
+fn network_message(e: &gloo_net::Error) -> String {
+    let s = e.to_string();
+    if s.contains("access_token") { "fetch failed".into() } else { s }
+}

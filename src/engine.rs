@@ -116,7 +116,7 @@ impl Config {
         let mut batches: Vec<Batch> = Vec::new();
         let mut open: Vec<(String, Vec<usize>)> = Vec::new();
         let size = self.settings.batch_size.max(1);
-        let mut flush = |target: String, entries: Vec<usize>, batches: &mut Vec<Batch>| {
+        let flush = |target: String, entries: Vec<usize>, batches: &mut Vec<Batch>| {
             let items: Vec<Value> = entries
                 .iter()
                 .filter_map(|&e| match &prepared[e] {

