@@ -55,11 +55,17 @@ export async function compareBatch(cases, ours) {
   const got = await ours(norm)
   assert.equal(got.length, norm.length, 'ours() must answer every case')
   const mismatches = []
+  let unrepresentable = 0
   norm.forEach((c, i) => {
     const want = reference(c)
+    if ('ok' in want && hasLoneSurrogate(want.ok)) {
+      unrepresentable++ // known difference: Rust strings cannot hold lone UTF-16 surrogates
+      return
+    }
     if (!sameOutcome(want, got[i])) mismatches.push({ index: i, case: c, segment: want, ours: got[i] })
   })
-  return { total: norm.length, matched: norm.length - mismatches.length, mismatches }
+  const total = norm.length - unrepresentable
+  return { total, matched: total - mismatches.length, mismatches, unrepresentable }
 }
 
 /** Batch function backed by the cargo example `mapping_oracle` (NDJSON over stdio). */
@@ -82,6 +88,14 @@ export async function cargoOracle(cases) {
 }
 
 // ---------------------------------------------------------------- generators
+
+// Lone surrogates (e.g. from indexing astral strings) cannot exist in Rust strings.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+export function hasLoneSurrogate(v) {
+  if (typeof v === 'string') return LONE_SURROGATE.test(v)
+  if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(x))
+  return false
+}
 
 const KEYS = ['a', 'b', 'c', 'email', 'products', 'id', '0', '1', '2', 'Snap Conversions Api', 'x y', 'ünï', 'length', 'value', 'mapping', '10', '_metadata']
 const key = fc.constantFrom(...KEYS)
@@ -146,10 +160,10 @@ const templateString = fc
 
 const smallString = (max) => fc.stringOf(fc.constantFrom('a', 'A', 'o', 'O', '.', '$', '&', "'", '`', '1', ' ', 'ß', 'S', 'İ', 'i', 'ſ', 'k', 'K', '\\', '*', '😀'), { maxLength: max })
 
-/** Optional record fields: present with probability ~2/3. */
-const opt = (arb) => fc.option(arb, { freq: 3, nil: undefined })
-const rec = (fields) =>
-  fc.record(Object.fromEntries(Object.entries(fields).map(([k, a]) => [k, opt(a)]))).map((o) => {
+/** Record whose fields are each left out now and then (`freq`: 1 in freq missing). */
+const opt = (arb, freq) => fc.option(arb, { freq, nil: undefined })
+const rec = (fields, freq = 2) =>
+  fc.record(Object.fromEntries(Object.entries(fields).map(([k, a]) => [k, opt(a, freq)]))).map((o) => {
     for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k]
     return o
   })
@@ -166,7 +180,7 @@ const { mapping } = fc.letrec((tie) => {
     fc.oneof(m, jsonValue).map((v) => ({ '@literal': v })),
     fc
       .tuple(
-        fc.constantFrom('exists', 'blank', 'both', 'none'),
+        fc.constantFrom('exists', 'exists', 'exists', 'blank', 'blank', 'both', 'none'),
         fc.oneof({ weight: 4, arbitrary: pathDirective }, { weight: 1, arbitrary: m }),
         rec({ then: m, else: m })
       )
@@ -176,7 +190,7 @@ const { mapping } = fc.letrec((tie) => {
         if (kind === 'blank' || kind === 'both') o.blank = cond
         return { '@if': o }
       }),
-    rec({ operator: fc.constantFrom('lower', 'upper', 'LOWER', 'x', '', 1), value: valueArg }).map((o) => ({ '@case': o })),
+    rec({ operator: fc.constantFrom('lower', 'upper', 'lower', 'upper', 'LOWER', 'x', '', 1), value: valueArg }, 15).map((o) => ({ '@case': o })),
     fc
       .tuple(
         smallString(12),
@@ -203,19 +217,22 @@ const { mapping } = fc.letrec((tie) => {
     fc
       .tuple(fc.constantFrom('encode', 'decode', 'decode', 'ENCODE', 'x'), fc.oneof(valueArg, jsonValue, fc.constantFrom('{"a":[1,{"b":null}]}', '1e400', ' [1] ', '"\\ud83d\\ude00"', '{"1":1,"a":2,"0":3}')))
       .map(([mode, value]) => ({ '@json': { mode, value } })),
-    rec({ separator: fc.constantFrom('.', '_', '', 1, '::'), value: fc.oneof(valueArg, jsonValue), omitArrays: fc.oneof(fc.boolean(), fc.constantFrom('x', 0, null)) }).map((o) => ({
+    fc.tuple(
+      rec({ separator: fc.constantFrom('.', '_', '.', '_', '', 1, '::'), value: fc.oneof(valueArg, jsonValue) }, 15),
+      rec({ omitArrays: fc.oneof(fc.boolean(), fc.constantFrom('x', 0, null)) })
+    ).map(([a, b]) => ({ ...a, ...b })).map((o) => ({
       '@flatten': o
     })),
     rec({
-      direction: fc.constantFrom('left', 'right', 'LEFT', 'x'),
-      objects: fc.array(fc.oneof(fc.dictionary(outKey, m, { maxKeys: 3 }), pathDirective, m), { maxLength: 3 })
-    }).map((o) => ({ '@merge': o })),
-    rec({ apply: fc.dictionary(key, m, { maxKeys: 3 }), mapping: fc.oneof(fc.dictionary(outKey, m, { maxKeys: 3 }), m) }).map((o) => ({
+      direction: fc.constantFrom('left', 'right', 'left', 'right', 'LEFT', 'x'),
+      objects: fc.array(fc.oneof({ weight: 4, arbitrary: fc.dictionary(outKey, m, { maxKeys: 3 }) }, pathDirective, m), { maxLength: 3 })
+    }, 15).map((o) => ({ '@merge': o })),
+    rec({ apply: fc.dictionary(key, m, { maxKeys: 3 }), mapping: fc.oneof(fc.dictionary(outKey, m, { maxKeys: 3 }), m) }, 15).map((o) => ({
       '@transform': o
     })),
     m.map((v) => ({ '@excludeWhenNull': v })),
-    fc.constantFrom({ '@nope': 1 }, { '@path': '$.a', other: 1 }, { '@path': '$.a', _metadata: { x: 1 } }, { '@path': '$.a', '@if': {} }, { '@if': 5 }, { '@json': [] })
-  ]
+    { weight: 1, arbitrary: fc.constantFrom({ '@nope': 1 }, { '@path': '$.a', other: 1 }, { '@path': '$.a', _metadata: { x: 1 } }, { '@path': '$.a', '@if': {} }, { '@if': 5 }, { '@json': [] }) }
+  ].map((a) => (a.arbitrary ? a : { weight: 6, arbitrary: a }))
   return {
     mapping: fc.oneof(
       { depthSize: 'small', withCrossShrink: true },
@@ -260,9 +277,12 @@ const FIXED = [
 test(`mapping-kit conformance vs actions-core (FC_SEED=${SEED}, FC_RUNS=${RUNS})`, async () => {
   console.log(`mapping conformance: FC_SEED=${SEED} FC_RUNS=${RUNS}`)
   const cases = [...FIXED, ...fc.sample(caseArbitrary, { seed: SEED, numRuns: RUNS })]
-  const { total, matched, mismatches } = await compareBatch(cases, cargoOracle)
+  const { total, matched, mismatches, unrepresentable } = await compareBatch(cases, cargoOracle)
   const errors = cases.map(reference).filter((r) => 'error' in r).length
-  console.log(`mapping conformance: ${matched}/${total} matched (${errors} cases where Segment throws)`)
+  console.log(
+    `mapping conformance: ${matched}/${total} matched (${errors} cases where Segment throws; ` +
+      `${unrepresentable} skipped: lone surrogates in Segment's result)`
+  )
   for (const m of mismatches.slice(0, 5)) console.log(JSON.stringify(m))
   assert.equal(mismatches.length, 0, `${mismatches.length} mismatches (FC_SEED=${SEED}); first: ${JSON.stringify(mismatches[0])}`)
 })

@@ -1,0 +1,124 @@
+// Types for edge-actions (same API from every runtime entry).
+
+export type ErrorCode =
+  | 'INVALID_EVENT'
+  | 'INVALID_CONFIG'
+  | 'MAPPING_ERROR'
+  | 'PAYLOAD_VALIDATION'
+  | 'MISCONFIGURED_FIELD'
+  | 'CONSENT_DENIED'
+  | 'HTTP_ERROR'
+  | 'NETWORK_ERROR'
+  | 'TIMEOUT'
+
+/** Thrown for bad options, bad subscriptions, invalid FQL or mappings. */
+export declare class EdgeActionsError extends Error {
+  name: 'EdgeActionsError'
+  code: ErrorCode
+  /** The setting, subscription field, mapping path or event field at fault. */
+  field?: string
+}
+
+/** A subscription in the shape Segment's Public API returns. */
+export interface Subscription {
+  name?: string
+  /** FQL trigger, e.g. `type = "track" and event = "Order Completed"`. `trigger` is accepted too. */
+  subscribe?: string
+  trigger?: string
+  /** Action name, e.g. `reportConversionEvent`. `actionId` is accepted too. */
+  partnerAction?: string
+  actionId?: string
+  /** mapping-kit field mapping. `fields` is accepted too. Absent: the action's defaults. */
+  mapping?: Record<string, unknown>
+  fields?: Record<string, unknown>
+  /** `false` disables the subscription. */
+  enabled?: boolean
+}
+
+export interface SnapConversionsSettings {
+  pixel_id?: string
+  snap_app_id?: string
+  app_id?: string
+  access_token?: string
+  /** Send to /v3/{id}/events/validate: Snap checks payloads and records nothing. */
+  test_mode?: boolean
+  /** Events per request (1 = Segment's behaviour; up to 2000). */
+  batch_size?: number
+  /** Consent categories that must all be granted in context.consent.categoryPreferences. */
+  consent_categories?: string[] | string
+}
+
+export interface DestinationOptions {
+  destination: 'snap-conversions-api' | 'actions-snap-conversions' | (string & {})
+  settings: SnapConversionsSettings | Record<string, unknown>
+  /** Default: the destination's presets. */
+  subscriptions?: Subscription[]
+  /** Origin that replaces the API host (mock servers, proxies, tests). */
+  baseUrl?: string
+}
+
+export interface LineError {
+  code: ErrorCode
+  message: string
+  field?: string
+}
+
+export interface PlannedRequest {
+  method: 'POST'
+  /** Secrets replaced by REDACTED. */
+  url: string
+  headers: Record<string, string>
+  body: unknown
+}
+
+export type PlanLine =
+  | { messageId: string | null; subscription: string; request: PlannedRequest; messageIds?: (string | null)[] }
+  | { messageId: string | null; subscription: string; batchedWith: string | null }
+  | { messageId: string | null; subscription?: string; error: LineError }
+  | { messageId: string | null; skipped: string }
+
+export type SendLine =
+  | {
+      messageId: string | null
+      subscription?: string
+      delivered: boolean
+      attempts: number
+      /** Last HTTP status, null when no response. */
+      status: number | null
+      error?: LineError & { retryable: boolean }
+    }
+  | { messageId: string | null; skipped: string }
+
+export interface SendOptions {
+  /** Requests in flight at once (default 8). */
+  concurrency?: number
+  /** Attempts per request including the first (default 4). */
+  maxAttempts?: number
+  /** Per-attempt timeout (default 15000). */
+  timeoutMs?: number
+  baseDelayMs?: number
+  maxDelayMs?: number
+  /** A longer Retry-After fails the request as retryable instead of waiting (default 60000). */
+  maxRetryAfterMs?: number
+  /** Cap on request starts per second (default: none). */
+  maxRequestsPerSecond?: number
+}
+
+export interface Destination {
+  /** Dry run: the exact requests, secrets redacted, and per-event errors. */
+  plan(events: unknown[]): PlanLine[]
+  /** Deliver; one line per (event, subscription) once its delivery has ended. */
+  send(events: unknown[], options?: SendOptions): Promise<SendLine[]>
+  /** Release the wasm-side memory now instead of at garbage collection. */
+  free(): void
+}
+
+export declare function createDestination(options: DestinationOptions): Destination
+/** Segment mapping-kit `transform(mapping, payload)`. */
+export declare function transform(mapping: Record<string, unknown>, payload: unknown): Record<string, unknown>
+/** Segment FQL: does `event` match the trigger? Throws EdgeActionsError on invalid FQL. */
+export declare function matchesTrigger(fql: string, event: unknown): boolean
+/** A destination's presets as Segment-shaped subscriptions. */
+export declare function presets(destination: string): Subscription[]
+/** Browser entry only: load the wasm once before using the API. */
+export declare function init(input?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>
