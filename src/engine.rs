@@ -101,6 +101,9 @@ impl Config {
 
     fn request(&self, target: &str, body: Value, redact: bool) -> HttpRequest {
         let mut headers = Map::new();
+        for (k, v) in (self.definition.headers)(&self.settings, redact) {
+            headers.insert(k.into(), Value::String(v));
+        }
         headers.insert("content-type".into(), Value::String("application/json".into()));
         HttpRequest {
             method: "POST",

@@ -137,7 +137,10 @@ function clearError(id) {
 function errorMessage(err) {
   if (err == null) return 'unknown error';
   if (typeof err === 'string') return err;
-  if (err instanceof Error) return err.message || String(err);
+  if (err instanceof Error) {
+    const msg = err.message || String(err);
+    return err.code && !msg.startsWith(err.code) ? `${err.code}: ${msg}` : msg;
+  }
   if (typeof err === 'object' && typeof err.message === 'string') {
     return err.code ? `${err.code}: ${err.message}` : err.message;
   }
@@ -462,6 +465,20 @@ function wire() {
   $('example-subs').addEventListener('click', () => {
     $('subscriptions').value = pretty(EXAMPLE_SUBSCRIPTIONS);
     $('subscriptions').focus();
+  });
+  $('clear-subs').addEventListener('click', () => {
+    $('subscriptions').value = '';
+    $('subscriptions').focus();
+  });
+  $('load-presets').addEventListener('click', () => {
+    clearError('plan-error');
+    try {
+      if (!api || typeof api.presets !== 'function') throw new Error('this build does not export presets()');
+      $('subscriptions').value = pretty(api.presets('snap-conversions-api'));
+      $('subscriptions').focus();
+    } catch (err) {
+      showError('plan-error', 'Could not load the presets:', errorMessage(err));
+    }
   });
 }
 

@@ -65,6 +65,8 @@ pub struct Definition {
     pub presets: &'static [Preset],
     /// Full request URL for a target (`origin` already swapped for a base URL override).
     pub url: fn(origin: &str, target: &str, settings: &Settings, redact: bool) -> String,
+    /// Extra request headers (auth); secrets replaced when `redact`.
+    pub headers: fn(settings: &Settings, redact: bool) -> Vec<(&'static str, String)>,
     /// Request body for a batch of items.
     pub envelope: fn(Vec<Value>) -> Value,
 }

@@ -236,6 +236,7 @@ pub static DEFINITION: Definition = Definition {
     actions: &ACTIONS,
     presets: &PRESETS,
     url,
+    headers: bearer,
     envelope: |items| json!({ "data": items }),
 };
 
@@ -243,6 +244,15 @@ fn url(origin: &str, target: &str, settings: &Settings, redact: bool) -> String 
     let token = settings.access_token.as_deref().unwrap_or("");
     let token = if redact { "REDACTED".to_string() } else { encode_query(token) };
     format!("{origin}{target}?access_token={token}")
+}
+
+/// Segment sends the token as a Bearer header as well as in the query; so do we.
+fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
+    match &settings.access_token {
+        Some(_) if redact => vec![("authorization", "Bearer REDACTED".into())],
+        Some(t) => vec![("authorization", format!("Bearer {t}"))],
+        None => vec![],
+    }
 }
 
 /// Percent-encode a query value (tokens are usually URL-safe; this keeps odd ones intact).

@@ -185,6 +185,24 @@ async function openPlayground() {
   return page;
 }
 
+// Click Plan and wait for the outcome: rendered lines, or the error box. Returns which.
+async function clickPlan(page, expect = 'lines') {
+  await page.click('#plan');
+  await page.waitForSelector('#plan-output article.line, #plan-error:not([hidden])');
+  const errorShown = await page.isVisible('#plan-error');
+  const outcome = errorShown ? 'error' : 'lines';
+  if (expect && outcome !== expect) {
+    const detail = errorShown ? await page.textContent('#plan-error') : await page.innerText('#plan-output');
+    assert.fail(`expected ${expect} after Plan, got ${outcome}: ${detail}`);
+  }
+  return outcome;
+}
+
+async function clickAndExpectNoError(page, button, errorBox) {
+  await page.click(button);
+  if (await page.isVisible(errorBox)) assert.fail(`${button}: ${await page.textContent(errorBox)}`);
+}
+
 test('serve.mjs: MIME types, index, no path traversal', async () => {
   const get = (p) => fetch(server.origin + p, { redirect: 'manual' });
   let r = await get('/www/');
@@ -210,16 +228,14 @@ test('serve.mjs: MIME types, index, no path traversal', async () => {
 test('playground: plan an Order Completed event, PII hashed, token redacted', async () => {
   const page = await openPlayground();
   // The page comes prefilled with a sample: planning it straight away works.
-  await page.click('#plan');
-  await page.waitForSelector('#plan-output article.line');
+  await clickPlan(page);
   assert.match(await page.textContent('#plan-output'), /\/v3\/px-demo-0001\/events/);
 
   await page.fill('#event', JSON.stringify(orderCompleted, null, 2));
   await page.fill('#pixel_id', PIXEL);
   await page.fill('#access_token', TOKEN);
-  await page.click('#plan');
-  await page.waitForSelector('#plan-output article.line.request');
-  assert.equal(await page.isHidden('#plan-error'), true, 'no error is shown');
+  await clickPlan(page);
+  await page.waitForSelector('#plan-output article.line.request', { timeout: 2000 });
 
   const shown = await page.innerText('#plan-output');
   const raw = await page.textContent('#plan-raw');
@@ -251,8 +267,7 @@ test('playground: plan an Order Completed event, PII hashed, token redacted', as
 
   // Malformed JSON: a clear error, no crash, and the page still works afterwards.
   await page.fill('#event', '{ "type": "track", "event": "Order Completed", ');
-  await page.click('#plan');
-  await page.waitForSelector('#plan-error:not([hidden])');
+  await clickPlan(page, 'error');
   const err = await page.textContent('#plan-error');
   assert.match(err, /not valid JSON/);
   assert.match(err, /line \d+, column \d+/);
@@ -260,13 +275,13 @@ test('playground: plan an Order Completed event, PII hashed, token redacted', as
   await page.screenshot({ path: join(TMP, 'playground-error.png') });
 
   await page.fill('#event', '[1, 2]');
-  await page.click('#plan');
+  await clickPlan(page, 'error');
   assert.match(await page.textContent('#plan-error'), /must be a JSON object/);
 
   // An event the destination rejects shows an error line (code, message), not a page error.
   await page.fill('#event', JSON.stringify(PARITY_EVENTS[3]));
-  await page.click('#plan');
-  await page.waitForSelector('#plan-output article.line.error');
+  await clickPlan(page);
+  await page.waitForSelector('#plan-output article.line.error', { timeout: 2000 });
   assert.ok((await page.textContent('#plan-output .error-message')).length > 0);
   assert.ok((await page.textContent('#plan-output .error-code')).length > 0);
 
@@ -274,16 +289,21 @@ test('playground: plan an Order Completed event, PII hashed, token redacted', as
   await page.fill('#event', JSON.stringify(orderCompleted));
   await page.click('#subs-details summary');
   await page.fill('#subscriptions', '{ nope');
-  await page.click('#plan');
+  await clickPlan(page, 'error');
   assert.match(await page.textContent('#plan-error'), /subscriptions is not valid JSON/);
   // ... and a custom subscription is honoured.
   await page.click('#example-subs');
-  await page.click('#plan');
-  await page.waitForSelector('#plan-output article.line.request');
+  await clickPlan(page);
   assert.match(await page.innerText('#plan-output'), /Purchase \(custom\)/);
-  await page.fill('#subscriptions', '');
-  await page.click('#plan');
-  await page.waitForSelector('#plan-output article.line.request');
+  // "Insert the presets" gives the same plan as no subscriptions at all.
+  await page.click('#load-presets');
+  assert.match(await page.inputValue('#subscriptions'), /"Purchase"/);
+  await clickPlan(page);
+  const withPresets = await page.textContent('#plan-raw');
+  await page.click('#clear-subs');
+  assert.equal(await page.inputValue('#subscriptions'), '');
+  await clickPlan(page);
+  assert.equal(await page.textContent('#plan-raw'), withPresets);
 
   assert.deepEqual(pageErrors, []);
   await page.context().close();
@@ -294,7 +314,7 @@ test('playground: mapping-kit and FQL tabs', async () => {
   await page.click('#tab-mapping');
   assert.equal(await page.isVisible('#panel-mapping'), true);
   assert.equal(await page.isHidden('#panel-destination'), true);
-  await page.click('#transform');
+  await clickAndExpectNoError(page, '#transform', '#mapping-error');
   const out = JSON.parse(await page.textContent('#mapping-output'));
   assert.equal(out.email, 'jane.doe@example.com');
   assert.equal(out.event_name, 'PURCHASE');
@@ -311,10 +331,10 @@ test('playground: mapping-kit and FQL tabs', async () => {
   await page.focus('#tab-mapping');
   await page.keyboard.press('ArrowRight');
   assert.equal(await page.getAttribute('#tab-fql', 'aria-selected'), 'true');
-  await page.click('#match');
+  await clickAndExpectNoError(page, '#match', '#fql-error');
   assert.match(await page.textContent('#fql-output'), /^true/);
   await page.fill('#fql', 'event = "Something Else"');
-  await page.click('#match');
+  await clickAndExpectNoError(page, '#match', '#fql-error');
   assert.match(await page.textContent('#fql-output'), /^false/);
   await page.screenshot({ path: join(TMP, 'playground-fql.png') });
 

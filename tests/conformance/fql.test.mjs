@@ -201,14 +201,17 @@ const jsonValue = fc.oneof(
   fc.constantFrom(true, false, null, [], [1, 2, 3], ['a', 'b'], {}, { a: 1 }, 'abc', 0, ''),
 )
 
+// Own data properties only: keys such as `__proto__` must not reach Object.prototype.
+const define = (o, k, value) => Object.defineProperty(o, k, { value, writable: true, enumerable: true, configurable: true })
 const setPath = (root, path, value) => {
   let o = root
   for (const k of path.slice(0, -1)) {
-    if (o[k] === null || typeof o[k] !== 'object' || Array.isArray(o[k])) o[k] = {}
+    if (!Object.hasOwn(o, k) || o[k] === null || typeof o[k] !== 'object' || Array.isArray(o[k])) define(o, k, {})
     o = o[k]
   }
-  if (value === undefined) delete o[path[path.length - 1]]
-  else o[path[path.length - 1]] = value
+  const last = path[path.length - 1]
+  if (value === undefined) delete o[last]
+  else define(o, last, value)
 }
 
 // An event aimed at the expression's leaves (so both outcomes are common), with noise.
@@ -232,7 +235,11 @@ const caseFor = (e) =>
       return { fql: e.src, event: JSON.parse(JSON.stringify(event)) }
     })
 
-const wellFormedCase = expr.chain(caseFor)
+// Rust strings cannot hold lone surrogates, so such input is out of scope (it cannot
+// reach `parse`/`matches`; over wasm it would arrive already replaced by U+FFFD).
+const wellFormedJson = (c) => c.fql.isWellFormed() && (c.event === undefined || JSON.stringify(c.event).isWellFormed() &&
+  !/\\ud[89a-f]/i.test(JSON.stringify(c.event)))
+const wellFormedCase = expr.chain(caseFor).filter(wellFormedJson)
 
 // Mostly-broken input: edits of generated triggers, and FQL-flavoured noise.
 const ALPHABET = ['(', ')', '"', "'", '!', '=', '<', '>', '.', ',', '\\', ' ', 'a', 'n', 'd', 'o', 'r', 'u', 'l', '-',
@@ -249,25 +256,28 @@ const mutatedCase = fc
     }
     return { fql: s, event: c.event }
   })
+  .filter(wellFormedJson)
 const noiseCase = fc
   .tuple(fc.array(fc.constantFrom(...ALPHABET), { maxLength: 14 }), jsonValue)
   .map(([parts, v]) => ({ fql: parts.join(''), event: { type: 'track', event: v, properties: { a: v, x: { y: v } } } }))
 
 // ---------------------------------------------------------------- tests
-const stats = { valid: 0, matched: 0, invalid: 0, threw: 0 }
-const tally = (cases) => {
+const stats = {}
+const tally = (label, cases) => {
+  const t = (stats[label] ??= { cases: 0, valid: 0, matched: 0, invalid: 0, threw: 0 })
   for (const c of cases) {
     const r = reference(c.fql, c.event)
-    if (r.error) stats.invalid++
+    t.cases++
+    if (r.error) t.invalid++
     else {
-      stats.valid++
-      if (r.matches) stats.matched++
-      if (r.threw) stats.threw++
+      t.valid++
+      if (r.matches) t.matched++
+      if (r.threw) t.threw++
     }
   }
 }
 
-async function checkProperty(caseArb, numRuns) {
+async function checkProperty(label, caseArb, numRuns) {
   await fc.assert(
     fc.asyncProperty(fc.array(caseArb, { minLength: BATCH, maxLength: BATCH }), async (cases) => {
       const { mismatches } = await compareWithReference(cases, ours)
@@ -275,7 +285,7 @@ async function checkProperty(caseArb, numRuns) {
     }),
     { seed, numRuns, endOnFailure: false },
   )
-  tally(fc.sample(fc.array(caseArb, { minLength: BATCH, maxLength: BATCH }), { seed, numRuns }).flat())
+  tally(label, fc.sample(fc.array(caseArb, { minLength: BATCH, maxLength: BATCH }), { seed, numRuns }).flat())
 }
 
 const REGRESSIONS = [
@@ -380,16 +390,18 @@ test('nesting 64 brackets deep is invalid for both', async () => {
 })
 
 test('generated triggers agree with Segment (property-based)', { timeout: 30 * 60_000 }, async () => {
-  await checkProperty(wellFormedCase, runs)
+  await checkProperty('generated', wellFormedCase, runs)
 })
 
 test('mutated and random triggers agree with Segment (property-based)', { timeout: 30 * 60_000 }, async () => {
-  await checkProperty(fc.oneof(mutatedCase, noiseCase), runs)
+  await checkProperty('mutated', fc.oneof(mutatedCase, noiseCase), runs)
 })
 
 test('generator coverage', () => {
-  console.log(`FQL conformance coverage: ${JSON.stringify(stats)}`)
-  assert.ok(stats.valid > 0 && stats.invalid > 0, 'both valid and invalid triggers generated')
-  assert.ok(stats.matched > stats.valid * 0.1, 'at least 10% of valid triggers match their event')
-  assert.ok(stats.matched < stats.valid * 0.9, 'at least 10% of valid triggers do not match their event')
+  console.log(`FQL conformance coverage (per Segment): ${JSON.stringify(stats)}`)
+  const g = stats.generated
+  assert.ok(g.valid > g.cases * 0.5, 'most generated triggers are valid')
+  assert.ok(g.matched > g.valid * 0.15, 'at least 15% of valid generated triggers match their event')
+  assert.ok(g.matched < g.valid * 0.85, 'at least 15% of valid generated triggers do not match their event')
+  assert.ok(stats.mutated.invalid > stats.mutated.cases * 0.3, 'mutations produce invalid triggers')
 })
