@@ -202,7 +202,7 @@ fn bad_configuration_is_rejected_up_front() {
         (json!({"destination": "snap-conversions-api", "settings": {"pixel_id": 5}}), "settings.pixel_id"),
         (json!({"destination": "snap-conversions-api", "settings": {"batch_size": 5000}}), "settings.batch_size"),
         (json!({"destination": "snap-conversions-api", "settings": {}, "subscriptions": [{"subscribe": "type = \"track\"", "partnerAction": "nope"}]}), "subscriptions[0].partnerAction"),
-        (json!({"destination": "snap-conversions-api", "settings": {}, "subscriptions": [{"subscribe": "type = ", "partnerAction": "reportConversionEvent"}]}), "subscriptions[0].subscribe"),
+        (json!({"destination": "snap-conversions-api", "settings": {}, "subscriptions": [{"subscribe": "(type = \"track\"", "partnerAction": "reportConversionEvent"}]}), "subscriptions[0].subscribe"),
         (json!({"destination": "snap-conversions-api", "settings": {}, "baseUrl": "ftp://x"}), "baseUrl"),
     ];
     for (opts, field) in cases {

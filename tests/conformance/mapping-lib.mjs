@@ -164,6 +164,41 @@ const rec = (fields, freq = 2) =>
 
 const pathDirective = pathString.map((p) => ({ '@path': p }))
 
+// Liquid: the subset we implement (plus disabled filters/tags, which must fail on both sides).
+const lqPath = fc
+  .tuple(fc.constantFrom('a', 'b', 'c', 'email', 'products', 'id', 'value', 'v'), fc.array(fc.constantFrom('.a', '.b', '.id', '[0]', '[1]', '[-1]', '.size', '.first', '.last', '.length', "['a']"), { maxLength: 2 }))
+  .map(([h, t]) => h + t.join(''))
+const lqLit = fc.oneof(fc.constantFrom("'x'", '"A b"', "''", '1', '2.5', '-3', '0', 'true', 'false', 'nil', 'empty', 'blank', "','"), fc.integer({ min: -20, max: 20 }).map(String))
+const lqOperand = fc.oneof({ weight: 3, arbitrary: lqPath }, { weight: 2, arbitrary: lqLit })
+const lqFilter = fc.oneof(
+  fc.constantFrom('upcase', 'downcase', 'capitalize', 'strip', 'lstrip', 'rstrip', 'strip_newlines', 'size', 'first', 'last', 'abs', 'ceil', 'floor', 'round', 'json', 'url_encode', 'join', 'sort', 'uniq', 'reverse'),
+  fc.tuple(fc.constantFrom('append', 'prepend', 'remove', 'remove_first', 'remove_last', 'split', 'join', 'default', 'plus', 'minus', 'times', 'divided_by', 'modulo', 'at_least', 'at_most', 'round'), lqOperand).map(([f, a]) => `${f}: ${a}`),
+  fc.tuple(fc.constantFrom('replace', 'replace_first', 'replace_last'), lqOperand, lqOperand).map(([f, a, b]) => `${f}: ${a}, ${b}`),
+  fc.constantFrom('default: 1, allow_false: true', 'divided_by: 2, true')
+)
+const lqExpr = fc.tuple(lqOperand, fc.array(lqFilter, { maxLength: 3 })).map(([v, fs]) => [v, ...fs].join(' | '))
+const lqCond = fc
+  .array(
+    fc.oneof(lqOperand, fc.tuple(lqOperand, fc.constantFrom('==', '!=', '<', '>', '<=', '>=', 'contains'), lqOperand).map((x) => x.join(' '))),
+    { minLength: 1, maxLength: 3 }
+  )
+  .chain((cs) => fc.array(fc.constantFrom('and', 'or'), { minLength: cs.length - 1, maxLength: cs.length - 1 }).map((ops) => cs.map((c, i) => (i ? ops[i - 1] + ' ' : '') + c).join(' ')))
+const { lq: lqTemplate } = fc.letrec((tie) => ({
+  lq: fc.array(
+    fc.oneof(
+      { depthSize: 'small' },
+      { weight: 3, arbitrary: fc.constantFrom('x', ' ', ' \n ', 'é', '😀', '}', '{ ') },
+      { weight: 5, arbitrary: fc.tuple(fc.constantFrom('{{', '{{-'), lqExpr, fc.constantFrom('}}', '-}}')).map(([a, e, b]) => `${a} ${e} ${b}`) },
+      { weight: 2, arbitrary: fc.tuple(fc.constantFrom('if', 'unless'), lqCond, tie('lq'), fc.option(tie('lq')), fc.option(lqCond)).map(([t, c, body, other, c2]) =>
+          `{% ${t} ${c} %}${body}${c2 !== null && t === 'if' ? `{% elsif ${c2} %}x` : ''}${other !== null ? `{% else %}${other}` : ''}{% end${t} %}`) },
+      { weight: 1, arbitrary: fc.tuple(lqExpr, tie('lq')).map(([e, rest]) => `{% assign v = ${e} %}${rest}`) },
+      { weight: 1, arbitrary: tie('lq').map((b) => `{% capture v %}${b}{% endcapture %}[{{ v }}]`) },
+      { weight: 1, arbitrary: fc.constantFrom('{% comment %}{{ a }}{% endcomment %}', '{% raw %}{{ a }}{% endraw %}', '{% echo a %}', '{% for x in products %}{% endfor %}', '{% case a %}{% endcase %}', '{%- if a -%} t {%- endif -%}', '{{ }}', '{{ a') }
+    ),
+    { maxLength: 4 }
+  ).map((parts) => parts.join(''))
+}))
+
 const { mapping } = fc.letrec((tie) => {
   const m = tie('mapping')
   const valueArg = fc.oneof({ weight: 8, arbitrary: pathDirective }, { weight: 2, arbitrary: text }, { weight: 1, arbitrary: m })
@@ -225,6 +260,7 @@ const { mapping } = fc.letrec((tie) => {
       '@transform': o
     })),
     m.map((v) => ({ '@excludeWhenNull': v })),
+    { weight: 5, arbitrary: lqTemplate.map((t) => ({ '@liquid': t })) },
     { weight: 1, arbitrary: fc.constantFrom({ '@nope': 1 }, { '@path': '$.a', other: 1 }, { '@path': '$.a', _metadata: { x: 1 } }, { '@path': '$.a', '@if': {} }, { '@if': 5 }, { '@json': [] }) }
   ].map((a) => (a.arbitrary ? a : { weight: 6, arbitrary: a }))
   return {

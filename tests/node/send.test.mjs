@@ -273,7 +273,7 @@ describe('bad input', { skip }, () => {
   })
 
   test('invalid FQL in a subscription: clear error', () => {
-    const subs = [{ name: 'Broken', subscribe: 'event = = "x', partnerAction: 'reportConversionEvent', mapping: snapDefaultMapping(), enabled: true }]
+    const subs = [{ name: 'Broken', subscribe: '(type = "track"', partnerAction: 'reportConversionEvent', mapping: snapDefaultMapping(), enabled: true }]
     let dest
     try {
       dest = pkg.createDestination({ destination: DESTINATION, settings: { ...SETTINGS }, subscriptions: subs })
