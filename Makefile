@@ -40,19 +40,19 @@ test-rust:
 	cargo test --all-targets
 
 test-node: build deps-node
-	node --test tests/node/
+	node --test tests/node/*.test.mjs
 
 test-conformance: build deps-node
-	node --test tests/conformance/
+	node --test tests/conformance/*.test.mjs
 
 test-differential: build deps-node
-	node --test tests/differential/
+	node --test tests/differential/*.test.mjs
 
 test-workerd: build deps-node
-	$(NODE22) --test tests/workerd/
+	$(NODE22) --test tests/workerd/workerd.test.mjs
 
 test-browser: build deps-node deps-browser
-	node --test tests/browser/
+	node --test tests/browser/playground.test.mjs
 
 test: test-rust test-node test-conformance test-differential test-workerd test-browser
 
@@ -67,7 +67,7 @@ bench: build deps-node
 	node benches/node-bench.mjs
 
 fuzz: deps-node build
-	FC_RUNS=200000 DIFF_N=30000 node --test tests/conformance/ tests/differential/
+	FC_RUNS=200000 DIFF_N=30000 node --test tests/conformance/*.test.mjs tests/differential/*.test.mjs
 
 clean:
 	cargo clean

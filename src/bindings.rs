@@ -66,13 +66,18 @@ struct Fetch;
 
 impl Transport for Fetch {
     async fn send(&self, req: &HttpRequest, timeout_ms: u64) -> Result<Response, TransportError> {
-        let mut builder = gloo_net::http::Request::post(&req.url);
+        // The web_sys::Request is built here: gloo-net 0.6's RequestBuilder rewrites a URL that
+        // already has a query into `?access_token=...&`.
+        let bad = |_| TransportError::Network("could not build the request".into());
+        let headers = web_sys::Headers::new().map_err(bad)?;
         for (k, v) in &req.headers {
-            builder = builder.header(k, v.as_str().unwrap_or_default());
+            headers.set(k, v.as_str().unwrap_or_default()).map_err(bad)?;
         }
-        let request = builder
-            .body(serde_json::to_string(&req.body).unwrap_or_default())
-            .map_err(|e| TransportError::Network(e.to_string()))?;
+        let init = web_sys::RequestInit::new();
+        init.set_method(req.method);
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(&serde_json::to_string(&req.body).unwrap_or_default()));
+        let request: gloo_net::http::Request = web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(bad)?.into();
         let timeout = gloo_timers::future::TimeoutFuture::new(timeout_ms.min(u64::from(u32::MAX)) as u32);
         let sent = Box::pin(async move {
             let res = request.send().await.map_err(|e| TransportError::Network(network_message(&e)))?;

@@ -154,7 +154,7 @@ fn parse_subscription(def: &'static Definition, s: &Value, i: usize) -> Result<O
         .ok_or_else(|| bad(at("partnerAction"), "`partnerAction` (the action name) is required"))?;
     let action = def.action(action_id).ok_or_else(|| {
         let known: Vec<&str> = def.actions.iter().map(|a| a.id).collect();
-        bad(at("partnerAction"), format!("Unknown action for {}; known: {}", def.slug, known.join(", ")))
+        bad(at("partnerAction"), format!("Unknown action `{action_id}` for {}; known: {}", def.slug, known.join(", ")))
     })?;
     let mapping = match o.get("mapping").or_else(|| o.get("fields")) {
         None | Some(Value::Null) => serde_json::from_str(action.default_mapping).unwrap_or(Value::Null),

@@ -52,7 +52,7 @@ impl Config {
     }
 
     fn prepare_one(&self, i: usize, raw: &Value, out: &mut Vec<Prepared>) {
-        let message_id = event::message_id_of(raw).map(str::to_string);
+        let message_id = event::message_id_of(raw);
         let ev = match event::parse(raw) {
             Ok(ev) => ev,
             Err(error) => {

@@ -6,7 +6,7 @@
 /// Milliseconds since the epoch, like `Date.parse(s)` for the supported forms. Times without
 /// an offset are UTC (edge runtimes and our CI run in UTC).
 pub fn parse_date_ms(s: &str) -> Option<i64> {
-    parse_iso(s).or_else(|| parse_rfc1123(s)).or_else(|| parse_slashed(s))
+    parse_iso(s).or_else(|| parse_named_month(s)).or_else(|| parse_slashed(s))
 }
 
 struct Cur<'a> {
@@ -101,23 +101,102 @@ fn parse_iso(s: &str) -> Option<i64> {
 
 const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
-/// `Tue, 02 Jan 2024 10:00:00 GMT` (the HTTP date form).
-fn parse_rfc1123(s: &str) -> Option<i64> {
-    let rest = s.split_once(", ").map_or(s, |(_, r)| r);
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [d, mon, y, t, zone] = parts.as_slice() else { return None };
-    if !zone.eq_ignore_ascii_case("GMT") && !zone.eq_ignore_ascii_case("UTC") && *zone != "Z" {
+/// Dates with a month name, as V8's fallback parser reads them: `Tue, 02 Jan 2024 10:00:00 GMT`,
+/// `March 5, 2024 10:00 PM`, `Tue Mar 05 2024 05:55:07 GMT+0000 (Coordinated Universal Time)`,
+/// `5 March 2024`, `March 2024`. Weekdays and parenthesised comments are ignored.
+fn parse_named_month(s: &str) -> Option<i64> {
+    let mut text = String::with_capacity(s.len());
+    let mut depth = 0u32;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.checked_sub(1)?,
+            _ if depth > 0 => {}
+            ',' => text.push(' '),
+            _ => text.push(c.to_ascii_lowercase()),
+        }
+    }
+    let (mut month, mut time, mut offset, mut pm) = (None, None, None, None);
+    let mut numbers: Vec<(i64, usize)> = Vec::new();
+    for tok in text.split_ascii_whitespace() {
+        // `gmt+0130`: the zone word then its offset.
+        let (word, rest) = match tok.find(['+', '-']) {
+            Some(i) if i > 0 && tok[..i].bytes().all(|b| b.is_ascii_alphabetic()) => (&tok[..i], &tok[i..]),
+            _ => (tok, ""),
+        };
+        if word.bytes().all(|b| b.is_ascii_alphabetic()) {
+            match word {
+                "am" => pm = Some(false),
+                "pm" => pm = Some(true),
+                "gmt" | "utc" | "ut" | "z" => offset = Some(0),
+                w if w.len() >= 3 && MONTHS.contains(&&w[..3]) => month = Some(MONTHS.iter().position(|m| *m == &w[..3])? as i64 + 1),
+                w if w.len() >= 3 && ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].contains(&&w[..3]) => {}
+                _ => return None,
+            }
+            if !rest.is_empty() {
+                offset = Some(parse_offset(rest)?);
+            }
+        } else if tok.starts_with(['+', '-']) && time.is_some() {
+            offset = Some(parse_offset(tok)?);
+        } else if tok.contains(':') {
+            time = Some(parse_clock(tok)?);
+        } else if tok.bytes().all(|b| b.is_ascii_digit()) && tok.len() <= 6 {
+            numbers.push((tok.parse().ok()?, tok.len()));
+        } else {
+            return None;
+        }
+    }
+    let month = month?;
+    let ((day, _), (year, year_digits)) = match numbers.as_slice() {
+        [(y, d)] if *y > 31 => ((1, 1), (*y, *d)),
+        [a, b] if a.0 > 31 => (*b, *a),
+        [a, b] => (*a, *b),
+        _ => return None,
+    };
+    let year = match (year, year_digits) {
+        (y, 1..=2) if y < 50 => 2000 + y,
+        (y, 1..=2) => 1900 + y,
+        (y, _) => y,
+    };
+    let (mut h, m, sec, frac) = time.unwrap_or((0, 0, 0, 0));
+    match pm {
+        Some(_) if !(1..=12).contains(&h) => return None,
+        Some(true) if h < 12 => h += 12,
+        Some(false) if h == 12 => h = 0,
+        _ => {}
+    }
+    if !(1..=31).contains(&day) {
         return None;
     }
-    let month = MONTHS.iter().position(|m| mon.eq_ignore_ascii_case(m))? as i64 + 1;
-    let day: i64 = d.parse().ok()?;
-    let year: i64 = y.parse().ok()?;
-    let tp: Vec<i64> = t.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
-    let [h, m, sec] = tp.as_slice() else { return None };
-    if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *sec > 59 {
+    Some(days_from_civil(year, month, day) * 86_400_000 + ((h * 60 + m) * 60 + sec) * 1000 + frac - offset.unwrap_or(0) * 60_000)
+}
+
+/// `+0130`, `-05:00`, `+1` -> minutes east of UTC.
+fn parse_offset(t: &str) -> Option<i64> {
+    let sign = if t.starts_with('-') { -1 } else { 1 };
+    let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400_000 + ((h * 60 + m) * 60 + sec) * 1000)
+    let n: i64 = digits.parse().ok()?;
+    let (h, m) = if digits.len() <= 2 { (n, 0) } else { (n / 100, n % 100) };
+    Some(sign * (h * 60 + m))
+}
+
+/// `hh:mm[:ss[.fff]]` -> (h, m, s, ms).
+fn parse_clock(t: &str) -> Option<(i64, i64, i64, i64)> {
+    let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ms = frac.bytes().take(3).fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) * 10i64.pow(3 - frac.len().min(3) as u32);
+    let p: Vec<i64> = hms.split(':').map(|x| if (1..=2).contains(&x.len()) { x.parse().ok() } else { None }).collect::<Option<_>>()?;
+    let (h, m, s) = match p.as_slice() {
+        [h, m] => (*h, *m, 0),
+        [h, m, s] => (*h, *m, *s),
+        _ => return None,
+    };
+    (h <= 24 && m <= 59 && s <= 59).then_some((h, m, s, ms))
 }
 
 /// `2024/01/02`, `2024-1-2` and the same with ` HH:MM[:SS]`.
@@ -131,6 +210,12 @@ fn parse_slashed(s: &str) -> Option<i64> {
     }
     let mut ms = 0;
     if let Some(t) = time {
+        // Seconds may carry a fraction (`21:01:32.857`); only milliseconds count.
+        let (t, frac) = t.split_once('.').map_or((t, ""), |(a, b)| (a, b));
+        if !frac.bytes().all(|b| b.is_ascii_digit()) || (t.matches(':').count() != 2 && !frac.is_empty()) {
+            return None;
+        }
+        let frac_ms = frac.bytes().take(3).fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) * 10i64.pow(3 - frac.len().min(3) as u32);
         let tp: Vec<i64> = t.split(':').map(|x| if x.len() == 2 { x.parse().ok() } else { None }).collect::<Option<_>>()?;
         let (h, m, sec) = match tp.as_slice() {
             [h, m] => (*h, *m, 0),
@@ -140,7 +225,7 @@ fn parse_slashed(s: &str) -> Option<i64> {
         if h > 23 || m > 59 || sec > 59 {
             return None;
         }
-        ms = ((h * 60 + m) * 60 + sec) * 1000;
+        ms = ((h * 60 + m) * 60 + sec) * 1000 + frac_ms;
     }
     Some(days_from_civil(*y, *mo, *d) * 86_400_000 + ms)
 }
@@ -209,7 +294,25 @@ mod tests {
         }
         assert_eq!(parse_date_ms("2024-1-1"), Some(1704067200000));
         assert_eq!(parse_date_ms("2024-01-01 10:00:00"), Some(1704103200000));
+        assert_eq!(parse_date_ms("2024-03-04 21:01:32.857"), Some(1709586092857));
         assert_eq!(parse_date_ms("garbage"), None);
+        // Month-name forms, values from Node's Date.parse.
+        for (s, want) in [
+            ("March 5, 2024 10:00:00", 1709632800000),
+            ("Tue Mar 05 2024 05:55:07 GMT+0000 (Coordinated Universal Time)", 1709618107000),
+            ("5 March 2024", 1709596800000),
+            ("March 5, 2024 10:00 PM", 1709676000000),
+            ("March 5, 2024 12:00 AM", 1709596800000),
+            ("Tue Mar 05 2024 05:55:07 GMT+0130", 1709612707000),
+            ("Mar 5, 24", 1709596800000),
+            ("March 2024", 1709251200000),
+            ("2024 March 5", 1709596800000),
+            ("Sat, 02 Mar 2024 14:47:45 +0200", 1709383665000),
+            ("Mar 5 2024 10:00:00 Z", 1709632800000),
+            ("Dec 25, 1999 23:59:59.5", 946166399500),
+        ] {
+            assert_eq!(parse_date_ms(s), Some(want), "{s}");
+        }
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //
 //   node --test tests/conformance/fql.test.mjs
 //   FC_SEED=123 FC_RUNS=500 node --test tests/conformance/fql.test.mjs   # replay / go longer
+//   CONFORMANCE_ORACLE=cargo ...   # native Rust through `cargo run --example fql_oracle`
+//   CONFORMANCE_ORACLE=cargo FQL_ORACLE=/path/to/fql_oracle ...   # prebuilt oracle binary
 //
 // Ours is reached through `compareWithReference(cases, ours)` where `ours` is an async
-// batch function `(cases) => Promise<Array<{matches: boolean} | {error: {...}}>>`.
-// Today that is the cargo example `fql_oracle` (NDJSON over stdin/stdout; set
-// FQL_ORACLE=/path/to/binary to skip `cargo run`); later it can be the wasm export:
-//   const ours = async (cases) => cases.map(({ fql, event }) => {
-//     try { return { matches: matchesTrigger(fql, event) } } catch (e) { return { error: { message: String(e) } } }
-//   })
+// batch function `(cases) => Promise<Array<{matches: boolean} | {error: {...}}>>`. By default
+// that is the shipped wasm package, pkg/node.js `matchesTrigger(fql, event)` (run `make build`
+// first), with each event passed exactly as generated; with CONFORMANCE_ORACLE=cargo it is the
+// cargo example `fql_oracle` (NDJSON over stdin/stdout).
 // Lone UTF-16 surrogates are not generated: a Rust &str cannot carry them.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
+import { ORACLE, callPackage, loadPackage, percent } from './oracle.mjs'
 
 const require = createRequire(import.meta.url)
 const { parseFql, validate } = require('@segment/destination-subscriptions')
@@ -26,7 +27,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : (Date.now() ^ (Math.random() * 0x7fffffff)) | 0
 const runs = Number(process.env.FC_RUNS ?? 100)
 const BATCH = 50
-console.log(`FQL conformance: seed ${seed}, ${runs} runs x ${BATCH} cases (replay with FC_SEED=${seed})`)
+console.log(`FQL conformance: oracle ${ORACLE}, seed ${seed}, ${runs} runs x ${BATCH} cases (replay with FC_SEED=${seed})`)
 
 /** Segment's answer. A TypeError thrown by validate() means the event is not delivered. */
 export function reference(fql, event) {
@@ -43,16 +44,24 @@ export function reference(fql, event) {
 export async function compareWithReference(cases, ours) {
   const got = await ours(cases)
   const mismatches = []
-  cases.forEach((c, i) => {
+  const wants = cases.map((c, i) => {
     const want = reference(c.fql, c.event)
     const g = got[i] ?? { error: { message: 'no answer' } }
     const agree = want.error !== undefined ? g.error !== undefined : g.error === undefined && g.matches === want.matches
     if (!agree) mismatches.push({ fql: c.fql, event: c.event, want, got: g })
+    return want
   })
-  return { got, mismatches }
+  return { got, wants, mismatches }
 }
 
-// ---------------------------------------------------------------- oracle process
+// ---------------------------------------------------------------- wasm package
+/** `matchesTrigger` from pkg/node.js: `{matches}`, or `{error: {code, field, message}}` on EdgeActionsError. */
+async function wasmOurs(cases) {
+  const { matchesTrigger, EdgeActionsError } = await loadPackage()
+  return cases.map((c) => callPackage(EdgeActionsError, () => ({ matches: matchesTrigger(c.fql, c.event) }), c))
+}
+
+// ---------------------------------------------------------------- cargo oracle process
 function startOracle() {
   const cmd = process.env.FQL_ORACLE
     ? [process.env.FQL_ORACLE, []]
@@ -86,11 +95,33 @@ function startOracle() {
 }
 
 let oracle
-const ours = (cases) => {
-  oracle ??= startOracle()
-  return oracle.ours(cases)
-}
+const ours =
+  ORACLE === 'cargo'
+    ? (cases) => {
+        oracle ??= startOracle()
+        return oracle.ours(cases)
+      }
+    : wasmOurs
 after(() => oracle?.stop())
+
+// Every case compared outside fast-check's shrinking, for the summary line.
+const totals = { cases: 0, matched: 0, parts: {} }
+/** compareWithReference plus bookkeeping under `label`. */
+async function compareCounted(label, cases) {
+  const r = await compareWithReference(cases, ours)
+  totals.cases += cases.length
+  totals.matched += cases.length - r.mismatches.length
+  totals.parts[label] = (totals.parts[label] ?? 0) + cases.length
+  return r
+}
+after(() => {
+  const parts = Object.entries(totals.parts).map(([k, n]) => `${k} ${n}`).join(', ')
+  console.log(
+    `FQL conformance summary [${ORACLE}]: ${totals.cases} cases, ${totals.matched} matched ` +
+      `(${percent(totals.matched, totals.cases)}), ${totals.cases - totals.matched} mismatches (${parts}); ` +
+      `FC_SEED=${seed} FC_RUNS=${runs}`
+  )
+})
 
 // ---------------------------------------------------------------- generators
 const STRINGS = [
@@ -267,10 +298,9 @@ const noiseCase = fc
 
 // ---------------------------------------------------------------- tests
 const stats = {}
-const tally = (label, cases) => {
+const tally = (label, cases, wants) => {
   const t = (stats[label] ??= { cases: 0, valid: 0, matched: 0, invalid: 0, threw: 0 })
-  for (const c of cases) {
-    const r = reference(c.fql, c.event)
+  for (const r of wants) {
     t.cases++
     if (r.error) t.invalid++
     else {
@@ -282,14 +312,20 @@ const tally = (label, cases) => {
 }
 
 async function checkProperty(label, caseArb, numRuns) {
+  const batch = fc.array(caseArb, { minLength: BATCH, maxLength: BATCH })
+  // The cases fc.assert below runs (same seed and runs; fast-check draws them identically),
+  // compared once up front for the coverage stats and the summary line.
+  const cases = fc.sample(batch, { seed, numRuns }).flat()
+  const { wants, mismatches } = await compareCounted(label, cases)
+  tally(label, cases, wants)
+  console.log(`FQL conformance ${label}: ${cases.length} cases, ${cases.length - mismatches.length} matched (${percent(cases.length - mismatches.length, cases.length)})`)
   await fc.assert(
-    fc.asyncProperty(fc.array(caseArb, { minLength: BATCH, maxLength: BATCH }), async (cases) => {
+    fc.asyncProperty(batch, async (cases) => {
       const { mismatches } = await compareWithReference(cases, ours)
       assert.deepEqual(mismatches.slice(0, 1), [], `${mismatches.length} of ${cases.length} cases disagree with Segment`)
     }),
     { seed, numRuns, endOnFailure: false },
   )
-  tally(label, fc.sample(fc.array(caseArb, { minLength: BATCH, maxLength: BATCH }), { seed, numRuns }).flat())
 }
 
 const REGRESSIONS = [
@@ -388,13 +424,13 @@ const REGRESSIONS = [
 
 test('hand-picked cases agree with Segment', async () => {
   const cases = REGRESSIONS.map(([fql, event]) => ({ fql, event }))
-  const { mismatches } = await compareWithReference(cases, ours)
+  const { mismatches } = await compareCounted('hand-picked', cases)
   assert.deepEqual(mismatches, [])
 })
 
 test('nesting 64 brackets deep is invalid for both', async () => {
   const fql = '('.repeat(64) + 'type = "track"' + ')'.repeat(64)
-  const { got, mismatches } = await compareWithReference([{ fql, event: { type: 'track' } }], ours)
+  const { got, mismatches } = await compareCounted('hand-picked', [{ fql, event: { type: 'track' } }])
   assert.deepEqual(mismatches, [])
   assert.ok(got[0].error)
 })

@@ -1,9 +1,10 @@
 // Helpers for the mapping-kit conformance suite (mapping.test.mjs): reference runner,
-// comparison, the cargo oracle batch function, and fast-check generators.
+// comparison, the two "ours" batch functions (wasm package, cargo oracle), and fast-check
+// generators.
 //
 // `compareBatch(cases, ours)` is the reusable core: `ours` is any async batch function
-// `(cases) => Promise<Array<{ok: any} | {error: any}>>` (the cargo oracle today, the wasm
-// package's `transform` later).
+// `(cases) => Promise<Array<{ok: any} | {error: any}>>`: `wasmOracle` (the shipped package's
+// `transform`, the default) or `cargoOracle` (CONFORMANCE_ORACLE=cargo, see oracle.mjs).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -11,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import fc from 'fast-check'
+import { callPackage, loadPackage } from './oracle.mjs'
 
 const require = createRequire(import.meta.url)
 const { transform: segmentTransform } = require('@segment/actions-core')
@@ -60,6 +62,16 @@ export async function compareBatch(cases, ours) {
   })
   const total = norm.length - unrepresentable
   return { total, matched: total - mismatches.length, mismatches, unrepresentable }
+}
+
+/**
+ * Batch function backed by the wasm package's `transform(mapping, payload)` (pkg/node.js):
+ * `{ok: result}`, or `{error: {code, field, message}}` when it throws EdgeActionsError.
+ * The package JSON-serialises both arguments; cases are JSON round-tripped already.
+ */
+export async function wasmOracle(cases) {
+  const { transform, EdgeActionsError } = await loadPackage()
+  return cases.map((c) => callPackage(EdgeActionsError, () => ({ ok: transform(c.mapping, c.payload) }), c))
 }
 
 /** Batch function backed by the cargo example `mapping_oracle` (NDJSON over stdio). */

@@ -1,12 +1,15 @@
 // Conformance: our Rust mapping-kit vs Segment's actions-core `transform`, on generated cases.
+// By default ours is the shipped wasm package (pkg/node.js `transform`; run `make build` first).
 //
 //   node --test tests/conformance/mapping.test.mjs
 //   FC_SEED=123 FC_RUNS=20000 node --test tests/conformance/mapping.test.mjs   (replay / scale)
-//   ORACLE_BIN=path/to/mapping_oracle ...   (skip `cargo run`, use a prebuilt oracle binary)
+//   CONFORMANCE_ORACLE=cargo ...   (native Rust through `cargo run --example mapping_oracle`)
+//   CONFORMANCE_ORACLE=cargo ORACLE_BIN=path/to/mapping_oracle ...   (prebuilt oracle binary)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { caseArbitrary, cargoOracle, compareBatch, reference } from './mapping-lib.mjs'
+import { caseArbitrary, cargoOracle, compareBatch, reference, wasmOracle } from './mapping-lib.mjs'
+import { ORACLE, percent } from './oracle.mjs'
 
 const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31
 const RUNS = Number(process.env.FC_RUNS ?? 5000)
@@ -28,14 +31,16 @@ const FIXED = [
   }
 ]
 
-test(`mapping-kit conformance vs actions-core (FC_SEED=${SEED}, FC_RUNS=${RUNS})`, async () => {
-  console.log(`mapping conformance: FC_SEED=${SEED} FC_RUNS=${RUNS}`)
+test(`mapping-kit conformance vs actions-core (${ORACLE}, FC_SEED=${SEED}, FC_RUNS=${RUNS})`, async () => {
+  console.log(`mapping conformance: oracle ${ORACLE}, FC_SEED=${SEED} FC_RUNS=${RUNS}`)
   const cases = [...FIXED, ...fc.sample(caseArbitrary, { seed: SEED, numRuns: RUNS })]
-  const { total, matched, mismatches, unrepresentable } = await compareBatch(cases, cargoOracle)
+  const started = performance.now()
+  const { total, matched, mismatches, unrepresentable } = await compareBatch(cases, ORACLE === 'cargo' ? cargoOracle : wasmOracle)
   const errors = cases.map(reference).filter((r) => 'error' in r).length
   console.log(
-    `mapping conformance: ${matched}/${total} matched (${errors} cases where Segment throws; ` +
-      `${unrepresentable} skipped: lone surrogates in Segment's result)`
+    `mapping conformance summary [${ORACLE}]: ${total} cases, ${matched} matched (${percent(matched, total)}), ` +
+      `${mismatches.length} mismatches; Segment throws on ${errors}; ${unrepresentable} skipped ` +
+      `(lone surrogates in Segment's result); ${Math.round(performance.now() - started)} ms; FC_SEED=${SEED} FC_RUNS=${RUNS}`
   )
   for (const m of mismatches.slice(0, 5)) console.log(JSON.stringify(m))
   assert.equal(mismatches.length, 0, `${mismatches.length} mismatches (FC_SEED=${SEED}); first: ${JSON.stringify(mismatches[0])}`)
