@@ -79,12 +79,14 @@ impl Config {
         }
     }
 
-    /// The first required category the event's consent preferences do not grant.
+    /// The first required category the event's consent preferences do not grant. As in
+    /// Segment's Consent Management, an event without a consent object is not enforced, and
+    /// one with it must grant every category the destination is mapped to.
     fn missing_consent<'a>(&'a self, ev: &Value) -> Option<&'a str> {
-        let prefs = ev.pointer("/context/consent/categoryPreferences");
+        let prefs = ev.pointer("/context/consent/categoryPreferences")?;
         self.consent_categories
             .iter()
-            .find(|c| prefs.and_then(|p| p.get(c.as_str())) != Some(&Value::Bool(true)))
+            .find(|c| prefs.get(c.as_str()) != Some(&Value::Bool(true)))
             .map(String::as_str)
     }
 

@@ -283,8 +283,11 @@ fn consent_categories_are_enforced() {
     granted["context"]["consent"] = json!({"categoryPreferences": {"Advertising": true}});
     let mut denied = web_event("Order Completed");
     denied["context"]["consent"] = json!({"categoryPreferences": {"Advertising": false}});
-    let lines = plan(&cfg, json!([granted, denied, web_event("Order Completed")]));
+    let mut silent = web_event("Order Completed");
+    silent["context"]["consent"] = json!({"categoryPreferences": {"Analytics": true}});
+    let lines = plan(&cfg, json!([granted, denied, silent, web_event("Order Completed")]));
     assert!(lines[0]["request"].is_object());
     assert_eq!(lines[1]["skipped"], "consent not granted for category Advertising");
-    assert_eq!(lines[2]["skipped"], "consent not granted for category Advertising");
+    assert_eq!(lines[2]["skipped"], "consent not granted for category Advertising", "a category left out is not granted");
+    assert!(lines[3]["request"].is_object(), "events without a consent object are not enforced");
 }
