@@ -61,11 +61,13 @@ export function makeApi(getWasm) {
   }
   function transform(mapping, payload) {
     const wasm = getWasm()
-    return JSON.parse(call(() => wasm.transform(JSON.stringify(mapping), JSON.stringify(payload ?? {}))))
+    // Only `undefined` stands for an empty payload (as in actions-core); null is an error there.
+    return JSON.parse(call(() => wasm.transform(JSON.stringify(mapping), JSON.stringify(payload === undefined ? {} : payload))))
   }
   function matchesTrigger(fql, event) {
     const wasm = getWasm()
-    return call(() => wasm.matchesTrigger(String(fql), JSON.stringify(event ?? {})))
+    // A missing event matches nothing (JSON null), never an empty object.
+    return call(() => wasm.matchesTrigger(String(fql), JSON.stringify(event === undefined ? null : event)))
   }
   function presets(destination) {
     const wasm = getWasm()

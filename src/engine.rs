@@ -41,12 +41,34 @@ pub struct Plan {
 
 pub const NO_MATCH: &str = "no matching subscription";
 
+/// One input position: an event, or something already rejected before parsing finished
+/// (an oversized event), which still gets its line in order.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Event(Value),
+    Rejected { message_id: Option<String>, error: EventError },
+}
+
+impl From<Value> for Input {
+    fn from(v: Value) -> Input {
+        Input::Event(v)
+    }
+}
+
 impl Config {
     /// Every (event, subscription) outcome, in input order.
-    pub fn prepare(&self, events: &[Value]) -> Vec<Prepared> {
-        let mut out = Vec::with_capacity(events.len());
-        for (i, raw) in events.iter().enumerate() {
-            self.prepare_one(i, raw, &mut out);
+    pub fn prepare(&self, inputs: &[Input]) -> Vec<Prepared> {
+        let mut out = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            match input {
+                Input::Event(raw) => self.prepare_one(i, raw, &mut out),
+                Input::Rejected { message_id, error } => out.push(Prepared::Error {
+                    event: i,
+                    message_id: message_id.clone(),
+                    subscription: None,
+                    error: error.clone(),
+                }),
+            }
         }
         out
     }
@@ -116,8 +138,8 @@ impl Config {
     }
 
     /// Group consecutive items with the same target into requests of at most `batch_size`.
-    pub fn plan(&self, events: &[Value]) -> Plan {
-        let prepared = self.prepare(events);
+    pub fn plan(&self, inputs: &[Input]) -> Plan {
+        let prepared = self.prepare(inputs);
         let mut batches: Vec<Batch> = Vec::new();
         let mut open: Vec<(String, Vec<usize>)> = Vec::new();
         let size = self.settings.batch_size.max(1);

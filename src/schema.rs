@@ -313,52 +313,9 @@ pub fn number_value(n: f64) -> Value {
     }
 }
 
-/// JS `Number(s)` for strings (used by AJV's numeric coercion): trims JS whitespace, accepts
-/// decimal, exponent, `Infinity`, and 0x/0o/0b integers. `None` for NaN.
+/// JS `Number(s)` for strings (AJV's numeric coercion); `None` for NaN.
 pub fn js_string_to_number(s: &str) -> Option<f64> {
-    let t = crate::pii::js_trim(s);
-    if t.is_empty() {
-        return Some(0.0);
-    }
-    let radix = |p: &str, r| u64::from_str_radix(p, r).ok().map(|n| n as f64);
-    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        return radix(h, 16);
-    }
-    if let Some(o) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0O")) {
-        return radix(o, 8);
-    }
-    if let Some(b) = t.strip_prefix("0b").or_else(|| t.strip_prefix("0B")) {
-        return radix(b, 2);
-    }
-    let (sign, body) = match t.as_bytes()[0] {
-        b'-' => (-1.0, &t[1..]),
-        b'+' => (1.0, &t[1..]),
-        _ => (1.0, t),
-    };
-    if body == "Infinity" {
-        return Some(sign * f64::INFINITY);
-    }
-    // Only the JS StrDecimalLiteral grammar: digits, one dot, optional exponent.
-    let valid = {
-        let (mant, exp) = match body.find(['e', 'E']) {
-            Some(i) => (&body[..i], Some(&body[i + 1..])),
-            None => (body, None),
-        };
-        let mut parts = mant.splitn(2, '.');
-        let int = parts.next().unwrap_or("");
-        let frac = parts.next();
-        let digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
-        let mant_ok = digits(int) && frac.is_none_or(digits) && !(int.is_empty() && frac.is_none_or(str::is_empty));
-        let exp_ok = exp.is_none_or(|e| {
-            let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-            !e.is_empty() && digits(e)
-        });
-        mant_ok && exp_ok
-    };
-    if !valid {
-        return None;
-    }
-    body.parse::<f64>().ok().map(|n| sign * n)
+    Some(crate::js::string_to_number(s)).filter(|n| !n.is_nan())
 }
 
 fn schema_error(path: &str, message: String) -> EventError {

@@ -291,3 +291,19 @@ fn consent_categories_are_enforced() {
     assert_eq!(lines[2]["skipped"], "consent not granted for category Advertising", "a category left out is not granted");
     assert!(lines[3]["request"].is_object(), "events without a consent object are not enforced");
 }
+
+#[test]
+fn oversized_events_are_rejected_alone() {
+    let cfg = default_dest();
+    let mut huge = web_event("Order Completed");
+    huge["messageId"] = json!("huge");
+    huge["properties"]["blob"] = json!("x".repeat(api::MAX_EVENT_BYTES));
+    let lines = plan(&cfg, json!([huge, web_event("Order Completed")]));
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["messageId"], "huge");
+    assert_eq!(lines[0]["error"]["code"], "INVALID_EVENT");
+    assert!(lines[1]["request"].is_object());
+    // Not an array at all: one clear error for the call.
+    assert_eq!(api::plan(&cfg, "{\"type\":\"track\"}").unwrap_err().code, edge_actions::error::ErrorCode::InvalidEvent);
+    assert!(api::plan(&cfg, "[{").is_err());
+}

@@ -9,21 +9,7 @@ use sha2::{Digest, Sha256};
 
 pub use places::{country_code, us_state_code};
 
-/// ECMAScript `WhiteSpace` + `LineTerminator` (what `\s` and `trim()` match).
-/// Differs from `char::is_whitespace`: JS includes U+FEFF and excludes U+0085.
-pub fn is_js_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
-    )
-}
-
-/// JS `s.trim()`.
-pub fn js_trim(s: &str) -> &str {
-    s.trim_matches(is_js_space)
-}
+pub use crate::js::{is_js_whitespace as is_js_space, js_trim};
 
 /// Remove every JS whitespace character, then lower-case (email, names, city, zip, external ids).
 pub fn strip_lower(s: &str) -> String {

@@ -445,6 +445,7 @@ test('mutated and random triggers agree with Segment (property-based)', { timeou
 
 test('generator coverage', () => {
   console.log(`FQL conformance coverage (per Segment): ${JSON.stringify(stats)}`)
+  assert.ok(stats.generated && stats.mutated, 'the property-based tests did not get to run')
   const g = stats.generated
   assert.ok(g.valid > g.cases * 0.5, 'most generated triggers are valid')
   assert.ok(g.matched > g.valid * 0.15, 'at least 15% of valid generated triggers match their event')
