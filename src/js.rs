@@ -3,55 +3,11 @@
 use serde_json::Value;
 
 /// `String(n)` / `Number.prototype.toString()` for a JS number.
+///
+/// Delegates to `ryu-js`, which implements ECMAScript's Number::toString exactly, including
+/// the tie rule (of two equally short digit strings, the one nearer the value; `-0` is "0").
 pub fn number_to_string(n: f64) -> String {
-    if n.is_nan() {
-        return "NaN".into();
-    }
-    if n == 0.0 {
-        // Covers -0 too: JS prints it as "0".
-        return "0".into();
-    }
-    if n.is_infinite() {
-        return if n > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    let neg = n < 0.0;
-    // Rust's `{:e}` yields the shortest round-tripping digits, the same digit string
-    // ECMAScript's Number::toString picks; only the layout differs.
-    let sci = format!("{:e}", n.abs());
-    let (mant, exp) = match sci.split_once('e') {
-        Some(p) => p,
-        None => return sci,
-    };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let k = digits.len() as i32;
-    let pos = exp + 1; // position of the decimal point relative to the digits
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if k <= pos && pos <= 21 {
-        out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', (pos - k) as usize));
-    } else if 0 < pos && pos <= 21 {
-        out.push_str(&digits[..pos as usize]);
-        out.push('.');
-        out.push_str(&digits[pos as usize..]);
-    } else if -6 < pos && pos <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-pos) as usize));
-        out.push_str(&digits);
-    } else {
-        out.push_str(&digits[..1]);
-        if k > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if pos > 0 { '+' } else { '-' });
-        out.push_str(&(pos - 1).abs().to_string());
-    }
-    out
+    ryu_js::Buffer::new().format(n).to_string()
 }
 
 /// `String(v)` for a JSON value (objects become "[object Object]", arrays join with ",").
@@ -225,6 +181,19 @@ mod tests {
             (9007199254740993.0, "9007199254740992"),
             (100.0, "100"),
             (12.34, "12.34"),
+            // Ties between two shortest digit strings: JS picks the one nearer the value.
+            // (30894709474998.5625 exactly; written as a sum to keep clippy's precision lint quiet.)
+            (-(30894709474998.0 + 0.5625), "-30894709474998.562"),
+            (30894709474998.0 + 0.5625, "30894709474998.562"),
+            (5e-7, "5e-7"),
+            (123e-20, "1.23e-18"),
+            (0.000001, "0.000001"),
+            (1.0000000000000002, "1.0000000000000002"),
+            (4.35, "4.35"),
+            (-1e21, "-1e+21"),
+            (999999999999999900000.0, "999999999999999900000"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (-5e-324, "-5e-324"),
         ];
         for (n, s) in cases {
             assert_eq!(number_to_string(*n), *s, "{n:?}");

@@ -4,6 +4,7 @@
 //! disables are errors (as in Segment); other Liquid features we lack are errors too.
 use super::value::{JsVal, array_index};
 use crate::js::{js_trim, js_trim_end, js_trim_start, utf16_len};
+use std::borrow::Cow;
 
 const MAX_TEMPLATE_LEN: usize = 1000;
 const MAX_NESTING: usize = 32;
@@ -55,7 +56,7 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
         let is_output = rest[off..].starts_with("{{");
         let inner_start = i + off + 2;
         let close = if is_output { "}}" } else { "%}" };
-        let end = find_close(s, inner_start, close).ok_or_else(|| {
+        let end = find_close(s, inner_start, close, is_output).ok_or_else(|| {
             format!("{} \"{}\" not closed", if is_output { "output" } else { "tag" }, &s[i + off..])
         })?;
         let mut inner = &s[inner_start..end];
@@ -91,15 +92,24 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
     Ok(toks)
 }
 
-/// Finds the closing delimiter, skipping over quoted strings.
-fn find_close(s: &str, from: usize, close: &str) -> Option<usize> {
+/// Finds the closing delimiter; outputs skip over quoted strings (`{{ "}}" }}`), tags do not.
+fn find_close(s: &str, from: usize, close: &str, respect_quotes: bool) -> Option<usize> {
     let b = s.as_bytes();
     let mut i = from;
     while i < b.len() {
         match b[i] {
-            q @ (b'"' | b'\'') => {
-                i += 1 + s[i + 1..].find(q as char)?;
+            q @ (b'"' | b'\'') if respect_quotes => {
+                // Skip the quoted string; a backslash escapes the next character.
+                let mut escaped = false;
                 i += 1;
+                loop {
+                    let c = *b.get(i)?;
+                    i += 1;
+                    if c == q && !escaped {
+                        break;
+                    }
+                    escaped = !escaped && c == b'\\';
+                }
             }
             _ if b[i..].starts_with(close.as_bytes()) => return Some(i),
             _ => i += 1,
@@ -162,8 +172,11 @@ type Block = (Vec<Node>, Option<(String, String)>);
 
 #[derive(Debug, Clone)]
 enum Operand {
-    Lit(LVal),
+    Lit(LVal<'static>),
+    /// A variable and its properties (`a.b[0]`): the first segment names the variable.
     Path(Vec<Seg>),
+    /// Properties of a literal (`empty.size`, `'abc'[1]`): liquidjs reads them off the value.
+    LitPath(LVal<'static>, Vec<Seg>),
     Range(Box<Operand>, Box<Operand>),
 }
 
@@ -182,13 +195,46 @@ enum Cond {
     Or(Box<Cond>, Box<Cond>),
 }
 
-/// Liquid-level value: a JS value or one of the special literals.
+/// Liquid-level value: a JS value, or one of liquidjs's drop objects for the literals `nil` /
+/// `null`, `empty` and `blank`. Drops stay drops through variables, filter inputs and arguments
+/// (and `default`'s fallback): `json` prints them as `{}`, comparisons ask the drop, and
+/// only `toValue` (output, most filters) turns them into `null` / `""`.
+///
+/// Values read from the event are borrowed, so an object keeps its identity: JS compares
+/// objects by reference, and two distinct `{}` are not `==`.
 #[derive(Debug, Clone)]
-enum LVal {
-    V(JsVal),
+enum LVal<'a> {
+    V(Cow<'a, JsVal>),
     Nil,
     Empty,
     Blank,
+}
+
+impl<'a> LVal<'a> {
+    fn own(v: JsVal) -> Self {
+        LVal::V(Cow::Owned(v))
+    }
+
+    /// liquidjs `toValue`: a drop's `valueOf()` (`null` for nil, `""` for empty/blank).
+    fn to_value(&self) -> Cow<'_, JsVal> {
+        match self {
+            LVal::V(v) => Cow::Borrowed(v.as_ref()),
+            LVal::Nil => Cow::Owned(JsVal::Null),
+            LVal::Empty | LVal::Blank => Cow::Owned(JsVal::str("")),
+        }
+    }
+
+    fn is_drop(&self) -> bool {
+        !matches!(self, LVal::V(_))
+    }
+
+    /// JS truthiness of the raw value (`if (x)` in a filter): drops are objects, so truthy.
+    fn js_truthy(&self) -> bool {
+        match self {
+            LVal::V(v) => v.truthy(),
+            _ => true,
+        }
+    }
 }
 
 fn parse_block(toks: &[Tok], pos: &mut usize, ends: &[&str], depth: usize) -> Result<Block, String> {
@@ -276,9 +322,9 @@ fn parse_block(toks: &[Tok], pos: &mut usize, ends: &[&str], depth: usize) -> Re
     if ends.is_empty() { Ok((nodes, None)) } else { Err(format!("missing {}", ends.join("/"))) }
 }
 
+/// A variable name for `assign` / `capture`: liquidjs reads a run of word characters.
 fn is_ident(s: &str) -> bool {
-    let mut cs = s.chars();
-    cs.next().is_some_and(|c| c.is_alphabetic() || c == '_') && cs.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty() && s.chars().all(is_word)
 }
 
 // ------------------------------------------------------------------ expression lexer
@@ -292,29 +338,140 @@ enum Lx {
     Op(String),
 }
 
+/// liquidjs's blank characters (its tokenizer's character table).
+fn is_blank(c: char) -> bool {
+    matches!(
+        c,
+        '\t'..='\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{180e}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}'
+            | '\u{202f}' | '\u{205f}' | '\u{3000}'
+    )
+}
+
+/// liquidjs's word characters (identifiers): ASCII letters, digits, `_`, `-`, `?`, and every
+/// non-ASCII character that is not blank.
+fn is_word(c: char) -> bool {
+    if c.is_ascii() { c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '?') } else { !is_blank(c) }
+}
+
+/// End (exclusive) of a number literal at `i` as liquidjs's `readNumber` accepts it: an
+/// optional sign, digits with at most one `.` (not `..`), and no word character right after.
+fn number_end(cs: &[char], i: usize) -> Option<usize> {
+    let mut n = i;
+    if matches!(cs.get(n), Some('+' | '-')) {
+        n += 1;
+    }
+    let (mut digit, mut dot) = (false, false);
+    while let Some(&c) = cs.get(n) {
+        if c.is_ascii_digit() {
+            digit = true;
+        } else if c == '.' && cs.get(n + 1) != Some(&'.') {
+            if dot || !digit {
+                return None;
+            }
+            dot = true;
+        } else {
+            break;
+        }
+        n += 1;
+    }
+    (digit && !cs.get(n).is_some_and(|&c| is_word(c))).then_some(n)
+}
+
+/// End (exclusive, after the closing quote) of a quoted string at `i`; `\` escapes.
+fn quoted_end(cs: &[char], i: usize) -> Option<usize> {
+    let mut escaped = false;
+    for (j, &c) in cs.iter().enumerate().skip(i + 1) {
+        if c == cs[i] && !escaped {
+            return Some(j + 1);
+        }
+        escaped = !escaped && c == '\\';
+    }
+    None
+}
+
+/// liquidjs `parseStringLiteral` on the text between the quotes (on UTF-16 units).
+fn unescape(body: &[char]) -> String {
+    let s: String = body.iter().collect();
+    let u: Vec<u16> = s.encode_utf16().collect();
+    let hex = |c: u16| char::from_u32(u32::from(c)).and_then(|c| c.to_digit(16));
+    let oct = |c: u16| char::from_u32(u32::from(c)).and_then(|c| c.to_digit(8));
+    let mut out: Vec<u16> = Vec::with_capacity(u.len());
+    let mut i = 0;
+    while i < u.len() {
+        if u[i] != u16::from(b'\\') {
+            out.push(u[i]);
+            i += 1;
+            continue;
+        }
+        let next = u.get(i + 1).copied();
+        let simple = next.and_then(|c| match char::from_u32(u32::from(c))? {
+            'b' => Some(8),
+            'f' => Some(12),
+            'n' => Some(10),
+            'r' => Some(13),
+            't' => Some(9),
+            'v' => Some(11),
+            _ => None,
+        });
+        if let Some(code) = simple {
+            out.push(code);
+            i += 2;
+        } else if next == Some(u16::from(b'u')) {
+            let mut j = i + 2;
+            let mut val: u32 = 0;
+            while let Some(d) = u.get(j).copied().and_then(hex).filter(|_| j <= i + 5) {
+                val = val * 16 + d;
+                j += 1;
+            }
+            out.push(val as u16);
+            i = j;
+        } else if let Some(c) = next.filter(|&c| oct(c).is_none()) {
+            out.push(c);
+            i += 2;
+        } else if next.is_none() {
+            i += 1;
+        } else {
+            let mut j = i + 1;
+            let mut val: u32 = 0;
+            while let Some(d) = u.get(j).copied().and_then(oct).filter(|_| j <= i + 3) {
+                val = val * 8 + d;
+                j += 1;
+            }
+            out.push(val as u16);
+            i = j;
+        }
+    }
+    String::from_utf16_lossy(&out)
+}
+
 fn lex(src: &str) -> Result<Vec<Lx>, String> {
     let cs: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < cs.len() {
         let c = cs[i];
-        if c.is_whitespace() {
+        if is_blank(c) {
             i += 1;
-        } else if c == '"' || c == '\'' {
-            let end = cs[i + 1..].iter().position(|&x| x == c).ok_or("unterminated string")? + i + 1;
-            out.push(Lx::Str(cs[i + 1..end].iter().collect()));
-            i = end + 1;
-        } else if c.is_ascii_digit() || (c == '-' && cs.get(i + 1).is_some_and(char::is_ascii_digit)) {
+        } else if out.last() == Some(&Lx::Punct(".")) && cs[i - 1] == '.' && is_word(c) {
+            // A property name after `.` is any run of word characters (`a.1`, `a.-1`, `a.and`).
             let start = i;
-            i += 1;
-            while i < cs.len() && (cs[i].is_ascii_digit() || (cs[i] == '.' && cs.get(i + 1).is_some_and(char::is_ascii_digit))) {
+            while i < cs.len() && is_word(cs[i]) {
                 i += 1;
             }
-            let s: String = cs[start..i].iter().collect();
-            out.push(Lx::Num(s.parse().map_err(|_| format!("bad number {s}"))?));
-        } else if c.is_alphabetic() || c == '_' {
+            out.push(Lx::Ident(cs[start..i].iter().collect()));
+        } else if c == '"' || c == '\'' {
+            // An unterminated string (possible in a tag) runs to the end, and liquidjs then
+            // drops its last character as if it were the closing quote.
+            let end = quoted_end(&cs, i).unwrap_or(cs.len());
+            out.push(Lx::Str(unescape(&cs[(i + 1).min(end - 1)..end - 1])));
+            i = end;
+        } else if let Some(end) = number_end(&cs, i) {
+            let s: String = cs[i..end].iter().collect();
+            out.push(Lx::Num(crate::js::string_to_number(&s)));
+            i = end;
+        } else if is_word(c) {
             let start = i;
-            while i < cs.len() && (cs[i].is_alphanumeric() || cs[i] == '_' || cs[i] == '-' || cs[i] == '?') {
+            while i < cs.len() && is_word(cs[i]) {
                 i += 1;
             }
             let w: String = cs[start..i].iter().collect();
@@ -387,8 +544,8 @@ impl P {
         let tok = self.peek().cloned().ok_or("missing value")?;
         self.i += 1;
         match tok {
-            Lx::Str(s) => Ok(Operand::Lit(LVal::V(JsVal::Str(s)))),
-            Lx::Num(n) => Ok(Operand::Lit(LVal::V(JsVal::Num(n)))),
+            Lx::Str(s) => self.literal(LVal::own(JsVal::Str(s)), depth),
+            Lx::Num(n) => Ok(Operand::Lit(LVal::own(JsVal::Num(n)))),
             Lx::Punct("(") => {
                 let lo = self.operand(depth + 1)?;
                 if !self.punct("..") {
@@ -405,26 +562,30 @@ impl P {
                 if !self.punct("]") {
                     return Err("expected ]".into());
                 }
-                self.path_rest(vec![Seg::Index(k)], depth)
+                Ok(Operand::Path(self.path_rest(vec![Seg::Index(k)], depth)?))
             }
             Lx::Ident(w) => {
+                // A literal keyword stays the literal even with properties after it
+                // (`empty.size` reads `size` off the drop, not a variable named "empty").
                 let lit = match w.as_str() {
-                    "true" => Some(LVal::V(JsVal::Bool(true))),
-                    "false" => Some(LVal::V(JsVal::Bool(false))),
-                    "nil" | "null" => Some(LVal::Nil),
-                    "empty" => Some(LVal::Empty),
-                    "blank" => Some(LVal::Blank),
-                    _ => None,
+                    "true" => LVal::own(JsVal::Bool(true)),
+                    "false" => LVal::own(JsVal::Bool(false)),
+                    "nil" | "null" => LVal::Nil,
+                    "empty" => LVal::Empty,
+                    "blank" => LVal::Blank,
+                    _ => return Ok(Operand::Path(self.path_rest(vec![Seg::Name(w)], depth)?)),
                 };
-                match lit {
-                    Some(l) if !matches!(self.peek(), Some(Lx::Punct(".") | Lx::Punct("["))) => Ok(Operand::Lit(l)),
-                    _ => self.path_rest(vec![Seg::Name(w)], depth),
-                }
+                self.literal(lit, depth)
             }
             other => Err(format!("unexpected {other:?}")),
         }
     }
-    fn path_rest(&mut self, mut segs: Vec<Seg>, depth: usize) -> Result<Operand, String> {
+    /// A literal, or a literal followed by property accesses.
+    fn literal(&mut self, lit: LVal<'static>, depth: usize) -> Result<Operand, String> {
+        let segs = self.path_rest(Vec::new(), depth)?;
+        Ok(if segs.is_empty() { Operand::Lit(lit) } else { Operand::LitPath(lit, segs) })
+    }
+    fn path_rest(&mut self, mut segs: Vec<Seg>, depth: usize) -> Result<Vec<Seg>, String> {
         loop {
             if self.punct(".") {
                 match self.peek().cloned() {
@@ -441,7 +602,7 @@ impl P {
                 }
                 segs.push(Seg::Index(k));
             } else {
-                return Ok(Operand::Path(segs));
+                return Ok(segs);
             }
         }
     }
@@ -532,16 +693,8 @@ fn cond_not(p: &mut P) -> Result<Cond, String> {
 struct Renderer<'a> {
     event: &'a JsVal,
     /// Assigned variables; kept as Liquid values because `nil` is an object in liquidjs.
-    vars: Vec<(String, LVal)>,
+    vars: Vec<(String, LVal<'a>)>,
     out_len: usize,
-}
-
-fn value_of(l: LVal) -> JsVal {
-    match l {
-        LVal::V(v) => v,
-        LVal::Nil => JsVal::Null,
-        LVal::Empty | LVal::Blank => JsVal::str(""),
-    }
 }
 
 /// liquidjs `stringify`: nil -> "", arrays concatenated, everything else `String()`.
@@ -553,48 +706,69 @@ fn stringify(v: &JsVal) -> String {
     }
 }
 
+/// liquidjs `isFalsy` (after `toValue`): only false, undefined and null.
 fn falsy(v: &LVal) -> bool {
-    matches!(v, LVal::Nil | LVal::V(JsVal::Undef | JsVal::Null | JsVal::Bool(false)))
+    matches!(v, LVal::Nil) || matches!(v, LVal::V(x) if matches!(**x, JsVal::Undef | JsVal::Null | JsVal::Bool(false)))
 }
 
 /// liquidjs `toNumber`: `+v || 0`.
 fn to_num(v: &JsVal) -> f64 {
-    let n = match v {
-        JsVal::Undef => f64::NAN,
+    let n = to_num_nan(v);
+    if n.is_nan() { 0.0 } else { n }
+}
+
+/// `Number(v)` / unary `+v` in JS.
+fn to_num_nan(v: &JsVal) -> f64 {
+    match v {
+        JsVal::Undef | JsVal::Obj(_) => f64::NAN,
         JsVal::Null => 0.0,
         JsVal::Bool(b) => f64::from(u8::from(*b)),
         JsVal::Num(n) => *n,
         JsVal::Str(s) => crate::js::string_to_number(s),
         JsVal::Arr(_) => crate::js::string_to_number(&v.to_js_string()),
-        JsVal::Obj(_) => f64::NAN,
-    };
-    if n.is_nan() { 0.0 } else { n }
-}
-
-fn js_strict_eq(a: &JsVal, b: &JsVal) -> bool {
-    match (a, b) {
-        (JsVal::Num(x), JsVal::Num(y)) => x == y,
-        // Objects compare by identity in JS; structural equality is our approximation.
-        _ => a == b,
     }
 }
 
+/// liquidjs `equals(l, r)`: a drop on the left decides, else a drop on the right; arrays
+/// compare element-wise; anything else is `===` (objects by identity).
 fn equals(a: &LVal, b: &LVal) -> bool {
     match (a, b) {
-        (LVal::Nil, x) | (x, LVal::Nil) => matches!(x, LVal::Nil | LVal::V(JsVal::Undef | JsVal::Null)),
-        (LVal::Empty, LVal::Empty) => false,
-        (LVal::Blank, LVal::Blank | LVal::Empty) | (LVal::Empty, LVal::Blank) => false,
-        (LVal::Blank, LVal::V(v)) | (LVal::V(v), LVal::Blank) => match v {
-            JsVal::Bool(false) | JsVal::Undef | JsVal::Null => true,
-            JsVal::Str(s) => s.chars().all(crate::js::is_js_whitespace),
-            other => is_empty_value(other),
-        },
-        (LVal::Empty, LVal::V(v)) | (LVal::V(v), LVal::Empty) => is_empty_value(v),
-        (LVal::V(JsVal::Arr(x)), LVal::V(y)) => match y {
-            JsVal::Arr(y) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equals(&LVal::V(p.clone()), &LVal::V(q.clone()))),
+        (LVal::V(x), LVal::V(y)) => values_equal(x, y),
+        (LVal::V(_), drop) => drop_equals(drop, a),
+        (drop, other) => drop_equals(drop, other),
+    }
+}
+
+fn values_equal(x: &JsVal, y: &JsVal) -> bool {
+    match (x, y) {
+        (JsVal::Arr(p), JsVal::Arr(q)) => p.len() == q.len() && p.iter().zip(q).all(|(a, b)| values_equal(a, b)),
+        (JsVal::Num(p), JsVal::Num(q)) => p == q,
+        // Objects are only ever borrowed from the event, so the address is their identity.
+        (JsVal::Obj(_), JsVal::Obj(_)) => std::ptr::eq(x, y),
+        _ => x == y,
+    }
+}
+
+/// `drop.equals(other)` for liquidjs's NullDrop, EmptyDrop and BlankDrop.
+fn drop_equals(drop: &LVal, other: &LVal) -> bool {
+    // NullDrop: `isNil(toValue(other))`, so `nil == blank` is false (blank's value is "").
+    let nil_like = |o: &LVal| matches!(o, LVal::Nil) || matches!(o, LVal::V(v) if v.is_nullish());
+    match drop {
+        LVal::Nil => nil_like(other),
+        // EmptyDrop: never equal to another empty/blank drop; else empty string/array/object.
+        LVal::Empty => matches!(other, LVal::V(v) if is_empty_value(v)),
+        // BlankDrop: false, nil-ish (including the nil drop: `blank == nil` is true),
+        // whitespace-only strings, then as EmptyDrop.
+        LVal::Blank => match other {
+            o if nil_like(o) => true,
+            LVal::V(v) => match v.as_ref() {
+                JsVal::Bool(false) => true,
+                JsVal::Str(s) => s.chars().all(crate::js::is_js_whitespace),
+                v => is_empty_value(v),
+            },
             _ => false,
         },
-        (LVal::V(x), LVal::V(y)) => js_strict_eq(x, y),
+        LVal::V(_) => false,
     }
 }
 
@@ -615,17 +789,7 @@ fn js_less(a: &JsVal, b: &JsVal) -> bool {
     };
     match (prim(a), prim(b)) {
         (JsVal::Str(x), JsVal::Str(y)) => x.encode_utf16().lt(y.encode_utf16()),
-        (x, y) => {
-            let n = |v: &JsVal| match v {
-                JsVal::Undef => f64::NAN,
-                JsVal::Null => 0.0,
-                JsVal::Bool(b) => f64::from(u8::from(*b)),
-                JsVal::Num(n) => *n,
-                JsVal::Str(s) => crate::js::string_to_number(s),
-                _ => f64::NAN,
-            };
-            n(&x) < n(&y)
-        }
+        (x, y) => to_num_nan(&x) < to_num_nan(&y),
     }
 }
 
@@ -635,19 +799,15 @@ fn compare(op: &str, a: &LVal, b: &LVal) -> Result<bool, String> {
         "!=" => !equals(a, b),
         // liquidjs has no `<>` operator; such comparisons come out false there.
         "<>" => false,
-        "contains" => match a {
-            LVal::V(JsVal::Arr(items)) => items.iter().any(|x| equals(&LVal::V(x.clone()), b)),
-            LVal::V(JsVal::Str(s)) => {
-                let needle = match b {
-                    LVal::V(JsVal::Undef) => "undefined".to_string(),
-                    other => value_of(other.clone()).to_js_string(),
-                };
-                s.contains(&needle)
-            }
+        // `toValue(l)`: an array asks `equals` per element (drops in `r` survive); a string
+        // (also `empty`/`blank`, whose value is "") searches for `String(toValue(r))`.
+        "contains" => match a.to_value().as_ref() {
+            JsVal::Arr(items) => items.iter().any(|x| equals(&LVal::V(Cow::Borrowed(x)), b)),
+            JsVal::Str(s) => s.contains(&b.to_value().to_js_string()),
             _ => false,
         },
         _ => {
-            // The special literals are never greater or smaller than anything.
+            // Drops answer false to every ordering question, from either side.
             let (LVal::V(x), LVal::V(y)) = (a, b) else {
                 return Ok(false);
             };
@@ -668,68 +828,87 @@ fn js_less_eq(a: &JsVal, b: &JsVal) -> bool {
     if both_str {
         return !js_less(b, a);
     }
-    js_less(a, b) || {
-        let n = |v: &JsVal| to_num_nan(v);
-        n(a) == n(b)
-    }
+    js_less(a, b) || to_num_nan(a) == to_num_nan(b)
 }
 
-fn to_num_nan(v: &JsVal) -> f64 {
-    match v {
-        JsVal::Undef | JsVal::Obj(_) => f64::NAN,
-        JsVal::Null => 0.0,
-        JsVal::Bool(b) => f64::from(u8::from(*b)),
-        JsVal::Num(n) => *n,
-        JsVal::Str(s) => crate::js::string_to_number(s),
-        JsVal::Arr(_) => crate::js::string_to_number(&v.to_js_string()),
+fn undef<'b>() -> Cow<'b, JsVal> {
+    Cow::Owned(JsVal::Undef)
+}
+
+/// liquidjs `readProperty` on a value that may be borrowed from the event (the result then
+/// borrows too, keeping object identity).
+fn read_prop<'a>(obj: Cow<'a, JsVal>, key: &JsVal) -> Cow<'a, JsVal> {
+    match obj {
+        Cow::Borrowed(o) => read_property(o, key),
+        Cow::Owned(o) => Cow::Owned(read_property(&o, key).into_owned()),
     }
 }
 
 /// liquidjs `readProperty` on JSON-ish values (own properties only, plus size/first/last).
-fn read_property(obj: &JsVal, key: &JsVal) -> JsVal {
+fn read_property<'b>(obj: &'b JsVal, key: &JsVal) -> Cow<'b, JsVal> {
     if obj.is_nullish() {
-        return obj.clone();
+        return Cow::Borrowed(obj);
     }
     if let (JsVal::Arr(a), JsVal::Num(n)) = (obj, key) {
         let idx = if *n < 0.0 { a.len() as f64 + n } else { *n };
-        return if idx >= 0.0 && idx.fract() == 0.0 { a.get(idx as usize).cloned().unwrap_or(JsVal::Undef) } else { JsVal::Undef };
+        return if idx >= 0.0 && idx.fract() == 0.0 { a.get(idx as usize).map_or_else(undef, Cow::Borrowed) } else { undef() };
     }
     let k = key.to_js_string();
     let own = match obj {
-        JsVal::Obj(o) => o.get(&k).cloned().unwrap_or(JsVal::Undef),
-        JsVal::Arr(_) | JsVal::Str(_) => {
-            if k == "length" || array_index(&k).is_some() { obj.prop(&k).into_owned() } else { JsVal::Undef }
-        }
-        _ => JsVal::Undef,
+        JsVal::Obj(o) => o.get(&k).map_or_else(undef, Cow::Borrowed),
+        JsVal::Arr(_) | JsVal::Str(_) if k == "length" || array_index(&k).is_some() => obj.prop(&k),
+        _ => undef(),
     };
     match k.as_str() {
-        "size" => match (obj, &own) {
-            (_, v) if !v.is_undef() => own,
-            (JsVal::Arr(a), _) => JsVal::Num(a.len() as f64),
-            (JsVal::Str(s), _) => JsVal::Num(utf16_len(s) as f64),
-            (JsVal::Obj(o), _) => JsVal::Num(o.len() as f64),
-            _ => JsVal::Undef,
+        "size" if own.is_undef() => match obj {
+            JsVal::Arr(a) => Cow::Owned(JsVal::Num(a.len() as f64)),
+            JsVal::Str(s) => Cow::Owned(JsVal::Num(utf16_len(s) as f64)),
+            JsVal::Obj(o) => Cow::Owned(JsVal::Num(o.len() as f64)),
+            _ => own,
         },
         "first" => match obj {
-            JsVal::Arr(a) => a.first().cloned().unwrap_or(JsVal::Undef),
+            JsVal::Arr(a) => a.first().map_or_else(undef, Cow::Borrowed),
             _ => own,
         },
         "last" => match obj {
-            JsVal::Arr(a) => a.last().cloned().unwrap_or(JsVal::Undef),
+            JsVal::Arr(a) => a.last().map_or_else(undef, Cow::Borrowed),
             _ => own,
         },
         _ => own,
     }
 }
 
-impl Renderer<'_> {
+/// A property of a drop. liquidjs reads drops through their prototype chain and calls
+/// methods it finds, so a few inherited names answer; everything else is undefined.
+fn drop_prop<'a>(drop: &LVal<'a>, key: &JsVal) -> Result<LVal<'a>, String> {
+    let class = match drop {
+        LVal::Nil => "NullDrop",
+        LVal::Empty => "EmptyDrop",
+        _ => "BlankDrop",
+    };
+    Ok(match key.to_js_string().as_str() {
+        "valueOf" => LVal::own(drop.to_value().into_owned()),
+        "equals" => LVal::own(JsVal::Bool(drop_equals(drop, &LVal::own(JsVal::Undef)))),
+        "gt" | "geq" | "lt" | "leq" | "hasOwnProperty" | "isPrototypeOf" | "propertyIsEnumerable" => {
+            LVal::own(JsVal::Bool(false))
+        }
+        "toString" | "toLocaleString" => LVal::own(JsVal::str("[object Object]")),
+        // The prototype: a drop of the same kind as far as Liquid can tell.
+        "__proto__" => drop.clone(),
+        "constructor" => return Err(format!("Class constructor {class} cannot be invoked without 'new'")),
+        "__defineGetter__" | "__defineSetter__" => return Err("Object.prototype.__defineGetter__: Expecting function".into()),
+        _ => LVal::own(JsVal::Undef),
+    })
+}
+
+impl<'a> Renderer<'a> {
     fn render(&mut self, nodes: &[Node], out: &mut String) -> Result<(), String> {
         for n in nodes {
             match n {
                 Node::Text(t) => out.push_str(t),
                 Node::Output(e) => {
-                    let v = value_of(self.eval_expr(e)?);
-                    out.push_str(&stringify(&v));
+                    let v = self.eval_expr(e)?;
+                    out.push_str(&stringify(&v.to_value()));
                 }
                 Node::If { branches, otherwise } => {
                     let mut chosen = otherwise;
@@ -748,7 +927,7 @@ impl Renderer<'_> {
                 Node::Capture(name, body) => {
                     let mut s = String::new();
                     self.render(body, &mut s)?;
-                    self.set_var(name, LVal::V(JsVal::Str(s)));
+                    self.set_var(name, LVal::own(JsVal::Str(s)));
                 }
             }
             self.out_len = out.len();
@@ -759,7 +938,7 @@ impl Renderer<'_> {
         Ok(())
     }
 
-    fn set_var(&mut self, name: &str, v: LVal) {
+    fn set_var(&mut self, name: &str, v: LVal<'a>) {
         self.vars.retain(|(n, _)| n != name);
         self.vars.push((name.to_string(), v));
     }
@@ -774,12 +953,33 @@ impl Renderer<'_> {
         })
     }
 
-    fn operand(&self, o: &Operand) -> Result<LVal, String> {
+    /// A property key: `toValue` of the evaluated index, or the name.
+    fn key(&self, seg: &Seg) -> Result<JsVal, String> {
+        Ok(match seg {
+            Seg::Name(n) => JsVal::Str(n.clone()),
+            Seg::Index(o) => self.operand(o)?.to_value().into_owned(),
+        })
+    }
+
+    fn walk(&self, mut cur: LVal<'a>, segs: &[Seg]) -> Result<LVal<'a>, String> {
+        for seg in segs {
+            let key = self.key(seg)?;
+            cur = match cur {
+                LVal::V(v) => LVal::V(read_prop(v, &key)),
+                drop => drop_prop(&drop, &key)?,
+            };
+        }
+        Ok(cur)
+    }
+
+    fn operand(&self, o: &Operand) -> Result<LVal<'a>, String> {
         match o {
             Operand::Lit(l) => Ok(l.clone()),
+            Operand::LitPath(l, segs) => self.walk(l.clone(), segs),
             Operand::Range(lo, hi) => {
-                let lo = to_num(&value_of(self.operand(lo)?));
-                let hi = to_num(&value_of(self.operand(hi)?));
+                // `range(+low, +high + 1)`: unary plus, so a non-number gives an empty range.
+                let lo = to_num_nan(&self.operand(lo)?.to_value());
+                let hi = to_num_nan(&self.operand(hi)?.to_value());
                 if hi - lo > 10_000.0 {
                     return Err("range too large".into());
                 }
@@ -789,56 +989,55 @@ impl Renderer<'_> {
                     v.push(JsVal::Num(x));
                     x += 1.0;
                 }
-                Ok(LVal::V(JsVal::Arr(v)))
+                Ok(LVal::own(JsVal::Arr(v)))
             }
             Operand::Path(segs) => {
-                let mut cur: Option<JsVal> = None;
-                for (i, seg) in segs.iter().enumerate() {
-                    let key = match seg {
-                        Seg::Name(n) => JsVal::Str(n.clone()),
-                        Seg::Index(o) => value_of(self.operand(o)?),
-                    };
-                    cur = Some(match cur {
-                        // The first segment names a variable: assigned ones shadow the event.
-                        None => {
-                            let k = key.to_js_string();
-                            match self.vars.iter().rev().find(|(n, _)| *n == k).map(|(_, v)| v) {
-                                // A bare reference to a special value keeps it special.
-                                Some(v) if segs.len() == 1 => return Ok(v.clone()),
-                                // Properties of nil/empty/blank objects read as undefined.
-                                Some(LVal::V(v)) => v.clone(),
-                                Some(_) if i == 0 => JsVal::Undef,
-                                _ => read_property(self.event, &key),
-                            }
-                        }
-                        Some(v) => read_property(&v, &key),
-                    });
-                }
-                Ok(LVal::V(cur.unwrap_or(JsVal::Undef)))
+                let Some((first, rest)) = segs.split_first() else {
+                    return Ok(LVal::own(JsVal::Undef));
+                };
+                // The first segment names a variable: assigned ones shadow the event.
+                let key = self.key(first)?;
+                let name = key.to_js_string();
+                let start = match self.vars.iter().rev().find(|(n, _)| *n == name) {
+                    Some((_, v)) => v.clone(),
+                    None => LVal::V(read_property(self.event, &key)),
+                };
+                self.walk(start, rest)
             }
         }
     }
 
-    fn eval_expr(&self, e: &Expr) -> Result<LVal, String> {
+    fn eval_expr(&self, e: &Expr) -> Result<LVal<'a>, String> {
         let mut v = self.operand(&e.base)?;
         for (name, args) in &e.filters {
-            let mut pos = Vec::new();
-            let mut named = Vec::new();
+            let mut argv = Vec::with_capacity(args.len());
             for (k, a) in args {
-                let val = value_of(self.operand(a)?);
-                match k {
-                    Some(k) => named.push((k.clone(), val)),
-                    None => pos.push(val),
-                }
+                let val = self.operand(a)?;
+                argv.push(match k {
+                    Some(k) => FArg::Named(k.clone(), val),
+                    None => FArg::Pos(val),
+                });
             }
-            v = LVal::V(apply_filter(name, v, &pos, &named)?);
+            v = apply_filter(name, v, &argv)?;
         }
         Ok(v)
     }
 }
 
-fn arg(args: &[JsVal], i: usize) -> JsVal {
-    args.get(i).cloned().unwrap_or(JsVal::Undef)
+/// An evaluated filter argument. liquidjs passes a named argument (`allow_false: true`) in
+/// its place in the argument list as a `[name, value]` pair.
+enum FArg<'a> {
+    Pos(LVal<'a>),
+    Named(String, LVal<'a>),
+}
+
+impl<'a> FArg<'a> {
+    fn positional(&self) -> LVal<'a> {
+        match self {
+            FArg::Pos(v) => v.clone(),
+            FArg::Named(k, v) => LVal::own(JsVal::Arr(vec![JsVal::Str(k.clone()), v.to_value().into_owned()])),
+        }
+    }
 }
 
 fn to_array(v: JsVal) -> Vec<JsVal> {
@@ -849,46 +1048,163 @@ fn to_array(v: JsVal) -> Vec<JsVal> {
     }
 }
 
-fn num(n: f64) -> JsVal {
-    JsVal::Num(n)
+fn num<'a>(n: f64) -> LVal<'a> {
+    LVal::own(JsVal::Num(n))
 }
 
-fn apply_filter(name: &str, input: LVal, args: &[JsVal], named: &[(String, JsVal)]) -> Result<JsVal, String> {
+fn text<'a>(s: String) -> LVal<'a> {
+    LVal::own(JsVal::Str(s))
+}
+
+/// Filters liquidjs ships that we do not implement (an error here; liquidjs would run them).
+/// Any other unknown filter name is the identity in liquidjs (`strictFilters` is off).
+const UNSUPPORTED_FILTERS: &[&str] = &[
+    "escape", "xml_escape", "escape_once", "strip_html", "url_decode", "cgi_escape", "uri_escape", "slugify", "sum",
+    "compact", "push", "unshift", "pop", "shift", "slice", "where", "sample", "date", "date_to_xmlschema",
+    "date_to_rfc822", "date_to_string", "date_to_long_string", "squish", "truncate", "truncatewords",
+    "normalize_whitespace", "number_of_words", "base64_encode", "base64_decode", "sha256", "hmac_sha256", "raw",
+];
+
+/// `new Map(entries).get('allow_false')` over `default`'s arguments after the fallback, as
+/// liquidjs builds it: each entry must be an object (a `name: value` pair is an array).
+fn allow_false(entries: &[FArg]) -> Result<bool, String> {
+    let mut found = false;
+    for e in entries {
+        let (k, v) = match e {
+            FArg::Named(k, v) => (JsVal::Str(k.clone()), v.clone()),
+            FArg::Pos(LVal::V(v)) => match v.as_ref() {
+                JsVal::Arr(a) => (a.first().cloned().unwrap_or(JsVal::Undef), LVal::own(a.get(1).cloned().unwrap_or(JsVal::Undef))),
+                JsVal::Obj(o) => (o.get("0").cloned().unwrap_or(JsVal::Undef), LVal::own(o.get("1").cloned().unwrap_or(JsVal::Undef))),
+                other => return Err(format!("Iterator value {} is not an entry object", other.to_js_string())),
+            },
+            FArg::Pos(_) => (JsVal::Undef, LVal::own(JsVal::Undef)),
+        };
+        if k.as_str() == Some("allow_false") {
+            found = v.js_truthy();
+        }
+    }
+    Ok(found)
+}
+
+/// `JSON.stringify`'s `space` argument: a number of spaces (at most 10) or a string's first
+/// ten UTF-16 units; anything else means no indentation.
+fn json_gap(space: Option<&LVal>) -> String {
+    match space {
+        Some(LVal::V(v)) => match v.as_ref() {
+            JsVal::Num(n) if *n >= 1.0 => " ".repeat(n.min(10.0) as usize),
+            JsVal::Str(s) => {
+                let mut units = 0;
+                s.chars().take_while(|c| {
+                    units += c.len_utf16();
+                    units <= 10
+                }).collect()
+            }
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// `JSON.stringify(v, null, gap)` for a non-empty gap.
+fn json_indented(v: &JsVal, gap: &str, indent: &str, out: &mut String) {
+    let inner = format!("{indent}{gap}");
+    match v {
+        JsVal::Arr(a) if !a.is_empty() => {
+            out.push_str("[\n");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(",\n");
+                }
+                out.push_str(&inner);
+                json_indented(x, gap, &inner, out);
+            }
+            out.push('\n');
+            out.push_str(indent);
+            out.push(']');
+        }
+        JsVal::Obj(o) if o.iter().any(|(_, x)| !x.is_undef()) => {
+            out.push_str("{\n");
+            let mut first = true;
+            for (k, x) in o.iter().filter(|(_, x)| !x.is_undef()) {
+                if !first {
+                    out.push_str(",\n");
+                }
+                first = false;
+                out.push_str(&inner);
+                crate::js::quote_json_string(k, out);
+                out.push_str(": ");
+                json_indented(x, gap, &inner, out);
+            }
+            out.push('\n');
+            out.push_str(indent);
+            out.push('}');
+        }
+        // Scalars and empty containers look the same indented or not.
+        other => out.push_str(&super::value::stringify(other).unwrap_or_else(|| "null".into())),
+    }
+}
+
+fn apply_filter<'a>(name: &str, input: LVal<'a>, args: &[FArg<'a>]) -> Result<LVal<'a>, String> {
     if DISABLED_FILTERS.contains(&name) {
         return Err(format!("filter \"{name}\" is disabled"));
     }
-    let v = value_of(input.clone());
+    let argv: Vec<LVal<'a>> = args.iter().map(FArg::positional).collect();
+    let arg = |i: usize| argv.get(i).map_or(JsVal::Undef, |a| a.to_value().into_owned());
+    let v = input.to_value().into_owned();
     let s = || stringify(&v);
-    let a = |i| stringify(&arg(args, i));
+    let a = |i| stringify(&arg(i));
     let n = to_num(&v);
-    let an = |i| to_num(&arg(args, i));
+    // Math filters convert every argument they get; a missing one stays undefined (NaN).
+    let an = |i: usize| argv.get(i).map_or(f64::NAN, |x| to_num(&x.to_value()));
     Ok(match name {
         "append" | "prepend" if args.len() != 1 => return Err(format!("{name} expect 2 arguments")),
-        "append" => JsVal::Str(s() + &a(0)),
-        "prepend" => JsVal::Str(a(0) + &s()),
-        "upcase" => JsVal::Str(s().to_uppercase()),
-        "downcase" => JsVal::Str(s().to_lowercase()),
+        "append" => text(s() + &a(0)),
+        "prepend" => text(a(0) + &s()),
+        "upcase" => text(s().to_uppercase()),
+        "downcase" => text(s().to_lowercase()),
         "capitalize" => {
+            // `charAt(0).toUpperCase() + slice(1).toLowerCase()` works on UTF-16 units: an
+            // astral first character is split in two, left as it is, and joined up again.
             let st = s();
-            let mut units = st.encode_utf16();
-            let first: Vec<u16> = units.next().into_iter().collect();
-            let rest: Vec<u16> = units.collect();
-            JsVal::Str(String::from_utf16_lossy(&first).to_uppercase() + &String::from_utf16_lossy(&rest).to_lowercase())
+            let mut cs = st.chars();
+            match cs.next() {
+                Some(c) if c.len_utf16() == 1 => text(c.to_uppercase().collect::<String>() + &cs.as_str().to_lowercase()),
+                Some(c) => text(c.to_string() + &cs.as_str().to_lowercase()),
+                None => text(String::new()),
+            }
         }
-        "strip" if args.is_empty() => JsVal::str(js_trim(&s())),
-        "lstrip" if args.is_empty() => JsVal::str(js_trim_start(&s())),
-        "rstrip" if args.is_empty() => JsVal::str(js_trim_end(&s())),
-        "strip_newlines" => JsVal::Str(s().replace("\r\n", "").replace('\n', "")),
-        "remove" => JsVal::Str(js_split(&s(), &a(0)).join("")),
-        "replace" => JsVal::Str(js_split(&s(), &a(0)).join(&a(1))),
-        "remove_first" => JsVal::Str(s().replacen(&a(0), "", 1)),
-        "replace_first" => JsVal::Str(s().replacen(&a(0), &a(1), 1)),
+        "strip" | "lstrip" | "rstrip" => {
+            let st = s();
+            // `if (chars)` on the raw argument: a drop is a (truthy) object whose string is "".
+            let out = match argv.first() {
+                Some(c) if c.js_truthy() => {
+                    let set: Vec<char> = stringify(&c.to_value()).chars().collect();
+                    let in_set = |ch: char| set.contains(&ch);
+                    match name {
+                        "strip" => st.trim_matches(in_set),
+                        "lstrip" => st.trim_start_matches(in_set),
+                        _ => st.trim_end_matches(in_set),
+                    }
+                }
+                _ => match name {
+                    "strip" => js_trim(&st),
+                    "lstrip" => js_trim_start(&st),
+                    _ => js_trim_end(&st),
+                },
+            };
+            text(out.to_string())
+        }
+        "strip_newlines" => text(s().replace("\r\n", "").replace('\n', "")),
+        "remove" => text(js_split(&s(), &a(0)).join("")),
+        "replace" => text(js_split(&s(), &a(0)).join(&a(1))),
+        "remove_first" => text(s().replacen(&a(0), "", 1)),
+        "replace_first" => text(s().replacen(&a(0), &a(1), 1)),
         "remove_last" | "replace_last" => {
             let (st, pat) = (s(), a(0));
             let rep = if name == "remove_last" { String::new() } else { a(1) };
             match st.rfind(&pat) {
-                Some(i) => JsVal::Str(format!("{}{}{}", &st[..i], rep, &st[i + pat.len()..])),
-                None => JsVal::Str(st),
+                Some(i) => text(format!("{}{}{}", &st[..i], rep, &st[i + pat.len()..])),
+                None => text(st),
             }
         }
         "split" => {
@@ -896,46 +1212,55 @@ fn apply_filter(name: &str, input: LVal, args: &[JsVal], named: &[(String, JsVal
             while parts.last().is_some_and(String::is_empty) {
                 parts.pop();
             }
-            JsVal::Arr(parts.into_iter().map(JsVal::Str).collect())
+            LVal::own(JsVal::Arr(parts.into_iter().map(JsVal::Str).collect()))
         }
         "join" => {
-            let sep = match arg(args, 0) {
+            let sep = match arg(0) {
                 JsVal::Undef | JsVal::Null => " ".to_string(),
                 other => stringify(&other),
             };
             let items = to_array(v);
-            JsVal::Str(items.iter().map(|x| if x.is_nullish() { String::new() } else { x.to_js_string() }).collect::<Vec<_>>().join(&sep))
+            text(items.iter().map(|x| if x.is_nullish() { String::new() } else { x.to_js_string() }).collect::<Vec<_>>().join(&sep))
         }
-        "first" | "last" => match &v {
-            JsVal::Arr(items) => (if name == "first" { items.first() } else { items.last() }).cloned().unwrap_or(JsVal::Undef),
-            JsVal::Str(st) if !st.is_empty() => {
-                let units: Vec<u16> = st.encode_utf16().collect();
-                let u = if name == "first" { units.first() } else { units.last() };
-                JsVal::Str(String::from_utf16_lossy(&u.copied().into_iter().collect::<Vec<_>>()))
-            }
-            _ => JsVal::str(""),
+        "first" | "last" => match input {
+            // `isArrayLike(v)`: truthy with a numeric `length` (arrays, non-empty strings, and
+            // objects with a numeric "length" property); then the own element 0 or length-1.
+            LVal::V(v) if v.truthy() => match *read_property(&v, &JsVal::str("length")) {
+                JsVal::Num(len) => {
+                    let idx = if name == "first" { 0.0 } else { len - 1.0 };
+                    if idx < 0.0 { LVal::own(JsVal::Undef) } else { LVal::V(read_prop(v, &JsVal::Num(idx))) }
+                }
+                _ => text(String::new()),
+            },
+            _ => text(String::new()),
         },
-        "size" => match &v {
-            JsVal::Arr(items) => num(items.len() as f64),
-            JsVal::Str(st) => num(utf16_len(st) as f64),
+        // `(v && v.length) || 0` on the raw value (a drop has no length).
+        "size" => match input {
+            LVal::V(v) => {
+                let len = read_prop(v, &JsVal::str("length"));
+                if len.truthy() { LVal::V(len) } else { num(0.0) }
+            }
             _ => num(0.0),
         },
         "default" => {
-            let allow_false = named.iter().any(|(k, x)| k == "allow_false" && x.truthy());
+            // `toValue(v)`: arrays and strings fall back when empty; otherwise false/nil do,
+            // unless `allow_false` keeps a false. The fallback itself stays raw (a drop too).
+            let fallback = || argv.first().cloned().unwrap_or(LVal::own(JsVal::Undef));
             match &v {
-                JsVal::Arr(items) if items.is_empty() => arg(args, 0),
-                JsVal::Str(st) if st.is_empty() => arg(args, 0),
-                JsVal::Arr(_) | JsVal::Str(_) => v.clone(),
-                JsVal::Bool(false) if allow_false => v.clone(),
-                _ if falsy(&LVal::V(v.clone())) => arg(args, 0),
-                _ => v.clone(),
+                JsVal::Arr(items) if items.is_empty() => fallback(),
+                JsVal::Str(st) if st.is_empty() => fallback(),
+                JsVal::Arr(_) | JsVal::Str(_) => input,
+                JsVal::Bool(false) if allow_false(args.get(1..).unwrap_or(&[]))? => LVal::own(JsVal::Bool(false)),
+                JsVal::Undef | JsVal::Null | JsVal::Bool(false) => fallback(),
+                _ => input,
             }
         }
         "plus" => num(n + an(0)),
         "minus" => num(n - an(0)),
         "times" => num(n * an(0)),
         "divided_by" => {
-            let integer = arg(args, 1).truthy();
+            // The third argument goes through `toNumber` too: `'x'` (0) means no flooring.
+            let integer = argv.get(1).is_some_and(|x| to_num(&x.to_value()) != 0.0);
             let q = n / an(0);
             num(if integer { q.floor() } else { q })
         }
@@ -946,23 +1271,53 @@ fn apply_filter(name: &str, input: LVal, args: &[JsVal], named: &[(String, JsVal
         "abs" => num(n.abs()),
         "ceil" => num(n.ceil()),
         "floor" => num(n.floor()),
-        "at_least" => num(js_max(n, an(0))),
-        "at_most" => num(js_min(n, an(0))),
-        "round" => num(liquid_round(n, an(0))),
-        "json" => match super::value::stringify(&v) {
-            Some(j) => JsVal::Str(j),
-            None => JsVal::Undef,
-        },
-        "url_encode" => JsVal::Str(encode_uri_component(&s()).replace("%20", "+")),
-        _ => return Err(format!("liquid filter \"{name}\" is not supported")),
+        // Math.max / Math.min over the input and every argument.
+        "at_least" => num((0..argv.len()).fold(n, |acc, i| js_max(acc, an(i)))),
+        "at_most" => num((0..argv.len()).fold(n, |acc, i| js_min(acc, an(i)))),
+        "round" => num(liquid_round(n, to_num(&arg(0)))),
+        // JSON.stringify of the raw value: a drop is an object without own properties.
+        "json" | "jsonify" | "inspect" => {
+            if input.is_drop() {
+                return Ok(text("{}".into()));
+            }
+            let gap = json_gap(argv.first());
+            if v.is_undef() {
+                LVal::own(JsVal::Undef)
+            } else if gap.is_empty() {
+                super::value::stringify(&v).map_or(LVal::own(JsVal::Undef), text)
+            } else {
+                let mut out = String::new();
+                json_indented(&v, &gap, "", &mut out);
+                text(out)
+            }
+        }
+        "to_integer" => num(to_num_nan(&v)),
+        "url_encode" => text(encode_uri_component(&s()).replace("%20", "+")),
+        _ if UNSUPPORTED_FILTERS.contains(&name) => return Err(format!("liquid filter \"{name}\" is not supported")),
+        // Not a liquidjs filter at all: liquidjs passes the value through unchanged.
+        _ => input,
     })
 }
 
+/// `Math.max` for two numbers: NaN wins, and +0 is larger than -0.
 fn js_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_positive() { a } else { b }
+    } else {
+        a.max(b)
+    }
 }
+/// `Math.min` for two numbers: NaN wins, and -0 is smaller than +0.
 fn js_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_negative() { a } else { b }
+    } else {
+        a.min(b)
+    }
 }
 
 /// Round half away from zero at `places` decimals, shifting in decimal notation like liquidjs.
@@ -1032,5 +1387,60 @@ mod tests {
         assert_eq!(render("{% capture c %}[{{ a }}]{% endcapture %}{{ c }}", ev.clone()).unwrap(), "[5]");
         assert_eq!(render("a  {{- s -}}  b{% raw %}{{x}}{% endraw %}", ev.clone()).unwrap(), "ahellob{{x}}");
         assert!(render("{% for x in y %}{% endfor %}", ev).is_err());
+    }
+
+    #[test]
+    fn drop_literals() {
+        let ev = json!({"e": {}, "f": {}, "arr": [1, {}], "s": " x ", "n": null, "no": false});
+        let r = |t: &str| render(t, ev.clone()).unwrap();
+        let yn = |c: &str| r(&format!("{{% if {c} %}}y{{% else %}}n{{% endif %}}"));
+        // liquidjs's nil/empty/blank are drop objects: JSON `{}`, output "".
+        assert_eq!(r("{{ nil | json }}|{{ empty | json }}|{{ blank | json }}|{{ nil }}{{ empty }}{{ blank }}"), "{}|{}|{}|");
+        assert_eq!(r("{{ '' | default: empty | json }}|{{ n | default: nil | json }}"), "{}|{}");
+        assert_eq!(r("{% assign v = blank %}{{ v | json }}{{ v.size }}{{ empty.size }}{{ nil.a }}"), "{}");
+        assert_eq!(r("{{ empty | size }}{{ nil | first }}{{ blank | upcase }}{{ nil | plus: 1 }}"), "01");
+        // `contains` looks at toValue: "" contains "".
+        assert_eq!(yn("empty contains empty"), "y");
+        assert_eq!(yn("blank contains ''"), "y");
+        assert_eq!(yn("nil contains ''"), "n");
+        // Equality asks the left drop first: blank == nil, but not nil == blank.
+        assert_eq!(yn("blank == nil"), "y");
+        assert_eq!(yn("nil == blank"), "n");
+        assert_eq!(yn("empty == empty"), "n");
+        assert_eq!(yn("nil == nil"), "y");
+        assert_eq!(yn("e == empty"), "y");
+        assert_eq!(yn("s == blank"), "n");
+        assert_eq!(yn("no == blank"), "y");
+        assert_eq!(yn("empty > 1 or 1 < empty or nil >= nil"), "n");
+        // Objects compare by identity.
+        assert_eq!(yn("e == f"), "n");
+        assert_eq!(yn("e == e"), "y");
+        assert_eq!(yn("arr contains e"), "n");
+        assert_eq!(yn("arr contains arr[1]"), "y");
+    }
+
+    #[test]
+    fn filter_arguments_like_liquidjs() {
+        let ev = json!({"o": {"length": 2, "0": "z", "1": "y"}, "s": " x ", "no": false});
+        let r = |t: &str| render(t, ev.clone());
+        assert_eq!(r("{{ o | first }}{{ o | last }}{{ o | size }}").unwrap(), "zy2");
+        assert_eq!(r("{{ 3 | plus }}|{{ 3 | at_least }}|{{ 7 | divided_by: 2, 'x' }}|{{ 7 | divided_by: 2, 1 }}").unwrap(), "NaN|3|3.5|3");
+        assert_eq!(r("{{ no | default: 1, allow_false: nil }}|{{ no | default: allow_false: true }}").unwrap(), "false|allow_falsetrue");
+        assert!(r("{{ no | default: 1, 2 }}").is_err());
+        assert_eq!(r("[{{ s | strip: empty }}][{{ 'xxaxx' | strip: 'x' }}][{{ 'xxa' | lstrip: 'x' }}]").unwrap(), "[ x ][a][a]");
+        assert_eq!(r("{{ o | json: 2 }}").unwrap(), "{\n  \"0\": \"z\",\n  \"1\": \"y\",\n  \"length\": 2\n}");
+        assert_eq!(r("{{ 'a' | append: x: 1 }}|{{ s | no_such_filter | strip }}").unwrap(), "ax1|x");
+        assert_eq!(r("{{ '😀AB' | capitalize }}{{ 'ǆX' | capitalize }}").unwrap(), "😀abǄx");
+    }
+
+    #[test]
+    fn expression_syntax_like_liquidjs() {
+        let ev = json!({"a😀": 1, "1": {"x": 2}, "-x": 3});
+        let r = |t: &str| render(t, ev.clone()).unwrap();
+        assert_eq!(r("{{ a😀 }}{{ 1.x }}{{ -x }}{{ 'a\\'b' }}{{ 'A\\u0042\\101' }}"), "123a'bABA");
+        assert_eq!(r("{{ 'abc'.size }}{{ \"abc\"[1] }}{{ true.size }}"), "3b");
+        assert_eq!(r("{{ \"a}}b\" }}"), "a}}b");
+        // Tags do not skip quotes when looking for `%}`; an unterminated string ends there.
+        assert_eq!(r("{% if 'a %}y{% endif %}"), "y");
     }
 }

@@ -54,7 +54,7 @@ export async function compareBatch(cases, ours) {
   let unrepresentable = 0
   norm.forEach((c, i) => {
     const want = reference(c)
-    if ('ok' in want && hasLoneSurrogate(want.ok)) {
+    if (dependsOnLoneSurrogate(want)) {
       unrepresentable++ // known difference: Rust strings cannot hold lone UTF-16 surrogates
       return
     }
@@ -101,6 +101,27 @@ export function hasLoneSurrogate(v) {
   if (typeof v === 'string') return LONE_SURROGATE.test(v)
   if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(x))
   return false
+}
+
+// JSON.stringify writes a lone surrogate as an escape ("\udcb7"). Once escaped backslashes
+// ("\\") are dropped, a high-surrogate escape not followed by a low one, or a low one not
+// preceded by a high one, is such an escape.
+const ESCAPED_SURROGATE = /\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i
+function hasEscapedLoneSurrogate(v) {
+  if (typeof v === 'string') return ESCAPED_SURROGATE.test(v.replace(/\\\\/g, ''))
+  if (v && typeof v === 'object') return Object.values(v).some(hasEscapedLoneSurrogate)
+  return false
+}
+
+/**
+ * Whether Segment's outcome hinges on a lone UTF-16 surrogate (from indexing a string by
+ * UTF-16 unit), which our Rust strings hold as U+FFFD instead: one in the result, one that
+ * `@json` encode / the Liquid `json` filter escaped into it, or encodeURIComponent's
+ * "URI malformed" (Liquid `url_encode`), which only a lone surrogate raises.
+ */
+export function dependsOnLoneSurrogate(want) {
+  if ('error' in want) return /URI malformed/.test(want.error)
+  return hasLoneSurrogate(want.ok) || hasEscapedLoneSurrogate(want.ok)
 }
 
 const KEYS = ['a', 'b', 'c', 'email', 'products', 'id', '0', '1', '2', 'Snap Conversions Api', 'x y', 'ünï', 'length', 'value', 'mapping', '10', '_metadata']
@@ -299,3 +320,6 @@ const topMapping = fc.oneof(
 
 export const caseArbitrary = fc.record({ mapping: topMapping, payload })
 
+
+/** Cases that are one `@liquid` template each: for exercising the Liquid subset harder. */
+export const liquidCaseArbitrary = fc.record({ mapping: lqTemplate.map((t) => ({ out: { '@liquid': t } })), payload })
