@@ -42,7 +42,7 @@ build: deps-rust deps-node
 size: build
 
 test-rust:
-	cargo test --all-targets
+	cargo test --lib --tests --examples
 
 test-node: build deps-node
 	node --test tests/node/*.test.mjs

@@ -11,7 +11,7 @@ pub struct Subscription {
     pub name: String,
     pub trigger: fql::Fql,
     pub action: &'static Action,
-    pub mapping: Value,
+    pub mapping: mapping::Compiled,
 }
 
 pub struct Config {
@@ -161,6 +161,7 @@ fn parse_subscription(def: &'static Definition, s: &Value, i: usize) -> Result<O
         Some(m @ Value::Object(_)) => m.clone(),
         Some(_) => return Err(bad(at("mapping"), "`mapping` must be an object")),
     };
-    mapping::validate(&mapping).map_err(|e| bad(at("mapping"), format!("Invalid mapping: {} (at {})", e.message, e.path)))?;
+    let mapping = mapping::Compiled::new(&mapping)
+        .map_err(|e| bad(at("mapping"), format!("Invalid mapping: {} (at {})", e.message, e.path)))?;
     Ok(Some(Subscription { name, trigger, action, mapping }))
 }

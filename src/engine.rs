@@ -91,8 +91,13 @@ impl Config {
             out.push(Prepared::Skipped { event: i, message_id, reason: format!("consent not granted for category {missing}") });
             return;
         }
+        // Converted once for all matching subscriptions.
+        let payload = mapping::payload(ev.raw);
         for sub in matching {
-            let res = self.run_action(sub, ev.raw);
+            let res = payload
+                .as_ref()
+                .map_err(|e| EventError::new(ErrorCode::MappingError, e.message.clone()).with_field(e.path.clone()))
+                .and_then(|p| self.run_action(sub, p));
             let subscription = sub.name.clone();
             out.push(match res {
                 Ok(item) => Prepared::Item { event: i, message_id: message_id.clone(), subscription, item },
@@ -112,8 +117,8 @@ impl Config {
             .map(String::as_str)
     }
 
-    fn run_action(&self, sub: &Subscription, ev: &Value) -> Result<Item, EventError> {
-        let mapped = mapping::transform(&sub.mapping, ev)
+    fn run_action(&self, sub: &Subscription, payload: &mapping::value::JsVal) -> Result<Item, EventError> {
+        let mapped = sub.mapping.apply(payload)
             .map_err(|e| EventError::new(ErrorCode::MappingError, e.message).with_field(e.path))?;
         let Value::Object(mut payload) = mapped else {
             return Err(EventError::new(ErrorCode::MappingError, "The mapping did not produce an object"));

@@ -45,13 +45,42 @@ pub fn validate(mapping: &Value) -> Result<(), MappingError> {
 pub fn transform(mapping: &Value, payload: &Value) -> Result<Value, MappingError> {
     let m = to_js(mapping, "mapping")?;
     let p = to_js(payload, "payload")?;
-    let mut ev = Eval { path: Vec::new() };
+    let mut ev = Eval::new();
     Ok(ev.transform(&m, &p)?.to_json())
+}
+
+/// A mapping converted and validated once (when a destination is configured), then applied to
+/// many events without repeating that work. `apply` gives exactly what `transform` gives.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    mapping: JsVal,
+}
+
+impl Compiled {
+    pub fn new(mapping: &Value) -> Result<Compiled, MappingError> {
+        let m = mapping_to_process(&to_js(mapping, "mapping")?)?;
+        validate::validate(&m, &[])?;
+        Ok(Compiled { mapping: m })
+    }
+
+    /// `payload` converted once with [`payload`], shared by every subscription of an event.
+    pub fn apply(&self, payload: &JsVal) -> Result<Value, MappingError> {
+        let mut ev = Eval::new();
+        if !matches!(payload, JsVal::Obj(_)) {
+            return Err(ev.err(format!("data must be an object, got {}", payload.real_type())));
+        }
+        Ok(remove_undefined(ev.resolve(&self.mapping, payload)?).to_json())
+    }
+}
+
+/// An event converted for [`Compiled::apply`].
+pub fn payload(v: &Value) -> Result<JsVal, MappingError> {
+    to_js(v, "payload")
 }
 
 /// Like `transform` but working on already converted JS values (used by other modules).
 pub fn transform_js(mapping: &JsVal, payload: &JsVal) -> Result<JsVal, MappingError> {
-    Eval { path: Vec::new() }.transform(mapping, payload)
+    Eval::new().transform(mapping, payload)
 }
 
 fn to_js(v: &Value, what: &str) -> Result<JsVal, MappingError> {
@@ -310,14 +339,53 @@ fn expand_replacement(rep: &[u16], hay: &[u16], start: usize, end: usize, out: &
     }
 }
 
+/// Where in the mapping evaluation is: one string with `/`-separated segments and the end of
+/// each, so descending a level reuses the buffer instead of allocating (a hot path).
+#[derive(Default)]
+struct Location {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Location {
+    fn push(&mut self, key: &str) {
+        self.text.push('/');
+        self.text.push_str(key);
+        self.ends.push(self.text.len());
+    }
+    fn pop(&mut self) {
+        self.ends.pop();
+        self.text.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn segments(&self) -> Vec<String> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let seg = self.text[start + 1..end].to_string();
+                start = end;
+                seg
+            })
+            .collect()
+    }
+}
+
 struct Eval {
-    /// Where in the mapping we are (for error locations); its length bounds recursion.
-    path: Vec<String>,
+    /// Where in the mapping we are (for error locations); its depth bounds recursion.
+    path: Location,
 }
 
 impl Eval {
+    fn new() -> Eval {
+        Eval { path: Location::default() }
+    }
+
     fn err(&self, msg: impl Into<String>) -> MappingError {
-        MappingError { path: format!("/{}", self.path.join("/")), message: msg.into() }
+        let path = if self.path.text.is_empty() { "/".to_string() } else { self.path.text.clone() };
+        MappingError { path, message: msg.into() }
     }
 
     fn transform(&mut self, mapping: &JsVal, data: &JsVal) -> Result<JsVal, MappingError> {
@@ -325,13 +393,13 @@ impl Eval {
             return Err(self.err(format!("data must be an object, got {}", data.real_type())));
         }
         let m = mapping_to_process(mapping).map_err(|e| self.err(e.message))?;
-        validate::validate(&m, &self.path)?;
+        validate::validate(&m, &self.path.segments())?;
         Ok(remove_undefined(self.resolve(&m, data)?))
     }
 
     /// Evaluates `m` under child location `key`.
     fn at(&mut self, key: &str, m: &JsVal, payload: &JsVal) -> Result<JsVal, MappingError> {
-        self.path.push(key.to_string());
+        self.path.push(key);
         let r = self.resolve(m, payload);
         self.path.pop();
         r
@@ -366,9 +434,11 @@ impl Eval {
         let Some(name) = o.keys().find(|k| k.starts_with('@')).cloned() else {
             return Err(self.err("not a directive"));
         };
-        let arg = o.get(&name).cloned().unwrap_or(JsVal::Undef);
-        self.path.push(name.clone());
-        let r = self.run(&name, &arg, payload);
+        // Borrowed, not cloned: cloning here copied every nested sub-mapping once per level.
+        let undef = JsVal::Undef;
+        let arg = o.get(&name).unwrap_or(&undef);
+        self.path.push(&name);
+        let r = self.run(&name, arg, payload);
         self.path.pop();
         r
     }
@@ -511,7 +581,7 @@ impl Eval {
                 };
                 let mut resolved = Vec::with_capacity(objects.len());
                 for (i, x) in objects.iter().enumerate() {
-                    self.path.push("objects".into());
+                    self.path.push("objects");
                     let r = self.at(&i.to_string(), x, payload);
                     self.path.pop();
                     resolved.push(r?);
@@ -538,7 +608,7 @@ impl Eval {
                 if !matches!(apply, JsVal::Obj(_)) {
                     return Err(self.err("@transform \"apply\" must be an object"));
                 }
-                self.path.push("apply".into());
+                self.path.push("apply");
                 let new_payload = self.transform(apply, payload);
                 self.path.pop();
                 let new_payload = new_payload?;

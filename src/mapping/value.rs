@@ -290,14 +290,22 @@ pub fn get<'a>(root: &'a JsVal, path: &str) -> Cow<'a, JsVal> {
     if path.is_empty() || path == "." {
         return Cow::Borrowed(root);
     }
+    // Plain dotted paths (nearly all of them) are walked without allocating.
+    if !path.contains(['[', ']', '"', '\'']) {
+        return walk(root, path.split('.').filter(|p| !p.is_empty()));
+    }
+    walk(root, split_path(path).iter().map(String::as_str))
+}
+
+fn walk<'a, 'k>(root: &'a JsVal, keys: impl Iterator<Item = &'k str>) -> Cow<'a, JsVal> {
     let mut cur: Cow<'a, JsVal> = Cow::Borrowed(root);
-    for key in split_path(path) {
+    for key in keys {
         if !cur.truthy() {
             return cur;
         }
         cur = match cur {
-            Cow::Borrowed(v) => v.prop(&key),
-            Cow::Owned(v) => Cow::Owned(v.prop(&key).into_owned()),
+            Cow::Borrowed(v) => v.prop(key),
+            Cow::Owned(v) => Cow::Owned(v.prop(key).into_owned()),
         };
     }
     cur
@@ -306,6 +314,7 @@ pub fn get<'a>(root: &'a JsVal, path: &str) -> Cow<'a, JsVal> {
 /// Segment strips the first `$.` anywhere in a path (not only a leading one).
 pub fn strip_root_marker(path: &str) -> Cow<'_, str> {
     match path.find("$.") {
+        Some(0) => Cow::Borrowed(&path[2..]),
         Some(i) => Cow::Owned(format!("{}{}", &path[..i], &path[i + 2..])),
         None => Cow::Borrowed(path),
     }
