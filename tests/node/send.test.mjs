@@ -26,6 +26,18 @@ const clone = (v) => structuredClone(v)
 let pkg
 let mock
 
+// Each describe gets a fresh mock server (a closed one from an earlier block is replaced).
+function useMockSnap() {
+  before(async () => {
+    pkg = await loadPkg()
+    mock = mock?.server?.listening ? mock : await startMockSnap()
+  })
+  after(async () => {
+    await mock?.close()
+  })
+  beforeEach(() => mock.reset())
+}
+
 async function make(opts = {}) {
   return pkg.createDestination({ destination: DESTINATION, settings: { ...SETTINGS }, baseUrl: mock.url, ...opts })
 }
@@ -40,14 +52,7 @@ const one = (lines, id) => {
 const snapEvents = (reqs) => reqs.flatMap((r) => r.json?.data ?? [])
 
 describe('send() against the mock Snap server', { skip }, () => {
-  before(async () => {
-    pkg = await loadPkg()
-    mock = await startMockSnap()
-  })
-  after(async () => {
-    await mock?.close()
-  })
-  beforeEach(() => mock.reset())
+  useMockSnap()
 
   test('success: one Order Completed -> one POST /v3/px-123/events in Snap v3 format', async () => {
     const dest = await make()
@@ -198,14 +203,7 @@ describe('send() against the mock Snap server', { skip }, () => {
 })
 
 describe('bad input', { skip }, () => {
-  before(async () => {
-    pkg = await loadPkg()
-    mock = mock?.server ? mock : await startMockSnap()
-  })
-  after(async () => {
-    await mock?.close()
-  })
-  beforeEach(() => mock.reset())
+  useMockSnap()
 
   test('non-object events get error lines, in input order, without throwing', async () => {
     const dest = await make()
@@ -335,14 +333,7 @@ describe('bad input', { skip }, () => {
 })
 
 describe('regressions', { skip }, () => {
-  before(async () => {
-    pkg = await loadPkg()
-    mock = mock?.server ? mock : await startMockSnap()
-  })
-  after(async () => {
-    await mock?.close()
-  })
-  beforeEach(() => mock.reset())
+  useMockSnap()
 
   test('a phone given as a JSON number is normalized and hashed (not dropped, no crash)', async () => {
     const dest = await make()
