@@ -25,12 +25,14 @@ export interface Subscription {
   /** FQL trigger, e.g. `type = "track" and event = "Order Completed"`. `trigger` is accepted too. */
   subscribe?: string
   trigger?: string
-  /** Action name, e.g. `reportConversionEvent`. `actionId` is accepted too. */
+  /** Action name, e.g. `reportConversionEvent`. The Public API's `actionSlug` is accepted too. */
   partnerAction?: string
+  actionSlug?: string
   actionId?: string
-  /** mapping-kit field mapping. `fields` is accepted too. Absent: the action's defaults. */
+  /** mapping-kit field mapping. `fields` and the Public API's `settings` are accepted too. Absent: the action's defaults. */
   mapping?: Record<string, unknown>
   fields?: Record<string, unknown>
+  settings?: Record<string, unknown>
   /** `false` disables the subscription. */
   enabled?: boolean
 }
@@ -51,8 +53,8 @@ export interface SnapConversionsSettings {
 export interface DestinationOptions {
   destination: 'snap-conversions-api' | 'actions-snap-conversions' | (string & {})
   settings: SnapConversionsSettings | Record<string, unknown>
-  /** Default: the destination's presets. */
-  subscriptions?: Subscription[]
+  /** Default: the destination's presets. Also takes the Public API list response as it is. */
+  subscriptions?: Subscription[] | { data: { subscriptions: Subscription[] } }
   /** Origin that replaces the API host (mock servers, proxies, tests). */
   baseUrl?: string
 }

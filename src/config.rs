@@ -79,8 +79,10 @@ pub fn parse(options: &Value) -> Result<Config, EventError> {
         None | Some(Value::Null) => preset_subscriptions(def),
         Some(v) => v.clone(),
     };
-    let Value::Array(list) = subs_value else {
-        return Err(bad("subscriptions", "`subscriptions` must be an array"));
+    // Segment's Public API answers `{"data": {"subscriptions": [...]}}`: take it as it comes.
+    let unwrapped = subs_value.pointer("/data/subscriptions").or_else(|| subs_value.get("subscriptions")).cloned();
+    let Value::Array(list) = unwrapped.unwrap_or(subs_value) else {
+        return Err(bad("subscriptions", "`subscriptions` must be an array (or Segment's Public API list response)"));
     };
     let mut subscriptions = Vec::new();
     for (i, s) in list.iter().enumerate() {
@@ -150,13 +152,19 @@ fn parse_subscription(def: &'static Definition, s: &Value, i: usize) -> Result<O
         .ok_or_else(|| bad(at("subscribe"), "`subscribe` (an FQL trigger string) is required"))?;
     let trigger = fql::parse(trigger_src)
         .map_err(|e| bad(at("subscribe"), format!("Invalid FQL trigger: {} at position {}", e.message, e.position)))?;
-    let action_id = o.get("partnerAction").or_else(|| o.get("actionId")).and_then(Value::as_str)
-        .ok_or_else(|| bad(at("partnerAction"), "`partnerAction` (the action name) is required"))?;
+    // Presets say `partnerAction`; the Public API says `actionSlug` (its `actionId` is an opaque
+    // id, accepted only when it is the action's name).
+    let action_id = ["partnerAction", "actionSlug", "actionId"]
+        .iter()
+        .filter_map(|k| o.get(*k).and_then(Value::as_str))
+        .find(|id| def.action(id).is_some())
+        .or_else(|| ["partnerAction", "actionSlug", "actionId"].iter().find_map(|k| o.get(*k).and_then(Value::as_str)))
+        .ok_or_else(|| bad(at("partnerAction"), "`partnerAction` (or `actionSlug`: the action name) is required"))?;
     let action = def.action(action_id).ok_or_else(|| {
         let known: Vec<&str> = def.actions.iter().map(|a| a.id).collect();
         bad(at("partnerAction"), format!("Unknown action `{action_id}` for {}; known: {}", def.slug, known.join(", ")))
     })?;
-    let mapping = match o.get("mapping").or_else(|| o.get("fields")) {
+    let mapping = match o.get("mapping").or_else(|| o.get("fields")).or_else(|| o.get("settings")) {
         None | Some(Value::Null) => serde_json::from_str(action.default_mapping).unwrap_or(Value::Null),
         Some(m @ Value::Object(_)) => m.clone(),
         Some(_) => return Err(bad(at("mapping"), "`mapping` must be an object")),

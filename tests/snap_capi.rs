@@ -307,3 +307,23 @@ fn oversized_events_are_rejected_alone() {
     assert_eq!(api::plan(&cfg, "{\"type\":\"track\"}").unwrap_err().code, edge_actions::error::ErrorCode::InvalidEvent);
     assert!(api::plan(&cfg, "[{").is_err());
 }
+
+#[test]
+fn public_api_subscription_list_is_accepted_as_is() {
+    // The shape Segment's Public API returns for a destination's subscriptions.
+    let listed = json!({"data": {"pagination": {"current": "MA==", "totalEntries": 2}, "subscriptions": [
+        {"id": "s1", "name": "Purchases", "actionId": "uD9jEQ4DxJZzhzVqppM7UD", "actionSlug": "reportConversionEvent",
+         "destinationId": "d1", "modelId": "", "enabled": true, "trigger": "type = \"track\" and event = \"Order Completed\"",
+         "settings": {"event_name": "PURCHASE", "action_source": "website", "event_time": {"@path": "$.timestamp"},
+                      "user_data": {"email": {"@path": "$.properties.email"}}}},
+        {"id": "s2", "name": "Off", "actionId": "x", "actionSlug": "reportConversionEvent", "enabled": false, "trigger": "type = \"page\"", "settings": {}}
+    ]}});
+    let cfg = api::create(&json!({"destination": "actions-snap-conversions", "settings": {"pixel_id": "px-123", "access_token": TOKEN}, "subscriptions": listed}).to_string()).unwrap();
+    assert_eq!(cfg.subscriptions.len(), 1);
+    let lines = plan(&cfg, json!([web_event("Order Completed")]));
+    assert_eq!(lines[0]["subscription"], "Purchases");
+    let e = &lines[0]["request"]["body"]["data"][0];
+    assert_eq!(e["event_name"], "PURCHASE");
+    assert_eq!(e["user_data"]["em"], json!([sha256_hex("jane.doe@example.com")]));
+    assert!(e.get("event_id").is_none(), "only the mapped fields: no default event_id");
+}
