@@ -52,7 +52,7 @@ pub fn create(options_json: &str) -> Result<Config, EventError> {
 /// Plan lines for a JSON array of events.
 pub fn plan(cfg: &Config, events_json: &str) -> Result<Vec<Value>, EventError> {
     let evs = events(events_json)?;
-    Ok(engine::plan_lines(&cfg.plan(&evs)))
+    Ok(engine::plan_lines(cfg, &cfg.plan(&evs)))
 }
 
 /// Deliver a JSON array of events; one result line per (event, subscription).

@@ -29,9 +29,10 @@ pub enum Prepared {
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub entries: Vec<usize>,
+    /// Path on the destination's origin (no secrets), for the redacted form.
+    pub target: String,
     /// With the real secret: for delivery only, never printed.
     pub request: HttpRequest,
-    pub redacted: HttpRequest,
 }
 
 pub struct Plan {
@@ -128,16 +129,20 @@ impl Config {
         (sub.action.perform)(&payload, &self.settings)
     }
 
-    fn request(&self, target: &str, body: Value, redact: bool) -> HttpRequest {
+    fn headers(&self, redact: bool) -> Map<String, Value> {
         let mut headers = Map::new();
         for (k, v) in (self.definition.headers)(&self.settings, redact) {
             headers.insert(k.into(), Value::String(v));
         }
         headers.insert("content-type".into(), Value::String("application/json".into()));
+        headers
+    }
+
+    fn request(&self, target: &str, body: Value, redact: bool) -> HttpRequest {
         HttpRequest {
             method: "POST",
             url: (self.definition.url)(&self.origin, target, &self.settings, redact),
-            headers,
+            headers: self.headers(redact),
             body,
         }
     }
@@ -158,8 +163,8 @@ impl Config {
                 .collect();
             let body = (self.definition.envelope)(items);
             batches.push(Batch {
-                request: self.request(&target, body.clone(), false),
-                redacted: self.request(&target, body, true),
+                request: self.request(&target, body, false),
+                target,
                 entries,
             });
         };
@@ -186,7 +191,7 @@ impl Config {
 }
 
 /// The NDJSON line for a prepared entry (plan output).
-pub fn plan_lines(plan: &Plan) -> Vec<Value> {
+pub fn plan_lines(cfg: &Config, plan: &Plan) -> Vec<Value> {
     let mut batch_of = vec![None; plan.prepared.len()];
     for (b, batch) in plan.batches.iter().enumerate() {
         for &e in &batch.entries {
@@ -212,7 +217,13 @@ pub fn plan_lines(plan: &Plan) -> Vec<Value> {
                         let ids = batch.entries.iter().map(|&e| json_opt(&entry_message_id(&plan.prepared[e]))).collect();
                         line.insert("messageIds".into(), Value::Array(ids));
                     }
-                    line.insert("request".into(), serde_json::to_value(&batch.redacted).unwrap_or(Value::Null));
+                    // Built only here: delivery never needs the redacted form.
+                    let shown = HttpRequest {
+                        url: (cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true),
+                        headers: cfg.headers(true),
+                        ..batch.request.clone()
+                    };
+                    line.insert("request".into(), serde_json::to_value(&shown).unwrap_or(Value::Null));
                 }
             }
             Prepared::Error { message_id, subscription, error, .. } => {
