@@ -116,7 +116,7 @@ pub fn backoff_ms(attempt: u32, p: &Policy, random: f64) -> u64 {
 pub fn parse_retry_after(v: &str, now_ms: f64) -> Option<u64> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs >= 0.0 && secs.is_finite()).then(|| (secs * 1000.0) as u64);
+        return (secs >= 0.0 && secs.is_finite()).then_some((secs * 1000.0) as u64);
     }
     let at = crate::time::parse_date_ms(v)? as f64;
     Some((at - now_ms).max(0.0) as u64)

@@ -20,9 +20,9 @@ pub struct HttpRequest {
 /// What happened to one (event, subscription) before delivery.
 #[derive(Debug, Clone)]
 pub enum Prepared {
-    Item { event: usize, message_id: Option<String>, subscription: String, item: Item },
-    Error { event: usize, message_id: Option<String>, subscription: Option<String>, error: EventError },
-    Skipped { event: usize, message_id: Option<String>, reason: String },
+    Item { message_id: Option<String>, subscription: String, item: Item },
+    Error { message_id: Option<String>, subscription: Option<String>, error: EventError },
+    Skipped { message_id: Option<String>, reason: String },
 }
 
 /// One request and the prepared entries (indices into the `Prepared` list) it carries.
@@ -60,11 +60,10 @@ impl Config {
     /// Every (event, subscription) outcome, in input order.
     pub fn prepare(&self, inputs: &[Input]) -> Vec<Prepared> {
         let mut out = Vec::with_capacity(inputs.len());
-        for (i, input) in inputs.iter().enumerate() {
+        for input in inputs {
             match input {
-                Input::Event(raw) => self.prepare_one(i, raw, &mut out),
+                Input::Event(raw) => self.prepare_one(raw, &mut out),
                 Input::Rejected { message_id, error } => out.push(Prepared::Error {
-                    event: i,
                     message_id: message_id.clone(),
                     subscription: None,
                     error: error.clone(),
@@ -74,22 +73,22 @@ impl Config {
         out
     }
 
-    fn prepare_one(&self, i: usize, raw: &Value, out: &mut Vec<Prepared>) {
+    fn prepare_one(&self, raw: &Value, out: &mut Vec<Prepared>) {
         let message_id = event::message_id_of(raw);
         let ev = match event::parse(raw) {
             Ok(ev) => ev,
             Err(error) => {
-                out.push(Prepared::Error { event: i, message_id, subscription: None, error });
+                out.push(Prepared::Error { message_id, subscription: None, error });
                 return;
             }
         };
         let matching: Vec<&Subscription> = self.subscriptions.iter().filter(|s| s.trigger.matches(ev.raw)).collect();
         if matching.is_empty() {
-            out.push(Prepared::Skipped { event: i, message_id, reason: NO_MATCH.into() });
+            out.push(Prepared::Skipped { message_id, reason: NO_MATCH.into() });
             return;
         }
         if let Some(missing) = self.missing_consent(ev.raw) {
-            out.push(Prepared::Skipped { event: i, message_id, reason: format!("consent not granted for category {missing}") });
+            out.push(Prepared::Skipped { message_id, reason: format!("consent not granted for category {missing}") });
             return;
         }
         // Converted once for all matching subscriptions.
@@ -101,8 +100,8 @@ impl Config {
                 .and_then(|p| self.run_action(sub, p));
             let subscription = sub.name.clone();
             out.push(match res {
-                Ok(item) => Prepared::Item { event: i, message_id: message_id.clone(), subscription, item },
-                Err(error) => Prepared::Error { event: i, message_id: message_id.clone(), subscription: Some(subscription), error },
+                Ok(item) => Prepared::Item { message_id: message_id.clone(), subscription, item },
+                Err(error) => Prepared::Error { message_id: message_id.clone(), subscription: Some(subscription), error },
             });
         }
     }

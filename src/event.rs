@@ -17,9 +17,6 @@ pub struct Event<'a> {
 }
 
 impl<'a> Event<'a> {
-    pub fn message_id(&self) -> Option<String> {
-        message_id_of(self.raw)
-    }
     pub fn event_type(&self) -> &'a str {
         self.fields.get("type").and_then(Value::as_str).unwrap_or("")
     }
@@ -85,7 +82,7 @@ mod tests {
             let v = json!({"type": t, "messageId": "m1", "custom": {"x": 1}});
             let e = parse(&v).unwrap();
             assert_eq!(e.event_type(), t);
-            assert_eq!(e.message_id().as_deref(), Some("m1"));
+            assert_eq!(message_id_of(e.raw).as_deref(), Some("m1"));
             assert_eq!(e.fields["custom"]["x"], 1);
         }
     }

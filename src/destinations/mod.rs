@@ -1,5 +1,5 @@
-//! Destinations as data: each declares its settings, actions (field schemas + default mappings
-//! + a small `perform` that builds one API item), presets, and how items are batched into a
+//! Destinations as data: each declares its settings, actions (field schemas, default mappings
+//! and a small `perform` that builds one API item), presets, and how items are batched into a
 //! request. Mapping, FQL, validation, batching and delivery are shared (engine, delivery).
 
 pub mod snap_capi;

@@ -255,7 +255,8 @@ fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
     }
 }
 
-/// Percent-encode a query value (tokens are usually URL-safe; this keeps odd ones intact).
+/// Percent-encode a query value or path segment (tokens and pixel ids are usually URL-safe;
+/// this keeps odd ones intact).
 fn encode_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -266,11 +267,6 @@ fn encode_query(s: &str) -> String {
         }
     }
     out
-}
-
-/// Path segment for an id from settings (pixel ids are UUIDs; encode anything else).
-fn encode_segment(s: &str) -> String {
-    encode_query(s)
 }
 
 const CURRENCIES: [&str; 60] = [
@@ -499,7 +495,8 @@ fn perform(p: &Map<String, Value>, settings: &Settings) -> Result<Item, EventErr
     }
     let u = &ev["user_data"];
     let has = |k| u.get(k).is_some();
-    if !has("em") && !has("ph") && !has("madid") && !(has("client_ip_address") && has("client_user_agent")) {
+    let identified = has("em") || has("ph") || has("madid") || (has("client_ip_address") && has("client_user_agent"));
+    if !identified {
         return Err(EventError::misconfigured(
             "user_data",
             "Payload must contain values for Email or Phone Number or Mobile Ad Identifier or both IP Address and User Agent fields",
@@ -517,5 +514,5 @@ fn perform(p: &Map<String, Value>, settings: &Settings) -> Result<Item, EventErr
         return Err(EventError::misconfigured("access_token", "Missing access token."));
     }
     let suffix = if settings.test_mode { "/events/validate" } else { "/events" };
-    Ok(Item { target: format!("/v3/{}{suffix}", encode_segment(id)), body: Value::Object(ev) })
+    Ok(Item { target: format!("/v3/{}{suffix}", encode_query(id)), body: Value::Object(ev) })
 }

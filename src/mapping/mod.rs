@@ -78,11 +78,6 @@ pub fn payload(v: &Value) -> Result<JsVal, MappingError> {
     to_js(v, "payload")
 }
 
-/// Like `transform` but working on already converted JS values (used by other modules).
-pub fn transform_js(mapping: &JsVal, payload: &JsVal) -> Result<JsVal, MappingError> {
-    Eval::new().transform(mapping, payload)
-}
-
 fn to_js(v: &Value, what: &str) -> Result<JsVal, MappingError> {
     JsVal::from_json(v)
         .ok_or_else(|| MappingError { path: "/".into(), message: format!("{what} is nested too deeply") })
