@@ -331,6 +331,7 @@ async function park(cfg, msg, reason, errors) {
   if (!cfg.kv) return false
   const failedAt = new Date().toISOString()
   const key = `${DLQ_PREFIX}${failedAt}:${msg.id}`
+  // attempts: this queue's deliveries (for a dead letter, the dead-letter queue's).
   const value = { id: msg.id, reason, failedAt, attempts: msg.attempts, enqueuedAt: msg.timestamp?.toISOString?.() ?? null, body: msg.body }
   if (errors) value.errors = errors.map((e) => ({ code: e.code, message: e.message, field: e.field }))
   await cfg.kv.put(key, JSON.stringify(value), { expirationTtl: Math.round(cfg.queue.deadLetterTtlDays * 86400) })
@@ -361,7 +362,6 @@ function summary(value, full) {
     id: value.id,
     reason: value.reason,
     failedAt: value.failedAt,
-    attempts: value.attempts,
     destination: value.body?.dest ?? null,
     messageId: ev?.messageId ?? null,
     type: ev?.type ?? null,
