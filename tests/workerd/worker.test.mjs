@@ -419,7 +419,7 @@ describe('configuration errors: 500 naming the setting, no stack', () => {
     ['no destinations', (b) => { b.EDGE_ACTIONS_CONFIG = '{"destinations": []}' }, 'EDGE_ACTIONS_CONFIG.destinations', /non-empty/],
     ['a token written in the var', (b) => { b.EDGE_ACTIONS_CONFIG = JSON.stringify({ destinations: [{ destination: 'snap-conversions-api', settings: { pixel_id: 'p', access_token: 'plain' } }] }) }, 'EDGE_ACTIONS_CONFIG.destinations[0].settings.access_token', /wrangler secret put/],
     ['a missing Worker secret', (b) => { delete b.SNAP_ACCESS_TOKEN }, 'EDGE_ACTIONS_CONFIG.destinations[0].secrets.access_token', /SNAP_ACCESS_TOKEN is not set/],
-    ['an invalid FQL trigger', (b) => { b.EDGE_ACTIONS_CONFIG = JSON.stringify(destinationsConfig({ destinations: [{ destination: 'snap-conversions-api', settings: { pixel_id: 'p' }, secrets: { access_token: 'SNAP_ACCESS_TOKEN' }, subscriptions: [{ subscribe: 'type = ', partnerAction: 'reportConversionEvent' }] }] })) }, 'EDGE_ACTIONS_CONFIG.destinations[0].subscriptions[0].subscribe', /FQL/],
+    ['an invalid FQL trigger', (b) => { b.EDGE_ACTIONS_CONFIG = JSON.stringify(destinationsConfig({ destinations: [{ destination: 'snap-conversions-api', settings: { pixel_id: 'p' }, secrets: { access_token: 'SNAP_ACCESS_TOKEN' }, subscriptions: [{ subscribe: '((', partnerAction: 'reportConversionEvent' }] }] })) }, 'EDGE_ACTIONS_CONFIG.destinations[0].subscriptions[0].subscribe', /FQL/],
     ['an unknown destination', (b) => { b.EDGE_ACTIONS_CONFIG = JSON.stringify({ destinations: [{ destination: 'nope' }] }) }, 'EDGE_ACTIONS_CONFIG.destinations[0].destination', /Unknown destination/],
     ['a typo in a section', (b) => { b.EDGE_ACTIONS_CONFIG = JSON.stringify(destinationsConfig({ delivery: { concurency: 3 } })) }, 'EDGE_ACTIONS_CONFIG.delivery.concurency', /unknown setting/],
     ['concurrency over 6', (b) => { b.EDGE_ACTIONS_CONFIG = JSON.stringify(destinationsConfig({ delivery: { concurrency: 8 } })) }, 'EDGE_ACTIONS_CONFIG.delivery.concurrency', /from 1 to 6/],
@@ -452,12 +452,13 @@ describe('configuration errors: 500 naming the setting, no stack', () => {
   })
 })
 
-test('wrangler deploy --dry-run bundles the Worker from wrangler.toml', () => {
+test('wrangler deploy --dry-run bundles the Worker from wrangler.toml', (t) => {
   const out = mkdtempSync(join(tmpdir(), 'edge-actions-bundle-'))
   try {
     const log = execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', out], {
       cwd: REPO_ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_UPDATE_NOTIFIER: '1', WRANGLER_LOG: 'warn' },
+      // No metrics; no banner, which also skips wrangler's npm update check. --dry-run needs no network.
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CI: 'true' },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -468,8 +469,11 @@ test('wrangler deploy --dry-run bundles the Worker from wrangler.toml', () => {
     assert.ok(js, `no JS in the bundle: ${files}`)
     assert.ok(wasm, `no wasm module in the bundle: ${files}`)
     assert.ok(sizes[wasm] > 10000, 'the wasm is the built module')
-    assert.match(log, /EDGE_ACTIONS_QUEUE|edge-actions-events/, 'the queue binding is in the bundle summary')
-    if (process.env.WORKER_BUNDLE_SIZES) console.log(JSON.stringify(sizes))
+    for (const binding of ['EDGE_ACTIONS_QUEUE', 'EDGE_ACTIONS_KV', 'EDGE_ACTIONS_CONFIG']) assert.match(log, new RegExp(binding), `${binding} is bound`)
+    assert.doesNotMatch(log, /update available/, 'no update check')
+    const total = /Total Upload: ([\d.]+ KiB) \/ gzip: ([\d.]+ KiB)/.exec(log)
+    assert.ok(total, log)
+    t.diagnostic(`bundle: ${total[1]} (gzip ${total[2]}); files ${JSON.stringify(sizes)}`)
   } finally {
     rmSync(out, { recursive: true, force: true })
   }
