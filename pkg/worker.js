@@ -39,6 +39,7 @@ function stateFor(env) {
     try {
       const cfg = loadConfig(env, createDestination)
       s = { cfg, authenticate: makeAuthenticator(cfg.auth) }
+      log('log', { kind: 'config-loaded', destinations: cfg.destinations.map((d) => d.name), queue: Boolean(cfg.queueBinding), kv: Boolean(cfg.kv) })
     } catch (e) {
       const error = e instanceof WorkerConfigError ? e : new WorkerConfigError('configuration', `could not be loaded (${e?.name ?? 'Error'})`)
       s = { error }

@@ -259,6 +259,13 @@ describe('inline delivery (no queue bound)', () => {
     else assert.equal(res.headers.get('retry-after'), null)
   })
 
+  test('the configuration is loaded once per isolate, not per request', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await w.fetch('/health')).status, 200)
+    const loads = w.records().filter((r) => r.kind === 'config-loaded')
+    assert.equal(loads.length, 1, JSON.stringify(loads))
+    assert.deepEqual(loads[0], { src: 'edge-actions', kind: 'config-loaded', destinations: ['snap'], queue: false, kv: false })
+  })
+
   test('health and unknown routes', async () => {
     let res = await w.fetch('/health')
     assert.equal(res.status, 200)
@@ -360,7 +367,7 @@ describe('queue mode', () => {
     assert.equal((await dlq()).items.filter((i) => i.messageId === ev.messageId).length, 0)
   })
 
-  test('fan-out: one message per destination; a non-object event is rejected at once', async () => {
+  test('a non-object event in a batch is rejected at once, the others queued', async () => {
     const res = await w.fetch('/events', segmentBatch([order(), 42]))
     const body = await jsonOf(res)
     assert.equal(res.status, 202)
@@ -408,6 +415,29 @@ describe('queue mode', () => {
     const bad = await w.fetch(`/sc/collect?ScCid=${encodeURIComponent('x;Domain=evil.com')}`)
     assert.equal((await bad.json()).click_id, undefined)
     assert.ok(!bad.headers.getSetCookie().some((c) => c.startsWith('_scclid=')))
+  })
+})
+
+describe('fan-out to two destinations (queue mode)', () => {
+  let w
+  before(async () => {
+    const config = destinationsConfig()
+    config.destinations.push({ name: 'snap-b', destination: 'snap-conversions-api', settings: { pixel_id: 'px-wk-b' }, secrets: { access_token: 'SNAP_ACCESS_TOKEN' } })
+    w = await startWorker({ bindings: bindingsFor(mock.url, config), queue: { maxRetries: 2 } })
+  })
+  after(async () => w?.dispose())
+
+  test('one message per destination: a failure at one destination is retried there only', async () => {
+    mock.enqueue(snapPath, { status: 500 })
+    const ev = order()
+    const res = await w.fetch('/events', signed(ev))
+    assert.deepEqual(await jsonOf(res), { queued: 2, rejected: [] })
+    await waitFor(() => w.records().filter((r) => r.kind === 'delivered' && r.messageId === ev.messageId).length === 2, { what: 'both deliveries' })
+    const paths = mock.requests.map((r) => r.pathname).sort()
+    assert.deepEqual(paths, ['/v3/px-wk-b/events', snapPath, snapPath])
+    for (const r of mock.requests.filter((q) => q.reply?.status !== 500)) assert.equal(r.json.data[0].event_id, ev.messageId)
+    const delivered = w.records().filter((r) => r.kind === 'delivered' && r.messageId === ev.messageId)
+    assert.deepEqual(delivered.map((r) => [r.destination, r.queueAttempts]).sort(), [['snap', 2], ['snap-b', 1]])
   })
 })
 
