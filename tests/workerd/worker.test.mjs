@@ -368,11 +368,14 @@ describe('queue mode', () => {
   })
 
   test('a non-object event in a batch is rejected at once, the others queued', async () => {
-    const res = await w.fetch('/events', segmentBatch([order(), 42]))
+    const ev = order()
+    const res = await w.fetch('/events', segmentBatch([ev, 42]))
     const body = await jsonOf(res)
     assert.equal(res.status, 202)
     assert.equal(body.queued, 1)
     assert.deepEqual(body.rejected, [{ index: 1, messageId: null, error: { code: 'INVALID_EVENT', message: 'an event must be a JSON object', retryable: false } }])
+    await waitFor(() => lineFor('delivered', ev.messageId).length === 1, { what: 'the queued event' })
+    assert.equal(mock.requests.length, 1)
   })
 
   test('ScCid is captured by the collection route and filled into a later event', async () => {
@@ -402,7 +405,8 @@ describe('queue mode', () => {
     const explicit = order({ anonymousId: anon, integrations: { 'Snap Conversions Api': { click_id: 'from-the-page' } } })
     const fromUrl = order({ anonymousId: 'someone-else', context: { ip: '203.0.113.5', userAgent: 'Mozilla/5.0 (test)', page: { url: 'https://shop.example.com/?ScCid=url-click' } } })
     assert.equal((await w.fetch('/events', segmentBatch([later, explicit, fromUrl]))).status, 202)
-    await mock.waitForRequests(3)
+    const ids = [later, explicit, fromUrl].map((e) => e.messageId)
+    await waitFor(() => ids.every((id) => mock.requests.some((r) => r.json?.data?.[0]?.event_id === id)), { what: 'the three deliveries' })
     const byId = Object.fromEntries(mock.requests.map((r) => [r.json.data[0].event_id, r.json.data[0].user_data]))
     assert.equal(byId[later.messageId].sc_click_id, 'abc-123_XYZ')
     assert.equal(byId[later.messageId].sc_cookie1, body.uuid_c1)
