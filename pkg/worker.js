@@ -102,15 +102,56 @@ async function handleEvents(request, s) {
   await s.authenticate(request, bytes)
   const events = eventsOf(parseJson(bytes), cfg.inbound.maxEvents)
   if (cfg.clickIds.enabled) await fillClickIds(events, cfg.kv)
-  return cfg.queueBinding ? enqueue(events, cfg) : deliverInline(events, cfg)
+  const { accepted, rejected } = screen(events)
+  for (const line of rejected) log('warn', { kind: 'rejected', messageId: line.messageId, error: line.error })
+  return cfg.queueBinding ? enqueue(accepted, rejected, cfg) : deliverInline(accepted, rejected, cfg)
+}
+
+// The core parses a batch with a nesting limit of 128 for the whole array (one event beyond it
+// fails the batch), so deeper events are rejected one by one before they reach it.
+const MAX_EVENT_DEPTH = 100
+function tooDeep(root, limit) {
+  const stack = [[root, 1]]
+  while (stack.length) {
+    const [v, depth] = stack.pop()
+    if (depth > limit) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+    }
+  }
+  return false
+}
+
+// Events that no retry could ever deliver are rejected here, per event, so that they never
+// turn the whole request into a 503 that Segment would retry for hours.
+function screen(events) {
+  const accepted = []
+  const rejected = []
+  const reject = (index, messageId, message) => rejected.push({ index, messageId, error: { code: 'INVALID_EVENT', message, retryable: false } })
+  for (const [index, event] of events.entries()) {
+    const messageId = isObject(event) && typeof event.messageId === 'string' ? event.messageId : null
+    if (!isObject(event)) {
+      reject(index, messageId, 'an event must be a JSON object')
+      continue
+    }
+    if (tooDeep(event, MAX_EVENT_DEPTH)) {
+      reject(index, messageId, `the event is nested more than ${MAX_EVENT_DEPTH} levels deep`)
+      continue
+    }
+    const text = JSON.stringify(event)
+    accepted.push({ index, messageId, event, bytes: encoder.encode(text).length })
+  }
+  return { accepted, rejected }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Inline delivery (no queue bound): 200 once every event is delivered or permanently rejected,
 // 503 while any retryable failure remains, so Segment retries the request.
 
-async function deliverInline(events, cfg) {
+async function deliverInline(accepted, rejected, cfg) {
   const d = cfg.delivery
+  const events = accepted.map((a) => a.event)
+  if (events.length === 0) return json({ delivered: 0, rejected: rejected.length, retryable: 0, skipped: 0, results: rejected })
   const needed = cfg.destinations.reduce((n, dest) => n + Math.ceil(events.length / dest.batchSize) * d.maxAttempts, 0)
   if (needed > d.subrequests) {
     const perRequest = Math.max(1, Math.floor(d.subrequests / d.maxAttempts / cfg.destinations.length))
@@ -134,9 +175,11 @@ async function deliverInline(events, cfg) {
       }
     })
   )
-  const results = perDestination.flat()
+  const sent = perDestination.flat()
+  for (const line of sent) logLine(line)
+  // Screened-out events first (they carry their index in the request), then send() lines.
+  const results = [...rejected, ...sent]
   const counts = count(results)
-  for (const line of results) logLine(line)
   const headers = {}
   if (counts.retryable > 0) {
     const waitMs = Math.max(0, ...results.map((l) => l.error?.retryAfterMs ?? 0))
@@ -191,26 +234,19 @@ async function sendToQueue(queue, messages) {
   await flush()
 }
 
-async function enqueue(events, cfg) {
+async function enqueue(accepted, rejected, cfg) {
   const messages = []
-  const rejected = []
-  for (const [index, event] of events.entries()) {
-    const messageId = isObject(event) && typeof event.messageId === 'string' ? event.messageId : null
-    if (!isObject(event)) {
-      rejected.push({ index, messageId, error: { code: 'INVALID_EVENT', message: 'an event must be a JSON object', retryable: false } })
+  for (const { index, messageId, event, bytes } of accepted) {
+    // Queue messages are limited to 128 KB; leave room for the envelope and the queue's own.
+    if (bytes > QUEUE_MESSAGE_MAX_BYTES - 1024) {
+      const line = { index, messageId, error: { code: 'EVENT_TOO_LARGE', message: `the event is ${bytes} bytes, over the 127 KB a queue message may carry`, retryable: false } }
+      log('warn', { kind: 'rejected', messageId, error: line.error })
+      rejected.push(line)
       continue
     }
-    for (const dest of cfg.destinations) {
-      const m = messageFor(event, dest.name)
-      // Queue messages are limited to 128 KB; leave room for the queue's own envelope.
-      if (m.size > QUEUE_MESSAGE_MAX_BYTES - 1024) {
-        rejected.push({ index, messageId, destination: dest.name, error: { code: 'EVENT_TOO_LARGE', message: `event is ${m.size} bytes, over the 127 KB a queue message may carry`, retryable: false } })
-        continue
-      }
-      messages.push(m)
-    }
+    for (const dest of cfg.destinations) messages.push(messageFor(event, dest.name))
   }
-  for (const line of rejected) log('warn', { kind: 'rejected', destination: line.destination, messageId: line.messageId, error: line.error })
+  rejected.sort((a, b) => a.index - b.index)
   try {
     await sendToQueue(cfg.queueBinding, messages)
   } catch (e) {

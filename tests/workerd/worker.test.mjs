@@ -167,6 +167,26 @@ describe('inline delivery (no queue bound)', () => {
     assert.equal(mock.requests.length, 0, 'nothing reached Snap')
   })
 
+  test('an event nested too deeply is rejected per event; the rest of the batch is delivered', async () => {
+    const good = order()
+    const depth = 50000
+    const deep = `{"type":"track","event":"Order Completed","messageId":"msg-deep","properties":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`
+    const raw = `[${JSON.stringify(good)},${deep}]`
+    const res = await w.fetch('/events', { method: 'POST', headers: { 'x-signature': sign(SHARED_SECRET, JSON.stringify(good)) }, body: raw })
+    const body = await jsonOf(res)
+    assert.equal(res.status, 200, JSON.stringify(body).slice(0, 500))
+    assert.deepEqual({ delivered: body.delivered, rejected: body.rejected, retryable: body.retryable }, { delivered: 1, rejected: 1, retryable: 0 })
+    assert.deepEqual(body.results[0], { index: 1, messageId: 'msg-deep', error: { code: 'INVALID_EVENT', message: 'the event is nested more than 100 levels deep', retryable: false } })
+    assert.equal(body.results[1].messageId, good.messageId)
+    assert.equal(mock.requests.length, 1)
+    // 99 levels under `properties` (100 with the event itself) still go through.
+    const ok = `{"type":"track","event":"Order Completed","messageId":"msg-deep-ok","timestamp":"${new Date().toISOString()}","properties":{"email":"a@example.com","x":${'{"a":'.repeat(98)}1${'}'.repeat(98)}}}`
+    const res2 = await w.fetch('/events', signed(ok))
+    const body2 = await jsonOf(res2)
+    assert.equal(res2.status, 200, JSON.stringify(body2))
+    assert.equal(body2.delivered, 1)
+  })
+
   test('Authorization: Bearer works', async () => {
     const ev = order()
     const res = await w.fetch('/events', bearer(ev))
@@ -367,13 +387,21 @@ describe('queue mode', () => {
     assert.equal((await dlq()).items.filter((i) => i.messageId === ev.messageId).length, 0)
   })
 
-  test('a non-object event in a batch is rejected at once, the others queued', async () => {
+  test('non-object and over-128 KB events are rejected at once, the others queued', async () => {
     const ev = order()
-    const res = await w.fetch('/events', segmentBatch([ev, 42]))
+    const huge = order({ messageId: 'msg-huge', properties: { email: 'a@example.com', blob: 'x'.repeat(200 * 1024) } })
+    const res = await w.fetch('/events', segmentBatch([ev, 42, huge]))
     const body = await jsonOf(res)
     assert.equal(res.status, 202)
     assert.equal(body.queued, 1)
-    assert.deepEqual(body.rejected, [{ index: 1, messageId: null, error: { code: 'INVALID_EVENT', message: 'an event must be a JSON object', retryable: false } }])
+    assert.equal(body.rejected.length, 2)
+    assert.deepEqual(body.rejected[0], { index: 1, messageId: null, error: { code: 'INVALID_EVENT', message: 'an event must be a JSON object', retryable: false } })
+    assert.deepEqual({ ...body.rejected[1], error: { ...body.rejected[1].error, message: undefined } }, { index: 2, messageId: 'msg-huge', error: { code: 'EVENT_TOO_LARGE', message: undefined, retryable: false } })
+    assert.match(body.rejected[1].error.message, /over the 127 KB a queue message may carry/)
+    // Only permanent rejections: 200, so that Segment does not retry them.
+    const onlyBad = await w.fetch('/events', segmentBatch([huge]))
+    assert.equal(onlyBad.status, 200)
+    assert.equal((await jsonOf(onlyBad)).queued, 0)
     await waitFor(() => lineFor('delivered', ev.messageId).length === 1, { what: 'the queued event' })
     assert.equal(mock.requests.length, 1)
   })
