@@ -203,7 +203,7 @@ function count(lines) {
 function logLine(line, extra = {}) {
   const kind = line.skipped ? 'skipped' : line.delivered ? 'delivered' : isRetryable(line) ? 'retryable' : 'rejected'
   const fields = { kind, destination: line.destination, messageId: line.messageId, subscription: line.subscription, status: line.status, attempts: line.attempts, ...extra }
-  if (line.error) fields.error = { code: line.error.code, message: line.error.message, field: line.error.field }
+  if (line.error) fields.error = { code: line.error.code, message: line.error.message, field: line.error.field, retryAfterMs: line.error.retryAfterMs }
   if (line.skipped) fields.reason = line.skipped
   log(kind === 'rejected' || kind === 'retryable' ? 'warn' : 'log', fields)
 }

@@ -326,6 +326,19 @@ describe('queue mode', () => {
     assert.equal(mock.requests.length, 2)
   })
 
+  test("Snap 429 with Retry-After: the queue retry waits what Snap asked (when the core reports it)", async () => {
+    mock.enqueue(snapPath, { status: 429, headers: { 'retry-after': '1' } })
+    const ev = order()
+    assert.equal((await w.fetch('/events', signed(ev))).status, 202)
+    await waitFor(() => lineFor('delivered', ev.messageId).length === 1, { what: 'the delivery after the 429' })
+    const [failed] = lineFor('retryable', ev.messageId)
+    const [retry] = lineFor('retry', ev.messageId)
+    assert.equal(failed.status, 429)
+    // retryBaseSeconds is 0 here, so any wait comes from Retry-After.
+    assert.equal(retry.delaySeconds, failed.error.retryAfterMs === undefined ? 0 : Math.ceil(failed.error.retryAfterMs / 1000))
+    if (failed.error.retryAfterMs !== undefined) assert.equal(failed.error.retryAfterMs, 1000)
+  })
+
   test('Snap 400: not retried, reported', async () => {
     mock.setDefault({ status: 400, body: { status: 'INVALID', reason: 'bad event' } })
     const ev = order()
