@@ -110,16 +110,19 @@ export async function handleCollect(request, cfg, kv) {
     }
   }
   const cookies = parseCookies(request.headers.get('cookie'))
-  const clickId =
-    clickIdFromUrl(reqUrl.search) ?? clickIdFromUrl(input.url) ?? clickIdFromUrl(request.headers.get('referer') ?? '') ?? validId(cookies[CLICK_COOKIE])
-  const scid = validId(cookies[BROWSER_COOKIE]) ?? crypto.randomUUID()
+  const newClick = clickIdFromUrl(reqUrl.search) ?? clickIdFromUrl(input.url) ?? clickIdFromUrl(request.headers.get('referer') ?? '')
+  const clickId = newClick ?? validId(cookies[CLICK_COOKIE])
+  const knownScid = validId(cookies[BROWSER_COOKIE])
+  const scid = knownScid ?? crypto.randomUUID()
   const anonymousId = segmentId(input.anonymousId) ?? segmentId(cookies.ajs_anonymous_id)
   const userId = segmentId(input.userId) ?? segmentId(cookies.ajs_user_id)
 
   const ids = { uuid_c1: scid }
   if (clickId) ids.click_id = clickId
   let stored = false
-  if (kv && (anonymousId || userId)) {
+  // KV writes are metered (1,000 a day on the free plan): write on an ad click or a new browser
+  // id, not on every page view of a known visitor.
+  if (kv && (anonymousId || userId) && (newClick || !knownScid || input.anonymousId || input.userId)) {
     const value = JSON.stringify(ids)
     const ttl = Math.round(cfg.ttlDays * 86400)
     const keys = [anonymousId && kvKey('a', anonymousId), userId && kvKey('u', userId)].filter(Boolean)

@@ -440,6 +440,9 @@ describe('queue mode', () => {
     // A returning visitor keeps its _scid.
     const again = await jsonOf(await w.fetch('/sc/collect', { method: 'POST', body: JSON.stringify({ url: 'https://shop.example.com/', anonymousId: anon }), headers: { cookie: `_scid=${body.uuid_c1}; _scclid=abc-123_XYZ` } }))
     assert.deepEqual(again, { uuid_c1: body.uuid_c1, click_id: 'abc-123_XYZ', stored: true })
+    // A later page view of a known visitor, no new click: nothing to write to KV.
+    const view = await jsonOf(await w.fetch('/sc/collect?url=https%3A%2F%2Fshop.example.com%2Fcart', { headers: { cookie: `ajs_anonymous_id=%22${anon}%22; _scid=${body.uuid_c1}; _scclid=abc-123_XYZ` } }))
+    assert.deepEqual(view, { uuid_c1: body.uuid_c1, click_id: 'abc-123_XYZ', stored: false })
 
     // Later, Segment delivers a server-side event for that visitor: no cookies, only anonymousId.
     const later = order({ anonymousId: anon })
