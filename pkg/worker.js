@@ -294,10 +294,17 @@ async function deliverGroup(dest, msgs, options, limit) {
   const alone = msgs.filter((m) => ids.get(m.body.event.messageId) !== 1)
   if (together.length) {
     const lines = await sendSafely(dest, together.map((m) => m.body.event), { ...options, concurrency: limit })
-    for (const m of together) out.set(m, lines ? lines.filter((l) => l.messageId === m.body.event.messageId) : null)
+    for (const m of together) {
+      const mine = lines ? lines.filter((l) => l.messageId === m.body.event.messageId) : []
+      // No line for a message would mean no outcome: retry rather than ack it.
+      out.set(m, mine.length ? mine : null)
+    }
   }
   await pool(
-    alone.map((m) => async () => out.set(m, await sendSafely(dest, [m.body.event], { ...options, concurrency: 1 }))),
+    alone.map((m) => async () => {
+      const lines = await sendSafely(dest, [m.body.event], { ...options, concurrency: 1 })
+      out.set(m, lines?.length ? lines : null)
+    }),
     limit
   )
   return out
@@ -364,15 +371,25 @@ async function settle(msg, dest, lines, cfg) {
 // Dead letters: the dead-letter queue's consumer parks messages in KV, where the /dlq routes list,
 // replay (re-enqueue) and drain them.
 
+// Parks a message in KV; false when there is no KV or the write failed (logged).
 async function park(cfg, msg, reason, errors) {
   if (!cfg.kv) return false
+  try {
+    await putParked(cfg, msg, reason, errors)
+    return true
+  } catch (e) {
+    log('error', { kind: 'park-failed', id: msg.id, message: String(e?.message ?? e) })
+    return false
+  }
+}
+
+async function putParked(cfg, msg, reason, errors) {
   const failedAt = new Date().toISOString()
   const key = `${DLQ_PREFIX}${failedAt}:${msg.id}`
   // attempts: this queue's deliveries (for a dead letter, the dead-letter queue's).
   const value = { id: msg.id, reason, failedAt, attempts: msg.attempts, enqueuedAt: msg.timestamp?.toISOString?.() ?? null, body: msg.body }
   if (errors) value.errors = errors.map((e) => ({ code: e.code, message: e.message, field: e.field }))
   await cfg.kv.put(key, JSON.stringify(value), { expirationTtl: Math.round(cfg.queue.deadLetterTtlDays * 86400) })
-  return true
 }
 
 async function parkDeadLetters(batch, cfg) {
@@ -382,14 +399,10 @@ async function parkDeadLetters(batch, cfg) {
     return
   }
   for (const msg of batch.messages) {
-    try {
-      await park(cfg, msg, 'retries-exhausted')
+    if (await park(cfg, msg, 'retries-exhausted')) {
       log('error', { kind: 'dead', id: msg.id, destination: msg.body?.dest, messageId: msg.body?.event?.messageId ?? null })
       msg.ack()
-    } catch (e) {
-      log('error', { kind: 'park-failed', id: msg.id, message: String(e?.message ?? e) })
-      msg.retry({ delaySeconds: 60 })
-    }
+    } else msg.retry({ delaySeconds: 60 })
   }
 }
 
