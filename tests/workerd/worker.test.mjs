@@ -471,7 +471,8 @@ describe('fan-out to two destinations (queue mode)', () => {
   before(async () => {
     const config = destinationsConfig()
     config.destinations.push({ name: 'snap-b', destination: 'snap-conversions-api', settings: { pixel_id: 'px-wk-b' }, secrets: { access_token: 'SNAP_ACCESS_TOKEN' } })
-    w = await startWorker({ bindings: bindingsFor(mock.url, config), queue: { maxRetries: 2 } })
+    config.queue.parkRejected = true
+    w = await startWorker({ bindings: bindingsFor(mock.url, config), queue: { maxRetries: 2 }, kv: true })
   })
   after(async () => w?.dispose())
 
@@ -486,6 +487,29 @@ describe('fan-out to two destinations (queue mode)', () => {
     for (const r of mock.requests.filter((q) => q.reply?.status !== 500)) assert.equal(r.json.data[0].event_id, ev.messageId)
     const delivered = w.records().filter((r) => r.kind === 'delivered' && r.messageId === ev.messageId)
     assert.deepEqual(delivered.map((r) => [r.destination, r.queueAttempts]).sort(), [['snap', 2], ['snap-b', 1]])
+  })
+
+  test('parkRejected: an event one destination rejects is parked for a later replay', async () => {
+    mock.enqueue('/v3/px-wk-b/events', { status: 400, body: { status: 'INVALID', reason: 'unknown pixel' } })
+    const ev = order()
+    assert.equal((await w.fetch('/events', signed(ev))).status, 202)
+    const listed = await waitFor(async () => {
+      const l = await jsonOf(await w.fetch('/dlq', { headers: { authorization: `Bearer ${API_TOKEN}` } }))
+      return l.items.find((i) => i.messageId === ev.messageId)
+    }, { what: 'the parked rejection' })
+    assert.equal(listed.reason, 'rejected')
+    assert.equal(listed.destination, 'snap-b')
+    assert.equal(listed.errors.length, 1)
+    assert.equal(listed.errors[0].code, 'HTTP_ERROR')
+    assert.match(listed.errors[0].message, /unknown pixel/)
+    await waitFor(() => w.records().some((r) => r.kind === 'delivered' && r.destination === 'snap' && r.messageId === ev.messageId), { what: 'the other destination' })
+    // Replayed after the fix, it goes to that destination only.
+    mock.reset()
+    const replay = await jsonOf(await w.fetch('/dlq/replay', bearer({ keys: [listed.key] })))
+    assert.equal(replay.replayed, 1)
+    await mock.waitForRequests(1)
+    await waitFor(() => w.records().some((r) => r.kind === 'delivered' && r.destination === 'snap-b' && r.messageId === ev.messageId), { what: 'the replay' })
+    assert.deepEqual(mock.requests.map((r) => r.pathname), ['/v3/px-wk-b/events'])
   })
 })
 
