@@ -513,6 +513,25 @@ describe('fan-out to two destinations (queue mode)', () => {
   })
 })
 
+describe('batch_size > 1 in queue mode', () => {
+  let w
+  before(async () => {
+    const config = destinationsConfig()
+    config.destinations[0].settings.batch_size = 10
+    w = await startWorker({ bindings: bindingsFor(mock.url, config), queue: { maxRetries: 2, maxBatchSize: 10 } })
+  })
+  after(async () => w?.dispose())
+
+  test("a consumer batch goes to Snap in one request (one send() per destination)", async () => {
+    const events = [order(), order(), order()]
+    const res = await w.fetch('/events', segmentBatch(events))
+    assert.deepEqual(await jsonOf(res), { queued: 3, rejected: [] })
+    await waitFor(() => events.every((e) => w.records().some((r) => r.kind === 'delivered' && r.messageId === e.messageId)), { what: 'three deliveries' })
+    assert.equal(mock.requests.length, 1)
+    assert.deepEqual(mock.requests[0].json.data.map((d) => d.event_id), events.map((e) => e.messageId))
+  })
+})
+
 describe('configuration errors: 500 naming the setting, no stack', () => {
   const base = () => bindingsFor('http://127.0.0.1:9')
   const variants = [
