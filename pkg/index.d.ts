@@ -147,7 +147,12 @@ export interface WorkerDestinationConfig {
 /** The EDGE_ACTIONS_CONFIG var (a JSON string or a wrangler.toml table). */
 export interface WorkerConfig {
   destinations: WorkerDestinationConfig[]
-  inbound?: { maxBodyBytes?: number; maxEvents?: number }
+  inbound?: {
+    maxBodyBytes?: number
+    maxEvents?: number
+    /** 'first-event' (default): also accept Segment's batch signature, over the first event only. */
+    batchSignature?: 'first-event' | 'whole-body'
+  }
   delivery?: {
     /** At most 6 (a Worker invocation's simultaneous connections), shared by the destinations. */
     concurrency?: number

@@ -38,7 +38,7 @@ export const QUEUE_SEND_BATCH_MAX_BYTES = 256 * 1024
 export const QUEUE_MAX_DELAY_SECONDS = 24 * 60 * 60
 
 const DEFAULTS = Object.freeze({
-  inbound: { maxBodyBytes: 1024 * 1024, maxEvents: 500 },
+  inbound: { maxBodyBytes: 1024 * 1024, maxEvents: 500, batchSignature: 'first-event' },
   delivery: { concurrency: MAX_CONNECTIONS, maxAttempts: 2, timeoutMs: 10000, baseDelayMs: 250, maxRetryAfterMs: 5000, subrequests: 50 },
   queue: { deadLetterQueue: 'edge-actions-dlq', retryBaseSeconds: 30, retryMaxSeconds: 3600, parkRejected: false, deadLetterTtlDays: 30 },
   clickIds: { enabled: true, path: '/sc/collect', cookieMaxAgeDays: 390, ttlDays: 37, cookieDomain: null, allowedOrigins: [] }
@@ -190,7 +190,12 @@ export function loadConfig(env, createDestination) {
   const [inb, inAt] = section(raw, 'inbound', DEFAULTS.inbound)
   const inbound = {
     maxBodyBytes: number(inb, 'maxBodyBytes', inAt, 1024, 100 * 1024 * 1024, DEFAULTS.inbound.maxBodyBytes),
-    maxEvents: number(inb, 'maxEvents', inAt, 1, 100000, DEFAULTS.inbound.maxEvents)
+    maxEvents: number(inb, 'maxEvents', inAt, 1, 100000, DEFAULTS.inbound.maxEvents),
+    // 'first-event': also accept Segment's batch signature, which covers only the first event.
+    batchSignature: inb.batchSignature ?? DEFAULTS.inbound.batchSignature
+  }
+  if (!['first-event', 'whole-body'].includes(inbound.batchSignature)) {
+    throw new WorkerConfigError(`${inAt}.batchSignature`, 'must be "first-event" (what Segment sends) or "whole-body"')
   }
 
   const [del, delAt] = section(raw, 'delivery', DEFAULTS.delivery)
@@ -263,7 +268,7 @@ export function loadConfig(env, createDestination) {
     delivery,
     queue,
     clickIds,
-    auth: { sharedSecret, apiToken },
+    auth: { sharedSecret, apiToken, batchSignature: inbound.batchSignature },
     queueBinding: q2,
     kv
   }

@@ -82,7 +82,7 @@ function firstArrayElement(bytes) {
  * Builds the request authenticator for one configuration. Keys are imported once; every check
  * is a WebCrypto verify (constant time in the implementation), never a string comparison.
  */
-export function makeAuthenticator({ sharedSecret, apiToken }) {
+export function makeAuthenticator({ sharedSecret, apiToken, batchSignature = 'first-event' }) {
   const hmacSha1 = sharedSecret
     ? crypto.subtle.importKey('raw', encoder.encode(sharedSecret), { name: 'HMAC', hash: 'SHA-1' }, false, ['verify'])
     : null
@@ -111,7 +111,7 @@ export function makeAuthenticator({ sharedSecret, apiToken }) {
         const key = await hmacSha1
         if (await crypto.subtle.verify('HMAC', key, sigBytes, bodyBytes)) return 'signature'
         // A Segment batch: the signature covers the first event only (see docs/worker.md).
-        const first = firstArrayElement(bodyBytes)
+        const first = batchSignature === 'first-event' ? firstArrayElement(bodyBytes) : null
         if (first && (await crypto.subtle.verify('HMAC', key, sigBytes, first))) return 'signature-first-event'
       }
     }

@@ -48,6 +48,10 @@ test('authentication: whole body, first batch element (strings with brackets, es
   ]) {
     await assert.rejects(auth(req(headers), bytes(raw)), (e) => e instanceof HttpError && e.status === 401, JSON.stringify(headers))
   }
+  // With batchSignature "whole-body" the first-event form is refused.
+  const strict = makeAuthenticator({ sharedSecret: SECRET, batchSignature: 'whole-body' })
+  assert.equal(await strict(req({ 'x-signature': sig(raw) }), bytes(raw)), 'signature')
+  await assert.rejects(strict(req({ 'x-signature': sig(JSON.stringify(first)) }), bytes(raw)), (e) => e.status === 401)
   // Only the configured mechanisms count.
   const sigOnly = makeAuthenticator({ sharedSecret: SECRET })
   await assert.rejects(sigOnly(req({ authorization: `Bearer ${TOKEN}` }), bytes(raw)), /X-Signature/)
@@ -123,4 +127,5 @@ test('configuration: secrets merged by name, defaults, errors name the setting',
   assert.equal(err((e) => { e.EDGE_ACTIONS_CONFIG.clickIds = { cookieDomain: 'a; b' } }), 'EDGE_ACTIONS_CONFIG.clickIds.cookieDomain')
   assert.equal(err((e) => { e.EDGE_ACTIONS_API_TOKEN = 'short' }), 'EDGE_ACTIONS_API_TOKEN')
   assert.equal(err((e) => { e.EDGE_ACTIONS_QUEUE = 'not a queue' }), 'EDGE_ACTIONS_QUEUE')
+  assert.equal(err((e) => { e.EDGE_ACTIONS_CONFIG.inbound = { batchSignature: 'all' } }), 'EDGE_ACTIONS_CONFIG.inbound.batchSignature')
 })
