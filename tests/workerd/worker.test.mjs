@@ -8,7 +8,7 @@ import { test, before, after, beforeEach, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, statSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, statSync, rmSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startMockSnap } from '../support/mock-snap.mjs'
@@ -573,29 +573,50 @@ describe('configuration errors: 500 naming the setting, no stack', () => {
   })
 })
 
-test('wrangler deploy --dry-run bundles the Worker from wrangler.toml', (t) => {
+// wrangler deploy --dry-run in `cwd`, into a temporary directory: { log, sizes }.
+function dryRun(cwd) {
   const out = mkdtempSync(join(tmpdir(), 'edge-actions-bundle-'))
   try {
     const log = execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', out], {
-      cwd: REPO_ROOT,
+      cwd,
       // No metrics; no banner, which also skips wrangler's npm update check. --dry-run needs no network.
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CI: 'true' },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe']
     })
-    const files = readdirSync(out)
-    const sizes = Object.fromEntries(files.map((f) => [f, statSync(join(out, f)).size]))
-    const wasm = files.find((f) => f.endsWith('.wasm'))
-    const js = files.find((f) => f.endsWith('.js'))
-    assert.ok(js, `no JS in the bundle: ${files}`)
-    assert.ok(wasm, `no wasm module in the bundle: ${files}`)
-    assert.ok(sizes[wasm] > 10000, 'the wasm is the built module')
-    for (const binding of ['EDGE_ACTIONS_QUEUE', 'EDGE_ACTIONS_KV', 'EDGE_ACTIONS_CONFIG']) assert.match(log, new RegExp(binding), `${binding} is bound`)
-    assert.doesNotMatch(log, /update available/, 'no update check')
-    const total = /Total Upload: ([\d.]+ KiB) \/ gzip: ([\d.]+ KiB)/.exec(log)
-    assert.ok(total, log)
-    t.diagnostic(`bundle: ${total[1]} (gzip ${total[2]}); files ${JSON.stringify(sizes)}`)
+    const sizes = Object.fromEntries(readdirSync(out).map((f) => [f, statSync(join(out, f)).size]))
+    return { log, sizes }
   } finally {
     rmSync(out, { recursive: true, force: true })
+  }
+}
+
+test('wrangler deploy --dry-run bundles the Worker from wrangler.toml', (t) => {
+  const { log, sizes } = dryRun(REPO_ROOT)
+  const files = Object.keys(sizes)
+  const wasm = files.find((f) => f.endsWith('.wasm'))
+  assert.ok(files.includes('worker.js'), `no worker.js in the bundle: ${files}`)
+  assert.ok(wasm, `no wasm module in the bundle: ${files}`)
+  assert.ok(sizes[wasm] > 10000, 'the wasm is the built module')
+  for (const binding of ['EDGE_ACTIONS_QUEUE', 'EDGE_ACTIONS_KV', 'EDGE_ACTIONS_CONFIG']) assert.match(log, new RegExp(binding), `${binding} is bound`)
+  assert.doesNotMatch(log, /update available/, 'no update check')
+  const total = /Total Upload: ([\d.]+ KiB) \/ gzip: ([\d.]+ KiB)/.exec(log)
+  assert.ok(total, log)
+  t.diagnostic(`bundle: ${total[1]} (gzip ${total[2]}); files ${JSON.stringify(sizes)}`)
+})
+
+test("a project that imports 'edge-actions/worker' (the package export) bundles too", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-actions-user-'))
+  try {
+    mkdirSync(join(dir, 'node_modules'))
+    symlinkSync(REPO_ROOT, join(dir, 'node_modules', 'edge-actions'), 'dir')
+    writeFileSync(join(dir, 'index.js'), "export { default } from 'edge-actions/worker'\n")
+    writeFileSync(join(dir, 'wrangler.toml'), 'name = "user-worker"\nmain = "index.js"\ncompatibility_date = "2025-09-01"\n')
+    const { sizes } = dryRun(dir)
+    const files = Object.keys(sizes)
+    assert.ok(files.some((f) => f.endsWith('.wasm')), `no wasm module in the bundle: ${files}`)
+    assert.ok(files.includes('index.js'), `${files}`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 })
