@@ -8,6 +8,8 @@
 // cookies, get `integrations["Snap Conversions Api"].click_id` / `.uuid_c1` filled when absent:
 // the paths Segment's default Snap mapping reads into user_data.sc_click_id / sc_cookie1.
 
+import { readBody } from './worker-inbound.js'
+
 export const CLICK_COOKIE = '_scclid'
 export const BROWSER_COOKIE = '_scid'
 export const SNAP_INTEGRATION = 'Snap Conversions Api'
@@ -97,8 +99,7 @@ export async function handleCollect(request, cfg, kv) {
   const reqUrl = new URL(request.url)
   const input = Object.fromEntries(reqUrl.searchParams)
   if (request.method === 'POST') {
-    const text = await request.text()
-    if (text.length > 16384) return Response.json({ error: { code: 'BODY_TOO_LARGE', message: 'at most 16 KB' } }, { status: 413, headers: cors })
+    const text = new TextDecoder().decode(await readBody(request, 16384))
     if (text.trim()) {
       let body
       try {

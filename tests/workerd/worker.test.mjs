@@ -459,6 +459,12 @@ describe('queue mode', () => {
     assert.equal(byId[fromUrl.messageId].sc_click_id, 'url-click')
     assert.equal(byId[fromUrl.messageId].sc_cookie1, undefined)
 
+    // Bad bodies on the public route: clear errors, nothing stored.
+    assert.equal((await w.fetch('/sc/collect', { method: 'POST', body: 'x'.repeat(20000) })).status, 413)
+    const notJson = await w.fetch('/sc/collect', { method: 'POST', body: '{"url":' })
+    assert.equal(notJson.status, 400)
+    assert.equal((await notJson.json()).error.code, 'MALFORMED_BODY')
+
     // Junk click ids are never echoed into cookies.
     const bad = await w.fetch(`/sc/collect?ScCid=${encodeURIComponent('x;Domain=evil.com')}`)
     assert.equal((await bad.json()).click_id, undefined)
