@@ -137,9 +137,9 @@ export async function handleCollect(request, cfg, kv) {
 }
 
 /**
- * Fills click_id / uuid_c1 into events that lack them, in place: from KV (by anonymousId, then
- * userId) and, for the click id, from the event's own page URL. Values the event carries win;
- * an integration switched off (`false`) is left alone.
+ * Fills click_id / uuid_c1 into events that lack them, in place: the click id from the event's
+ * own page URL, else from KV (by anonymousId, then userId), and uuid_c1 from KV. Values the
+ * event carries win; an integration switched off (`false`) is left alone.
  */
 export async function fillClickIds(events, kv) {
   const cache = new Map()
@@ -172,16 +172,17 @@ export async function fillClickIds(events, kv) {
     const snap = isObject(current) ? { ...current } : {}
     const want = () => snap.click_id === undefined || snap.uuid_c1 === undefined
     if (!want()) continue
+    // The event's own page URL is the latest landing: its ScCid beats an older one in KV.
+    if (snap.click_id === undefined) {
+      const page = isObject(event.context?.page) ? event.context.page : {}
+      const fromPage = clickIdFromUrl(page.url) ?? clickIdFromUrl(page.search)
+      if (fromPage) snap.click_id = fromPage
+    }
     for (const [kind, id] of [['a', event.anonymousId], ['u', event.userId]]) {
       if (!want() || typeof id !== 'string' || id === '') continue
       const found = await lookup(kvKey(kind, id))
       if (found?.click_id !== undefined && snap.click_id === undefined) snap.click_id = found.click_id
       if (found?.uuid_c1 !== undefined && snap.uuid_c1 === undefined) snap.uuid_c1 = found.uuid_c1
-    }
-    if (snap.click_id === undefined) {
-      const page = isObject(event.context?.page) ? event.context.page : {}
-      const fromPage = clickIdFromUrl(page.url) ?? clickIdFromUrl(page.search)
-      if (fromPage) snap.click_id = fromPage
     }
     if (snap.click_id === current?.click_id && snap.uuid_c1 === current?.uuid_c1) continue
     event.integrations = { ...integrations, [SNAP_INTEGRATION]: snap }

@@ -82,11 +82,13 @@ test('click ids: parsing and filling', async () => {
     { anonymousId: 'nobody', userId: 'user', context: { page: { url: 'https://s.example/?ScCid=page-click' } } },
     { anonymousId: 'anon', integrations: { 'Snap Conversions Api': false } },
     { anonymousId: 'anon', integrations: { 'Snap Conversions Api': { click_id: 'own', uuid_c1: 'own-c' } } },
-    'not an event'
+    'not an event',
+    { anonymousId: 'anon', context: { page: { url: 'https://s.example/?ScCid=newer-click' } } }
   ]
-  assert.equal(await fillClickIds(events, kv), 2)
+  assert.equal(await fillClickIds(events, kv), 3)
+  assert.deepEqual(events[5].integrations, { 'Snap Conversions Api': { click_id: 'newer-click', uuid_c1: 'kv-cookie' } }, 'the page URL beats an older click in KV')
   assert.deepEqual(events[0].integrations, { 'Snap Conversions Api': { click_id: 'kv-click', uuid_c1: 'kv-cookie' } })
-  assert.deepEqual(events[1].integrations, { 'Snap Conversions Api': { uuid_c1: 'user-cookie', click_id: 'page-click' } })
+  assert.deepEqual(events[1].integrations, { 'Snap Conversions Api': { click_id: 'page-click', uuid_c1: 'user-cookie' } })
   assert.deepEqual(events[2].integrations, { 'Snap Conversions Api': false })
   assert.deepEqual(events[3].integrations, { 'Snap Conversions Api': { click_id: 'own', uuid_c1: 'own-c' } })
   // Without KV, only the page URL helps.
