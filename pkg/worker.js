@@ -23,7 +23,6 @@ import {
 import { HttpError, readBody, makeAuthenticator, parseJson, eventsOf } from './worker-inbound.js'
 import { handleCollect, fillClickIds } from './worker-clickids.js'
 
-export { WorkerConfigError, retryDelaySeconds } from './worker-config.js'
 
 const MESSAGE_VERSION = 1
 const DLQ_PREFIX = 'dlq:'
@@ -61,6 +60,7 @@ function log(level, fields) {
 const json = (value, status = 200, headers = {}) => Response.json(value, { status, headers })
 const errorResponse = (status, code, message, extra = {}, headers = {}) => json({ error: { code, message, ...extra } }, status, headers)
 
+// The only export: workerd treats a main module's named exports as entrypoints.
 export default {
   async fetch(request, env) {
     const s = stateFor(env)
