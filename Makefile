@@ -9,7 +9,7 @@ export WRANGLER_SEND_METRICS := false
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: build deps-rust deps-node deps-browser test test-rust test-node test-conformance test-differential test-workerd test-browser demo playground bench fuzz clean size
+.PHONY: build deps-rust deps-node deps-browser test test-rust test-node test-conformance test-differential test-workerd test-browser demo demo-worker playground bench fuzz clean size
 
 deps-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -53,8 +53,10 @@ test-conformance: build deps-node
 test-differential: build deps-node
 	node --test tests/differential/*.test.mjs
 
+# The package in workerd (workerd.test.mjs) and the ready-made Worker, including a
+# `wrangler deploy --dry-run` bundle (worker.test.mjs). Node 22: wrangler / miniflare need it.
 test-workerd: build deps-node
-	$(NODE22) --test tests/workerd/workerd.test.mjs
+	$(NODE22) --test tests/workerd/*.test.mjs
 
 test-browser: build deps-node deps-browser
 	node --test tests/browser/playground.test.mjs
@@ -63,6 +65,11 @@ test: test-rust test-node test-conformance test-differential test-workerd test-b
 
 demo: build deps-node
 	node scripts/demo.mjs
+	$(NODE22) scripts/demo-worker.mjs
+
+# The ready-made Worker locally (Miniflare: real workerd, queues and KV, telemetry off).
+demo-worker: build deps-node
+	$(NODE22) scripts/demo-worker.mjs
 
 playground: build
 	node www/serve.mjs

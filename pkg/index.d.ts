@@ -124,3 +124,91 @@ export declare function matchesTrigger(fql: string, event: unknown): boolean
 export declare function presets(destination: string): Subscription[]
 /** Browser entry only: load the wasm once before using the API. */
 export declare function init(input?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<void>
+
+// ---------------------------------------------------------------------------------------------
+// The ready-made Cloudflare Worker (`edge-actions/worker`, pkg/worker.js): its default export is
+// a module Worker ({ fetch, queue }). Below: the shape of its EDGE_ACTIONS_CONFIG var and of its
+// answers. Reference: docs/worker.md.
+
+/** One destination in EDGE_ACTIONS_CONFIG: createDestination's options plus a name and secrets. */
+export interface WorkerDestinationConfig {
+  /** Distinct per destination; default: the destination slug. Queue messages carry it. */
+  name?: string
+  destination: DestinationOptions['destination']
+  /** Plain settings. Secret-looking keys (token, secret, api_key, ...) are rejected here. */
+  settings?: SnapConversionsSettings | Record<string, unknown>
+  /** Setting name -> name of the Worker secret (`wrangler secret put NAME`) that fills it. */
+  secrets?: Record<string, string>
+  subscriptions?: DestinationOptions['subscriptions']
+  /** Per-destination origin; default: the EDGE_ACTIONS_BASE_URL var. */
+  baseUrl?: string
+}
+
+/** The EDGE_ACTIONS_CONFIG var (a JSON string or a wrangler.toml table). */
+export interface WorkerConfig {
+  destinations: WorkerDestinationConfig[]
+  inbound?: {
+    maxBodyBytes?: number
+    maxEvents?: number
+    /** 'first-event' (default): also accept Segment's batch signature, over the first event only. */
+    batchSignature?: 'first-event' | 'whole-body'
+  }
+  delivery?: {
+    /** At most 6 (a Worker invocation's simultaneous connections), shared by the destinations. */
+    concurrency?: number
+    /** Inline mode only; the queue consumer tries once and lets the queue retry. */
+    maxAttempts?: number
+    timeoutMs?: number
+    baseDelayMs?: number
+    maxRetryAfterMs?: number
+    /** Subrequests one invocation may make: 50 (free plan, default) or up to 10,000 (paid). */
+    subrequests?: number
+  }
+  queue?: {
+    /** Name of the dead-letter queue (wrangler.toml dead_letter_queue); its batches are parked in KV. */
+    deadLetterQueue?: string
+    retryBaseSeconds?: number
+    retryMaxSeconds?: number
+    /** Also park permanently rejected events in KV (to replay after a fix). */
+    parkRejected?: boolean
+    deadLetterTtlDays?: number
+  }
+  clickIds?: {
+    enabled?: boolean
+    /** Collection route (default /sc/collect). */
+    path?: string
+    cookieMaxAgeDays?: number
+    /** How long KV keeps a visitor's click id (default 37 days). */
+    ttlDays?: number
+    cookieDomain?: string | null
+    /** Origins allowed to call the route cross-origin with credentials. */
+    allowedOrigins?: string[]
+  }
+}
+
+/** A queue message: one event for one destination. */
+export interface WorkerQueueMessage {
+  v: 1
+  dest: string
+  event: Record<string, unknown>
+}
+
+/** Inline mode answer (200, or 503 while any retryable failure remains). */
+export interface WorkerInlineAnswer {
+  delivered: number
+  rejected: number
+  retryable: number
+  skipped: number
+  results: (SendLine & { destination: string })[]
+}
+
+/** Queue mode answer (202; 200 when every event was rejected). */
+export interface WorkerQueuedAnswer {
+  queued: number
+  rejected: { index: number; messageId: string | null; destination?: string; error: { code: string; message: string; retryable: false } }[]
+}
+
+/** Every error answer: 400, 401, 404, 405, 409, 413, 500 (CONFIG_ERROR, with `setting`), 503. */
+export interface WorkerErrorAnswer {
+  error: { code: string; message: string; setting?: string }
+}
