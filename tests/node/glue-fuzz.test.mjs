@@ -138,14 +138,27 @@ const fixedGood = fc.constantFrom('web', 'app', 'order').map((k) => (k === 'web'
 const hostile = fc.constantFrom(...Object.keys(MUST_REJECT)).map((k) => ({ kind: k, ...MUST_REJECT[k]() }))
 const odd = fc.constantFrom(...Object.keys(ODD)).map((k) => ({ kind: k, event: ODD[k]() }))
 
-// One input slot: { event, reject?: { kind, id } }
-const slot = fc.oneof(
-  { weight: 4, arbitrary: realisticEvent.map((event) => ({ event })) },
-  { weight: 2, arbitrary: fixedGood.map((event) => ({ event })) },
-  { weight: 2, arbitrary: fc.anything({ maxDepth: 3 }).map((event) => ({ event })) },
-  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((event) => ({ event })) },
-  { weight: 2, arbitrary: odd.map(({ kind, event }) => ({ event, kind })) },
-  { weight: 2, arbitrary: hostile.map(({ kind, event, id }) => ({ event, kind, reject: { id } })) }
+// fast-check prints counterexamples by walking them, which overflows on 5,000-deep values:
+// give such values a short description instead (a symbol key, so JSON never sees it).
+function labelled(v, label) {
+  if (v !== null && (typeof v === 'object' || typeof v === 'function')) {
+    Object.defineProperty(v, fc.toStringMethod, { value: typeof label === 'function' ? label : () => label, enumerable: false })
+  }
+  return v
+}
+const asSlot = (s) => labelled(s, () => `${s.kind ?? 'random'}: ${describeValue(s.event)}`)
+
+// One input slot: { event, kind?, reject?: { id } }
+const randomSlot = fc.oneof(
+  { weight: 4, arbitrary: realisticEvent.map((event) => asSlot({ event })) },
+  { weight: 2, arbitrary: fixedGood.map((event) => asSlot({ event })) },
+  { weight: 2, arbitrary: fc.anything({ maxDepth: 3 }).map((event) => asSlot({ event })) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((event) => asSlot({ event })) }
+)
+const mixedSlot = fc.oneof(
+  { weight: 3, arbitrary: randomSlot },
+  { weight: 1, arbitrary: odd.map(({ kind, event }) => asSlot({ event, kind })) },
+  { weight: 1, arbitrary: hostile.map(({ kind, event, id }) => asSlot({ event, kind, reject: { id } })) }
 )
 
 // ---- random mappings and FQL -----------------------------------------------------------------
@@ -185,7 +198,7 @@ const { mappingValue } = fc.letrec((tie) => ({
 
 function deepDirective(depth) {
   let v = { '@path': '$.a' }
-  for (let i = 0; i < depth; i++) v = { '@if': { exists: v, then: v === null ? 1 : { '@literal': 1 }, else: v } }
+  for (let i = 0; i < depth; i++) v = { '@if': { exists: { '@path': '$.a' }, then: v, else: { '@literal': i } } }
   return v
 }
 function deepTransform(depth) {
@@ -198,7 +211,10 @@ const HOSTILE_MAPPINGS = [
   { deep: DEEP_ARR_5000 },
   { d: deepDirective(5000) },
   { d: deepTransform(3000) },
-  { t: { '@template': '{{'.repeat(100000) } },
+  // Unclosed braces: rendering time grows with the square of the length on current main
+  // (100,000 took 2 minutes), so the fuzz keeps this one moderate.
+  { t: { '@template': '{{'.repeat(12000) } },
+  { t: { '@template': '{{a}}'.repeat(50000) } },
   { l: { '@liquid': '{% if a %}'.repeat(5000) + '{% endif %}'.repeat(5000) } },
   { l: { '@liquid': '{{ a' + ' | upcase'.repeat(20000) + ' }}' } },
   { l: { '@liquid': '{% for x in a %}{% for y in a %}{% for z in a %}{{ z }}{% endfor %}{% endfor %}{% endfor %}' } },
@@ -211,21 +227,21 @@ const HOSTILE_MAPPINGS = [
   { n: 10n },
   null, undefined, 7, 'mapping', [], [{ '@path': '$.a' }], Symbol('m'), () => 1, new Date(0)
 ]
-const hostileMapping = fc.constantFrom(...HOSTILE_MAPPINGS.keys()).map((i) => HOSTILE_MAPPINGS[i])
-const cyclicMapping = fc.constant(null).map(() => { const m = { a: { '@path': '$.a' } }; m.self = m; return m })
+HOSTILE_MAPPINGS.forEach((m, i) => labelled(m, `hostile mapping #${i}`))
+const cyclicMapping = fc.constant(null).map(() => { const m = { a: { '@path': '$.a' } }; m.self = m; return labelled(m, 'cyclic mapping') })
 const mapping = fc.oneof(
-  { weight: 8, arbitrary: fc.dictionary(fc.string({ maxLength: 6 }), mappingValue, { maxKeys: 4 }) },
-  { weight: 2, arbitrary: mappingValue },
-  { weight: 1, arbitrary: hostileMapping },
-  { weight: 1, arbitrary: cyclicMapping }
+  { weight: 4, arbitrary: fc.dictionary(fc.string({ maxLength: 6 }), mappingValue, { maxKeys: 4 }) },
+  { weight: 1, arbitrary: mappingValue }
 )
+
 
 const payloadSafe = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }),
   fc.record({ a: fc.jsonValue({ maxDepth: 3 }), s: fc.string(), big: fc.jsonValue({ maxDepth: 2 }), properties: fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] }),
-  fc.constantFrom({ a: [1, 2, 3], s: 'aaa' }, { a: { b: { c: 'd' } } }, { a: HUGE, s: HUGE })
+  fc.constantFrom({ a: [1, 2, 3], s: 'aaa' }, { a: { b: { c: 'd' } } }, labelled({ a: HUGE, s: HUGE }, '{a: 600 KB, s: 600 KB}'))
 )
-const payloadHostile = fc.constantFrom('cycle', 'bigint', 'deep', 'surrogate', 'symbol', 'fn', 'undefined', 'date').map((k) => {
+const payloadHostile = fc.constantFrom('cycle', 'bigint', 'deep', 'surrogate', 'symbol', 'fn', 'undefined', 'date').map((k) => labelled(hostilePayload(k), `hostile payload: ${k}`))
+function hostilePayload(k) {
   switch (k) {
     case 'cycle': { const p = { a: 1 }; p.a = p; return p }
     case 'bigint': return { a: 1n, s: 2n ** 80n }
@@ -236,7 +252,7 @@ const payloadHostile = fc.constantFrom('cycle', 'bigint', 'deep', 'surrogate', '
     case 'undefined': return undefined
     default: return new Date(0)
   }
-})
+}
 
 const FQL_TOKENS = ['type', 'event', 'properties.a', 'properties.email', 'context.page.url', 'userId', 'traits.x', '"track"', '"Order Completed"', "'x'", '"a\\"b"', '"', "'", '=', '!=', '<', '<=', '>', '>=', 'and', 'or', 'not', '!', 'exists', 'contains(', 'match(', 'lowercase(', 'length(', ',', '(', ')', '123', '-1.5e3', '1e999', '0x1f', 'true', 'false', 'null', '\\', '*', '?', '.', '[', ']', '[0]', ' ', '\n', '\u2028', '\uD800']
 const fqlToken = fc.constantFrom(...FQL_TOKENS)
@@ -338,52 +354,73 @@ describe('glue fuzz', { skip }, () => {
     assert.deepEqual(failures, [])
   })
 
-  test('plan(): random arrays: never throws, lines in input order, hostile events isolated, others as planned alone', () => {
-    fc.assert(
-      fc.property(fc.array(slot, { maxLength: 10 }), (slots) => {
-        const events = slots.map((s) => s.event)
-        let lines
+  // Lines come in input order: event i owns the next k lines, k = what planning it alone gives
+  // (1 for a hostile event); so messageIds line up without being unique.
+  function checkArray(slots) {
+    const events = slots.map((s) => s.event)
+    let lines
+    try {
+      lines = dest.plan(events)
+    } catch (e) {
+      throw new Error(`plan() threw ${e?.constructor?.name} for [${slots.map((s) => s.kind ?? typeof s.event).join(', ')}]: ${String(e?.message).slice(0, 200)}`)
+    }
+    assert.ok(Array.isArray(lines))
+    let at = 0
+    for (const [i, s] of slots.entries()) {
+      if (s.reject) {
+        const l = lines[at++]
+        assert.ok(isInvalidEvent(l), `event ${i} (${s.kind}) must get INVALID_EVENT, got ${describeValue(l)}`)
+        assert.equal(l.messageId, s.reject.id, `event ${i} (${s.kind}): the line carries its messageId`)
+        assert.deepEqual(Object.keys(l).filter((k) => !['messageId', 'error', 'subscription'].includes(k)), [], describeValue(l))
+      } else {
+        let alone
         try {
-          lines = dest.plan(events)
+          alone = dest.plan([s.event])
         } catch (e) {
-          throw new Error(`plan() threw ${e?.constructor?.name} for [${slots.map((s) => s.kind ?? typeof s.event).join(', ')}]: ${String(e?.message).slice(0, 200)}`)
+          throw new Error(`planning event ${i} (${s.kind ?? typeof s.event}) alone threw ${e?.constructor?.name}: ${String(e?.message).slice(0, 200)}`)
         }
-        assert.ok(Array.isArray(lines))
-        let at = 0
-        for (const [i, s] of slots.entries()) {
-          if (s.reject) {
-            const l = lines[at++]
-            assert.ok(isInvalidEvent(l), `event ${i} (${s.kind}) must get INVALID_EVENT, got ${describeValue(l)}`)
-            assert.equal(l.messageId, s.reject.id, `event ${i} (${s.kind}): the line carries its messageId`)
-            assert.equal(Object.keys(l).filter((k) => k !== 'messageId' && k !== 'error' && k !== 'subscription').length, 0, describeValue(l))
-          } else {
-            let alone
-            try {
-              alone = dest.plan([s.event])
-            } catch (e) {
-              throw new Error(`planning event ${i} (${s.kind ?? typeof s.event}) alone threw ${e?.constructor?.name}: ${String(e?.message).slice(0, 200)}`)
-            }
-            assert.ok(alone.length >= 1, `event ${i}: no line when planned alone`)
-            const got = lines.slice(at, at + alone.length)
-            at += alone.length
-            assert.deepEqual(got, alone, `event ${i} (${s.kind ?? describeValue(s.event)}): its lines in the batch differ from planning it alone`)
-          }
-        }
-        assert.equal(at, lines.length, `${lines.length} lines for ${slots.length} events; ${lines.length - at} extra`)
-        sanity('plan()')
-      }),
-      fcParams()
-    )
+        assert.ok(alone.length >= 1, `event ${i}: no line when planned alone`)
+        const got = lines.slice(at, at + alone.length)
+        at += alone.length
+        assert.deepEqual(got, alone, `event ${i} (${s.kind ?? describeValue(s.event)}): its lines in the batch differ from planning it alone`)
+      }
+    }
+    assert.equal(at, lines.length, `${lines.length} lines for ${slots.length} events; ${lines.length - at} extra`)
+    sanity('plan()')
+  }
+
+  test('plan(): random events (realistic, fc.anything, fc.jsonValue): lines in input order, each as planned alone', () => {
+    fc.assert(fc.property(fc.array(randomSlot, { maxLength: 10 }), checkArray), fcParams())
+  })
+
+  test('plan(): arrays mixing hostile and odd events: never throws, hostile events isolated with INVALID_EVENT', () => {
+    fc.assert(fc.property(fc.array(mixedSlot, { maxLength: 10 }), checkArray), fcParams(0.5))
   })
 
   test('transform(): random mappings over random payloads throw only EdgeActionsError', () => {
     fc.assert(
       fc.property(mapping, payloadSafe, (m, p) => {
-        const r = onlyEdgeErrors(() => pkg.transform(m, p), `transform(${describeValue(m)}, ${describeValue(p)})`)
-        if ('value' in r) assert.equal(typeof r.value, 'object', 'transform returns an object')
+        // A root directive may resolve to any value (mapping-kit), so only the error kind is checked.
+        onlyEdgeErrors(() => pkg.transform(m, p), `transform(${describeValue(m)}, ${describeValue(p)})`)
       }),
       fcParams()
     )
+  })
+
+  test('transform(): hostile mappings (5,000 deep, huge templates, cycles, non-objects) throw only EdgeActionsError', () => {
+    const failures = []
+    const payloads = [{ a: 'x', s: 'aaa', big: { k: 1 } }, undefined]
+    for (const [i, m] of [...HOSTILE_MAPPINGS, fc.sample(cyclicMapping, 1)[0]].entries()) {
+      for (const p of payloads) {
+        try {
+          onlyEdgeErrors(() => pkg.transform(m, p), `hostile mapping #${i}`)
+        } catch (e) {
+          failures.push(`#${i} ${describeValue(m).slice(0, 60)}: ${e.message.slice(0, 200)}`)
+          break
+        }
+      }
+    }
+    assert.deepEqual(failures, [])
   })
 
   test('transform(): hostile payloads (cycles, BigInt, 5,000 deep, lone surrogates, non-JSON) throw only EdgeActionsError', () => {
