@@ -85,7 +85,8 @@ export class FaultServer {
 
   // Starts a new accounting phase (one send() call); in-flight maxima are kept per phase.
   phase(name, concurrency) {
-    this.current = { name, concurrency, maxInFlight: 0, requests: 0 }
+    // maxOpen also counts held requests the client has given up on but not closed.
+    this.current = { name, concurrency, maxInFlight: 0, maxOpen: 0, requests: 0 }
     this.phases.push(this.current)
     return this.current
   }
@@ -121,6 +122,7 @@ export class FaultServer {
     if (this.current) {
       this.current.requests++
       this.current.maxInFlight = Math.max(this.current.maxInFlight, this.inFlight(rec.startedAt))
+      this.current.maxOpen = Math.max(this.current.maxOpen, this.active.size)
     }
     let answered = false
     res.on('finish', () => { answered = true })
