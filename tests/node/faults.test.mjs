@@ -18,7 +18,9 @@ const skip = pkgAvailable() ? false : PKG_MISSING_REASON
 
 const SEED = Number(process.env.FAULT_SEED ?? 7)
 const TOTAL = Number(process.env.FAULT_EVENTS ?? 10_000)
-const TIMEOUT_MS = 800
+// Long enough that a loaded machine never times out a prompt answer (that would be a
+// retry after a 2xx we did not inject).
+const TIMEOUT_MS = 1500
 const SEND = { maxAttempts: 3, timeoutMs: TIMEOUT_MS, baseDelayMs: 20, maxDelayMs: 200 }
 // Shares of TOTAL per send() call. Batch size 1 makes many requests per event, so it gets few.
 const RUNS = [
