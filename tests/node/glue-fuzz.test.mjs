@@ -320,7 +320,6 @@ function onlyEdgeErrors(fn, what) {
   return out
 }
 
-// Whether a line is "about" the error of planning: only these keys exist.
 const isInvalidEvent = (l) => l?.error?.code === 'INVALID_EVENT'
 
 describe('glue fuzz', { skip }, () => {
@@ -336,7 +335,7 @@ describe('glue fuzz', { skip }, () => {
     assert.equal(baseline.length, 2, `Order Completed matches Purchase and All tracks: ${JSON.stringify(baseline)}`)
   })
 
-  test('plan(): every hostile event alone gets one INVALID_EVENT line and nothing escapes', () => {
+  test('plan(): each hostile event alone gets one INVALID_EVENT line; odd events plan without throwing', () => {
     const failures = []
     for (const [kind, make] of Object.entries(MUST_REJECT)) {
       const { event, id } = make()
