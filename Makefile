@@ -81,7 +81,7 @@ bench: build deps-node
 	node benches/node-bench.mjs
 
 fuzz: deps-node build
-	FC_RUNS=200000 DIFF_N=30000 node --test tests/conformance/*.test.mjs tests/differential/*.test.mjs
+	FC_RUNS=200000 DIFF_N=30000 node --test tests/conformance/*.test.mjs tests/differential/*.test.mjs tests/node/glue-fuzz.test.mjs
 
 clean:
 	cargo clean
