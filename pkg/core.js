@@ -64,6 +64,16 @@ function eventsJson(events) {
   return '[' + parts.join(',') + ']'
 }
 
+// A single value for transform / matchesTrigger: one that cannot be serialized is an
+// INVALID_EVENT error, like any other bad input, not a RangeError from JSON.stringify.
+function valueJson(v) {
+  try {
+    return JSON.stringify(v) ?? 'null'
+  } catch (e) {
+    throw new EdgeActionsError({ code: 'INVALID_EVENT', message: serializeFailure(e).replace('The event', 'The value') })
+  }
+}
+
 function counted(pair) {
   return { output: pair[0], counts: JSON.parse(pair[1]) }
 }
@@ -104,12 +114,12 @@ export function makeApi(getWasm) {
   function transform(mapping, payload) {
     const wasm = getWasm()
     // Only `undefined` stands for an empty payload (as in actions-core); null is an error there.
-    return JSON.parse(call(() => wasm.transform(JSON.stringify(mapping), JSON.stringify(payload === undefined ? {} : payload))))
+    return JSON.parse(call(() => wasm.transform(JSON.stringify(mapping), valueJson(payload === undefined ? {} : payload))))
   }
   function matchesTrigger(fql, event) {
     const wasm = getWasm()
     // A missing event matches nothing (JSON null), never an empty object.
-    return call(() => wasm.matchesTrigger(String(fql), JSON.stringify(event === undefined ? null : event)))
+    return call(() => wasm.matchesTrigger(String(fql), valueJson(event === undefined ? null : event)))
   }
   function presets(destination) {
     const wasm = getWasm()

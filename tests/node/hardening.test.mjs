@@ -289,3 +289,18 @@ describe('rate limits and Retry-After', { skip }, () => {
     assert.equal(r2.error.retryAfterMs, undefined, 'absent when the server gave none')
   })
 })
+
+describe('transform / matchesTrigger with a value JSON.stringify cannot write', { skip }, () => {
+  before(async () => {
+    pkg = await loadPkg()
+  })
+
+  test('a cycle is an EdgeActionsError INVALID_EVENT, not a TypeError', () => {
+    const ev = { type: 'track' }
+    ev.self = ev
+    const isInvalid = (e) => e instanceof pkg.EdgeActionsError && e.code === 'INVALID_EVENT' && /circular reference/.test(e.message)
+    assert.throws(() => pkg.matchesTrigger('type = "track"', ev), isInvalid)
+    assert.throws(() => pkg.transform({ a: { '@path': '$.type' } }, ev), isInvalid)
+    assert.equal(pkg.matchesTrigger('type = "track"', { type: 'track' }), true)
+  })
+})
