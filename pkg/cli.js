@@ -23,6 +23,8 @@ summary on stderr (--quiet: none).
 const CHUNK_LINES = 500
 const CHUNK_BYTES = 1 << 20
 const PROGRESS_AFTER_MS = 2000
+// Far above the core's 512 KB event limit: only bounds what one line can make us hold.
+const LONG_LINE = 8 << 20
 
 function fail(message, code = 2) {
   process.stderr.write(`edge-actions: ${message}\n`)
@@ -128,10 +130,31 @@ async function main() {
   let pending = ''
   let chunk = ''
   let chunkLines = 0
-  for await (const data of input) {
+  // A line longer than LONG_LINE is not held in memory: it is skipped to its end and the core
+  // gets a marker (see pkg/core.js) so it still has its INVALID_EVENT line, in order.
+  let skipping = false
+  const skipped = () => {
+    const message = `line ${nextLine + chunkLines}: The event is longer than ${LONG_LINE} characters`
+    chunk += '!' + JSON.stringify({ message, messageId: null }) + '\n'
+    chunkLines++
+    skipping = false
+  }
+  for await (let data of input) {
+    if (skipping) {
+      const nl = data.indexOf('\n')
+      if (nl < 0) continue
+      data = data.slice(nl + 1)
+      skipped()
+    }
     pending += data
     const cut = pending.lastIndexOf('\n')
-    if (cut < 0) continue
+    if (cut < 0) {
+      if (pending.length > LONG_LINE) {
+        pending = ''
+        skipping = true
+      }
+      continue
+    }
     const complete = pending.slice(0, cut + 1)
     pending = pending.slice(cut + 1)
     for (let i = complete.indexOf('\n'); i >= 0; i = complete.indexOf('\n', i + 1)) chunkLines++
@@ -142,6 +165,7 @@ async function main() {
       chunkLines = 0
     }
   }
+  if (skipping) skipped()
   chunk += pending
   if (chunk.trim()) await run(chunk, chunkLines + 1)
 

@@ -151,6 +151,15 @@ describe('one event never sinks the others', { skip }, () => {
 
       const quiet = await runCli(['plan', '--quiet', '--destination', DESTINATION, '--settings', s], input)
       assert.equal(quiet.stderr, '')
+
+      // A line too long to hold (10 MB, no newline until its end) is skipped, not buffered.
+      const long = [g1, `{"type":"track","x":"${'a'.repeat(10 << 20)}"}`, g2].join('\n')
+      const res = await runCli(['plan', '--destination', DESTINATION, '--settings', s], long)
+      assert.deepEqual(res.lines.map((l) => [l.messageId, l.request ? 'request' : l.error?.message]), [
+        ['good-1', 'request'],
+        [null, `line 2: The event is longer than ${8 << 20} characters`],
+        ['good-2', 'request']
+      ])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
