@@ -1,7 +1,9 @@
 //! Delivery with Segment's error semantics: classification, bounded retries with exponential
-//! backoff and full jitter, `Retry-After`, per-request timeouts, bounded concurrency and an
-//! optional request-rate cap. Generic over a `Transport` so the logic is tested natively with
-//! a scripted transport and runs on `fetch` in wasm.
+//! backoff and full jitter, `Retry-After`, per-request timeouts, concurrency bounding requests
+//! in flight only (a retry wait holds no slot), the destination's rate limiter (see
+//! `ratelimit`), and redirects never followed (the URL carries the token). Generic over a
+//! `Transport` so the logic is tested natively with a scripted or virtual-time transport and
+//! runs on `fetch` in wasm; every destination's requests go through here.
 
 use crate::engine::{entry_message_id, json_opt, HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
