@@ -8,7 +8,7 @@
 use crate::engine::{entry_message_id, json_opt, HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
 use crate::ratelimit::{Limiter, RateConfig};
-use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::cell::{Cell, RefCell};
@@ -372,14 +372,26 @@ fn summarize(body: &str) -> String {
     }
 }
 
-/// Deliver every request of a plan: every request is under way at once, at most
-/// `concurrency` of them in flight; `(request, rate key)` pairs. Outcomes are in request order.
+/// Requests under way (in flight, waiting for a slot or a retry) per concurrency slot: enough
+/// that requests waiting to retry leave room for new ones, while a call with 100,000
+/// requests does not hold 100,000 delivery states at once.
+const UNDER_WAY_PER_SLOT: usize = 16;
+
+/// Deliver every request of a plan, at most `concurrency` in flight; `(request, rate key)`
+/// pairs. Outcomes are in request order.
 pub async fn deliver_all<T: Transport>(t: &T, requests: &[(&HttpRequest, &str)], p: &Policy, limiter: &Limiter) -> Vec<Outcome> {
     let pacer = (p.max_requests_per_second > 0.0)
         .then(|| Limiter::new(RateConfig { requests_per_second: p.max_requests_per_second, burst: 1.0, adaptive: false }));
     let shared = Shared { slots: Slots::new(p.concurrency), limiter, pacer };
     let shared = &shared;
-    join_all(requests.iter().map(|(r, key)| deliver_one(t, r, key, p, shared))).await
+    let under_way = p.concurrency.max(1).saturating_mul(UNDER_WAY_PER_SLOT).max(64);
+    let mut done: Vec<(usize, Outcome)> = stream::iter(requests.iter().enumerate())
+        .map(|(i, (r, key))| async move { (i, deliver_one(t, r, key, p, shared).await) })
+        .buffer_unordered(under_way)
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, o)| o).collect()
 }
 
 /// The rate-limit key of a request target: its path up to the id segment (Snap:
