@@ -10,13 +10,14 @@
 // 4% connection reset (socket destroyed without an answer); a retried request draws again.
 // Reports wall time, requests/s, requests the server saw, and results not delivered.
 //
-// Measured 2026-11-30 on the shared 2-core machine (load ~5), same script, one after the other:
-//   main (7559854):  no faults 20.1 s, 18% faults 72.8 s (a retry wait held its slot)
-//   core-hardening:  no faults 18.6 s, 18% faults 28.9 s, 18% faults with rateLimit: false
-//                    18.2 s, no faults under a 200 req/s ceiling 16.2 s
-// (Earlier, on a quieter machine, main took 8.8 s and 62 s.) The gap between 28.9 s and
-// 18.2 s is the adaptive limiter slowing down when random 429s briefly reach a tenth of
-// the answers.
+// Measured 2026-11-30 on the shared 2-core machine (load 5-7), same script, alternating runs:
+//   main (7559854):  no faults 20.1 / 22.3 s, 18% faults 72.8 / 72.0 s (a retry wait held
+//                    its concurrency slot)
+//   core-hardening:  no faults 18.6 / 16.4 s, 18% faults 28.9 / 26.3 s; with rateLimit: false
+//                    18.2 / 21.0 s; no faults under a 200 req/s ceiling 16.2 / 18.3 s
+// (On a quieter machine main took 8.8 s and 62 s.) The gap between the default and
+// rateLimit: false under faults is the adaptive limiter slowing down whenever the random
+// 429s briefly reach a tenth of the answers.
 import http from 'node:http'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
