@@ -18,7 +18,6 @@
 //! A plain state machine over caller-supplied times (ms), so it is tested with virtual time.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateConfig {
@@ -163,16 +162,17 @@ impl Bucket {
     }
 }
 
-/// Buckets by key, created on first use.
+/// Buckets by key, created on first use. A destination has one or two keys (pixel, app), so a
+/// list beats a hash map (and keeps the wasm smaller).
 #[derive(Debug, Default)]
 pub struct Limiter {
     cfg: RateConfig,
-    buckets: RefCell<HashMap<String, Bucket>>,
+    buckets: RefCell<Vec<(String, Bucket)>>,
 }
 
 impl Limiter {
     pub fn new(cfg: RateConfig) -> Limiter {
-        Limiter { cfg, buckets: RefCell::new(HashMap::new()) }
+        Limiter { cfg, buckets: RefCell::new(Vec::new()) }
     }
 
     pub fn config(&self) -> RateConfig {
@@ -181,10 +181,14 @@ impl Limiter {
 
     fn with<R>(&self, key: &str, now: f64, f: impl FnOnce(&mut Bucket) -> R) -> R {
         let mut b = self.buckets.borrow_mut();
-        if !b.contains_key(key) {
-            b.insert(key.to_string(), Bucket::new(self.cfg, now));
-        }
-        f(b.get_mut(key).expect("inserted above"))
+        let i = match b.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                b.push((key.to_string(), Bucket::new(self.cfg, now)));
+                b.len() - 1
+            }
+        };
+        f(&mut b[i].1)
     }
 
     pub fn try_acquire(&self, key: &str, now: f64) -> Result<(), f64> {
@@ -196,7 +200,7 @@ impl Limiter {
     }
 
     pub fn limit(&self, key: &str) -> Option<f64> {
-        self.buckets.borrow().get(key).map(Bucket::limit)
+        self.buckets.borrow().iter().find(|(k, _)| k == key).map(|(_, b)| b.limit())
     }
 }
 
