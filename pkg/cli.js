@@ -1,17 +1,30 @@
 #!/usr/bin/env node
-// edge-actions CLI: plan or send NDJSON Segment events. Input is streamed in chunks so memory
-// stays flat on large files; output is NDJSON in input order.
+// edge-actions CLI: plan or send NDJSON Segment events. Input is streamed: raw NDJSON text
+// goes to the core a chunk at a time (no JSON work in JS), output is written with
+// backpressure and reading waits for it, so memory stays flat whatever the input size or
+// however slow the reader of stdout. Output is NDJSON in input order.
 import { createReadStream, readFileSync } from 'node:fs'
-import { createInterface } from 'node:readline'
+import { once } from 'node:events'
 import { parseArgs } from 'node:util'
 import { createDestination, EdgeActionsError } from './node.js'
 
 const USAGE = `usage: edge-actions <plan|send> --destination NAME --settings settings.json
                     [--subscriptions subs.json] [--base-url URL]
-                    [--concurrency N] [--max-attempts N] [--timeout-ms N] [events.ndjson]
-Reads NDJSON Segment events from the file or stdin; prints NDJSON lines.`
+                    [--concurrency N] [--max-attempts N] [--timeout-ms N]
+                    [--rate N] [--burst N] [--quiet] [events.ndjson]
+Reads NDJSON Segment events from the file or stdin; prints NDJSON lines on stdout and a
+summary on stderr (--quiet: none).
+  --rate N   at most N requests per second per pixel / app id (default: no ceiling; a 429
+             halves the rate, which then recovers)
+  --burst N  requests that may start back to back under --rate (default 20)`
 
-const CHUNK = 500
+// Lines per call into the core, and a byte cap for long lines: large enough to amortise the
+// crossing into wasm, small enough to keep memory flat.
+const CHUNK_LINES = 500
+const CHUNK_BYTES = 1 << 20
+const PROGRESS_AFTER_MS = 2000
+// Far above the core's 512 KB event limit: only bounds what one line can make us hold.
+const LONG_LINE = 8 << 20
 
 function fail(message, code = 2) {
   process.stderr.write(`edge-actions: ${message}\n`)
@@ -24,6 +37,13 @@ function readJson(path, what) {
   } catch (e) {
     fail(`cannot read ${what} file ${path}: ${e.message}`)
   }
+}
+
+function positive(values, flag) {
+  if (values[flag] === undefined) return undefined
+  const n = Number(values[flag])
+  if (!Number.isFinite(n) || n <= 0) fail(`--${flag} must be a positive number`)
+  return n
 }
 
 async function main() {
@@ -39,6 +59,9 @@ async function main() {
         concurrency: { type: 'string' },
         'max-attempts': { type: 'string' },
         'timeout-ms': { type: 'string' },
+        rate: { type: 'string' },
+        burst: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -62,7 +85,8 @@ async function main() {
       destination: values.destination,
       settings: readJson(values.settings, 'settings'),
       subscriptions: values.subscriptions ? readJson(values.subscriptions, 'subscriptions') : undefined,
-      baseUrl: values['base-url']
+      baseUrl: values['base-url'],
+      rateLimit: { requestsPerSecond: positive(values, 'rate'), burst: positive(values, 'burst') }
     })
   } catch (e) {
     fail(e instanceof EdgeActionsError ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
@@ -72,41 +96,86 @@ async function main() {
     if (values[flag] !== undefined) sendOptions[key] = Number(values[flag])
   }
 
-  let failed = 0
-  const out = (line) => process.stdout.write(JSON.stringify(line) + '\n')
-  let chunk = []
-  const flush = async () => {
-    if (!chunk.length) return
-    const events = chunk
-    chunk = []
-    const lines = command === 'plan' ? dest.plan(events) : await dest.send(events, sendOptions)
-    for (const line of lines) {
-      if (command === 'send' && line.delivered === false) failed++
-      out(line)
-    }
+  const total = { events: 0, planned: 0, delivered: 0, rejected: 0, skipped: 0, failed: 0 }
+  const out = process.stdout
+  // A reader that goes away (`| head`) ends the run quietly.
+  out.on('error', (e) => process.exit(e.code === 'EPIPE' ? 0 : 1))
+  const write = async (text) => {
+    if (text && !out.write(text)) await once(out, 'drain')
   }
 
-  const input = file ? createReadStream(file) : process.stdin
+  const started = Date.now()
+  const progress = !values.quiet && process.stderr.isTTY
+  let lastProgress = 0
+  const showProgress = () => {
+    const now = Date.now()
+    if (!progress || now - started < PROGRESS_AFTER_MS || now - lastProgress < 1000) return
+    lastProgress = now
+    process.stderr.write(`\redge-actions: ${total.events} events read...`)
+  }
+
+  let nextLine = 1
+  const run = async (text, lines) => {
+    const firstLine = nextLine
+    nextLine += lines
+    const { output, counts } = command === 'plan' ? dest.planNdjson(text, { firstLine }) : await dest.sendNdjson(text, sendOptions, { firstLine })
+    for (const k of Object.keys(total)) total[k] += counts[k] ?? 0
+    await write(output)
+    showProgress()
+  }
+
+  const input = file ? createReadStream(file, { encoding: 'utf8' }) : process.stdin.setEncoding('utf8')
   input.on('error', (e) => fail(`cannot read ${file}: ${e.message}`))
-  let n = 0
-  for await (const raw of createInterface({ input, crlfDelay: Infinity })) {
-    n++
-    if (!raw.trim()) continue
-    let event
-    try {
-      event = JSON.parse(raw)
-    } catch (e) {
-      // Keep input order: everything before the bad line goes out first.
-      await flush()
-      out({ messageId: null, error: { code: 'INVALID_EVENT', message: `line ${n} is not valid JSON: ${e.message}` } })
-      if (command === 'send') failed++
+  // `for await` reads only when the loop asks, so a slow stdout pauses the input.
+  let pending = ''
+  let chunk = ''
+  let chunkLines = 0
+  // A line longer than LONG_LINE is not held in memory: it is skipped to its end and the core
+  // gets a marker (see pkg/core.js) so it still has its INVALID_EVENT line, in order.
+  let skipping = false
+  const skipped = () => {
+    const message = `line ${nextLine + chunkLines}: The event is longer than ${LONG_LINE} characters`
+    chunk += '!' + JSON.stringify({ message, messageId: null }) + '\n'
+    chunkLines++
+    skipping = false
+  }
+  for await (let data of input) {
+    if (skipping) {
+      const nl = data.indexOf('\n')
+      if (nl < 0) continue
+      data = data.slice(nl + 1)
+      skipped()
+    }
+    pending += data
+    const cut = pending.lastIndexOf('\n')
+    if (cut < 0) {
+      if (pending.length > LONG_LINE) {
+        pending = ''
+        skipping = true
+      }
       continue
     }
-    chunk.push(event)
-    if (chunk.length >= CHUNK) await flush()
+    const complete = pending.slice(0, cut + 1)
+    pending = pending.slice(cut + 1)
+    for (let i = complete.indexOf('\n'); i >= 0; i = complete.indexOf('\n', i + 1)) chunkLines++
+    chunk += complete
+    if (chunkLines >= CHUNK_LINES || chunk.length >= CHUNK_BYTES) {
+      await run(chunk, chunkLines)
+      chunk = ''
+      chunkLines = 0
+    }
   }
-  await flush()
-  if (failed > 0) process.exitCode = 1
+  if (skipping) skipped()
+  chunk += pending
+  if (chunk.trim()) await run(chunk, chunkLines + 1)
+
+  if (progress && lastProgress) process.stderr.write('\r\x1b[K')
+  if (!values.quiet) {
+    const done = command === 'plan' ? `${total.planned} planned` : `${total.delivered} delivered`
+    const tail = command === 'send' ? `, ${total.failed} failed` : ''
+    process.stderr.write(`edge-actions: ${total.events} events read; ${done}, ${total.rejected} rejected, ${total.skipped} skipped${tail}\n`)
+  }
+  if (command === 'send' && total.failed + total.rejected > 0) process.exitCode = 1
 }
 
 main().catch((e) => fail(e instanceof EdgeActionsError ? `${e.code}: ${e.message}` : String(e?.stack ?? e), 1))

@@ -31,11 +31,51 @@ function call(fn) {
   }
 }
 
-// JSON.stringify turns undefined array slots into null; keep non-object events as they are
-// so Rust can report them per event.
+// Why one event could not be serialized, without echoing its content.
+function serializeFailure(e) {
+  if (e instanceof RangeError) return 'The event is nested too deeply to serialize (JSON.stringify: maximum call stack size exceeded)'
+  if (e instanceof TypeError && /circular/i.test(e.message)) return 'The event contains a circular reference'
+  return `The event cannot be serialized as JSON (${e?.name ?? 'error'})`
+}
+
+const bigintAsNumber = (_k, v) => (typeof v === 'bigint' ? Number(v) : v)
+
+// Each event is serialized on its own, so one that cannot be (a cycle, nesting too deep for
+// JSON.stringify, a throwing toJSON) becomes its own INVALID_EVENT line and the others go
+// through: it is sent as `!` + {message, messageId}, which Rust reads as a rejection at that
+// position. undefined / functions become null as in JSON.stringify(array); non-objects go
+// through as they are so Rust reports them per event.
 function eventsJson(events) {
   if (!Array.isArray(events)) throw new TypeError('events must be an array')
-  return JSON.stringify(events, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))
+  const parts = new Array(events.length)
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i]
+    try {
+      parts[i] = JSON.stringify(ev, bigintAsNumber) ?? 'null'
+    } catch (e) {
+      let messageId = null
+      try {
+        const id = ev?.messageId
+        if (typeof id === 'string') messageId = id
+      } catch {}
+      parts[i] = '!' + JSON.stringify({ message: serializeFailure(e), messageId })
+    }
+  }
+  return '[' + parts.join(',') + ']'
+}
+
+// A single value for transform / matchesTrigger: one that cannot be serialized is an
+// INVALID_EVENT error, like any other bad input, not a RangeError from JSON.stringify.
+function valueJson(v) {
+  try {
+    return JSON.stringify(v) ?? 'null'
+  } catch (e) {
+    throw new EdgeActionsError({ code: 'INVALID_EVENT', message: serializeFailure(e).replace('The event', 'The value') })
+  }
+}
+
+function counted(pair) {
+  return { output: pair[0], counts: JSON.parse(pair[1]) }
 }
 
 /** Builds the public API over an initialised wasm module (getWasm returns its exports). */
@@ -54,6 +94,18 @@ export function makeApi(getWasm) {
           rethrow(e)
         }
       },
+      // NDJSON text in, NDJSON text out (one line per plan/send line, as JSON.stringify would
+      // print it) plus counts: for streams, with no per-event JSON work in JS.
+      planNdjson(ndjson, { firstLine = 1 } = {}) {
+        return counted(call(() => inner.planNdjson(String(ndjson), firstLine)))
+      },
+      async sendNdjson(ndjson, options = {}, { firstLine = 1 } = {}) {
+        try {
+          return counted(await inner.sendNdjson(String(ndjson), firstLine, JSON.stringify(options ?? {})))
+        } catch (e) {
+          rethrow(e)
+        }
+      },
       free() {
         inner.free()
       }
@@ -62,12 +114,12 @@ export function makeApi(getWasm) {
   function transform(mapping, payload) {
     const wasm = getWasm()
     // Only `undefined` stands for an empty payload (as in actions-core); null is an error there.
-    return JSON.parse(call(() => wasm.transform(JSON.stringify(mapping), JSON.stringify(payload === undefined ? {} : payload))))
+    return JSON.parse(call(() => wasm.transform(JSON.stringify(mapping), valueJson(payload === undefined ? {} : payload))))
   }
   function matchesTrigger(fql, event) {
     const wasm = getWasm()
     // A missing event matches nothing (JSON null), never an empty object.
-    return call(() => wasm.matchesTrigger(String(fql), JSON.stringify(event === undefined ? null : event)))
+    return call(() => wasm.matchesTrigger(String(fql), valueJson(event === undefined ? null : event)))
   }
   function presets(destination) {
     const wasm = getWasm()

@@ -57,6 +57,18 @@ export interface DestinationOptions {
   subscriptions?: Subscription[] | { data: { subscriptions: Subscription[] } }
   /** Origin that replaces the API host (mock servers, proxies, tests). */
   baseUrl?: string
+  /** Request-rate limit per destination key (Snap: pixel / app id), shared by every send() on
+   * this destination. Default: no ceiling, adaptive on 429. `false`: no limiting at all. */
+  rateLimit?: RateLimit | false
+}
+
+export interface RateLimit {
+  /** Ceiling in requests per second per key (default: none). */
+  requestsPerSecond?: number
+  /** Requests that may start back to back (default 20). */
+  burst?: number
+  /** A 429 (a tenth or more of recent answers) halves the rate; it recovers additively (default true). */
+  adaptive?: boolean
 }
 
 export interface LineError {
@@ -87,7 +99,8 @@ export type SendLine =
       attempts: number
       /** Last HTTP status, null when no response. */
       status: number | null
-      error?: LineError & { retryable: boolean }
+      /** `retryAfterMs`: the server's Retry-After on a retryable failure, when it gave one. */
+      error?: LineError & { retryable: boolean; retryAfterMs?: number }
     }
   | { messageId: string | null; skipped: string }
 
@@ -102,8 +115,25 @@ export interface SendOptions {
   maxDelayMs?: number
   /** A longer Retry-After fails the request as retryable instead of waiting (default 60000). */
   maxRetryAfterMs?: number
-  /** Cap on request starts per second (default: none). */
+  /** Cap on request starts per second for this call, on top of the destination's rateLimit (default: none). */
   maxRequestsPerSecond?: number
+}
+
+/** What an NDJSON call did: events read; lines planned / delivered, rejected before any request,
+ * skipped (no subscription, consent), failed (sent, not delivered). */
+export interface Counts {
+  events: number
+  planned: number
+  delivered: number
+  rejected: number
+  skipped: number
+  failed: number
+}
+
+export interface NdjsonResult {
+  /** One NDJSON line per plan/send line, exactly as JSON.stringify prints it. */
+  output: string
+  counts: Counts
 }
 
 export interface Destination {
@@ -111,6 +141,11 @@ export interface Destination {
   plan(events: unknown[]): PlanLine[]
   /** Deliver; one line per (event, subscription) once its delivery has ended. */
   send(events: unknown[], options?: SendOptions): Promise<SendLine[]>
+  /** plan() for NDJSON text (one event per line; blank lines skipped). `firstLine` numbers the
+   * first line in error messages (default 1). */
+  planNdjson(ndjson: string, opts?: { firstLine?: number }): NdjsonResult
+  /** send() for NDJSON text. */
+  sendNdjson(ndjson: string, options?: SendOptions, opts?: { firstLine?: number }): Promise<NdjsonResult>
   /** Release the wasm-side memory now instead of at garbage collection. */
   free(): void
 }

@@ -4,9 +4,9 @@
 use crate::config::{self, Config};
 use crate::delivery::{self, Policy, Transport};
 use crate::engine::{self, Input};
-use serde_json::value::RawValue;
 use crate::error::{ErrorCode, EventError};
-use crate::{fql, mapping};
+use crate::{fql, input, mapping};
+use serde::Serialize;
 use serde_json::Value;
 
 fn parse_json(what: &str, s: &str) -> Result<Value, EventError> {
@@ -16,32 +16,40 @@ fn parse_json(what: &str, s: &str) -> Result<Value, EventError> {
     })
 }
 
-/// Largest accepted event, as serialized JSON. Segment's own API takes 32 KB per event; we
-/// allow more, but a multi-megabyte "event" is a mistake that must not exhaust an edge
-/// worker's memory or reach the destination.
-pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+pub use crate::input::{MAX_EVENT_BYTES, MAX_EVENT_DEPTH};
 
-fn events(events_json: &str) -> Result<Vec<Input>, EventError> {
-    let raws: Vec<&RawValue> = serde_json::from_str(events_json).map_err(|e| {
-        let what = if events_json.trim_start().starts_with('[') { "events are not valid JSON" } else { "events must be a JSON array" };
-        EventError::new(ErrorCode::InvalidEvent, format!("{what}: {e}"))
-    })?;
-    raws.into_iter()
-        .map(|raw| {
-            let text = raw.get();
-            let value: Value = serde_json::from_str(text).map_err(|e| EventError::new(ErrorCode::InvalidEvent, format!("event is not valid JSON: {e}")))?;
-            if text.len() > MAX_EVENT_BYTES {
-                return Ok(Input::Rejected {
-                    message_id: crate::event::message_id_of(&value),
-                    error: EventError::new(
-                        ErrorCode::InvalidEvent,
-                        format!("The event is {} bytes; the limit is {MAX_EVENT_BYTES}", text.len()),
-                    ),
-                });
+/// What a call did, for the CLI's summary: `events` read; lines planned / delivered,
+/// rejected before any request, skipped (no subscription, consent), failed (sent, not
+/// delivered).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub events: usize,
+    pub planned: usize,
+    pub delivered: usize,
+    pub rejected: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+impl Counts {
+    fn of(events: usize, lines: &[Value]) -> Counts {
+        let mut c = Counts { events, ..Counts::default() };
+        for l in lines {
+            let has = |k: &str| l.get(k).is_some();
+            if has("skipped") {
+                c.skipped += 1;
+            } else if has("request") || has("batchedWith") {
+                c.planned += 1;
+            } else if l.get("delivered") == Some(&Value::Bool(true)) {
+                c.delivered += 1;
+            } else if l.get("attempts").and_then(Value::as_u64).unwrap_or(0) > 0 {
+                c.failed += 1;
+            } else {
+                c.rejected += 1;
             }
-            Ok(Input::Event(value))
-        })
-        .collect()
+        }
+        c
+    }
 }
 
 pub fn create(options_json: &str) -> Result<Config, EventError> {
@@ -49,19 +57,43 @@ pub fn create(options_json: &str) -> Result<Config, EventError> {
     config::parse(&opts)
 }
 
-/// Plan lines for a JSON array of events.
+/// Plan lines for a JSON array of events (each element parsed on its own).
 pub fn plan(cfg: &Config, events_json: &str) -> Result<Vec<Value>, EventError> {
-    let evs = events(events_json)?;
+    let evs = input::events_from_array(events_json)?;
     Ok(engine::plan_lines(cfg, &cfg.plan(&evs)))
+}
+
+/// Plan for NDJSON events: NDJSON output, byte for byte what `JSON.stringify` gives for
+/// each line of `plan`. `first_line` numbers the first input line in error messages.
+pub fn plan_ndjson(cfg: &Config, ndjson: &str, first_line: usize) -> (String, Counts) {
+    let evs = input::events_from_ndjson(ndjson, first_line);
+    let lines = engine::plan_lines(cfg, &cfg.plan(&evs));
+    (input::ndjson(&lines), Counts::of(evs.len(), &lines))
+}
+
+fn policy(options_json: &str) -> Result<Policy, EventError> {
+    let opts = if options_json.trim().is_empty() { Value::Null } else { parse_json("send options", options_json)? };
+    Policy::from_options(&opts)
+}
+
+async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T) -> Vec<Value> {
+    let plan = cfg.plan(evs);
+    delivery::send_plan(t, &plan, policy, &cfg.limiter).await
 }
 
 /// Deliver a JSON array of events; one result line per (event, subscription).
 pub async fn send<T: Transport>(cfg: &Config, events_json: &str, options_json: &str, t: &T) -> Result<Vec<Value>, EventError> {
-    let evs = events(events_json)?;
-    let opts = if options_json.trim().is_empty() { Value::Null } else { parse_json("send options", options_json)? };
-    let policy = Policy::from_options(&opts)?;
-    let plan = cfg.plan(&evs);
-    Ok(delivery::send_plan(t, &plan, &policy).await)
+    let evs = input::events_from_array(events_json)?;
+    let policy = policy(options_json)?;
+    Ok(send_inputs(cfg, &evs, &policy, t).await)
+}
+
+/// `send` for NDJSON events, with NDJSON result lines (see `plan_ndjson`).
+pub async fn send_ndjson<T: Transport>(cfg: &Config, ndjson: &str, first_line: usize, options_json: &str, t: &T) -> Result<(String, Counts), EventError> {
+    let policy = policy(options_json)?;
+    let evs = input::events_from_ndjson(ndjson, first_line);
+    let lines = send_inputs(cfg, &evs, &policy, t).await;
+    Ok((input::ndjson(&lines), Counts::of(evs.len(), &lines)))
 }
 
 pub fn transform(mapping_json: &str, payload_json: &str) -> Result<Value, EventError> {

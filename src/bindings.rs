@@ -44,6 +44,24 @@ impl Destination {
             Ok(JsValue::from_str(&to_json(&lines)))
         })
     }
+
+    /// NDJSON events in, `[ndjson output, counts JSON]` out: raw lines are never parsed or
+    /// re-serialized in JS.
+    #[wasm_bindgen(js_name = planNdjson)]
+    pub fn plan_ndjson(&self, ndjson: &str, first_line: u32) -> js_sys::Array {
+        let (out, counts) = api::plan_ndjson(&self.cfg, ndjson, first_line as usize);
+        js_sys::Array::of2(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts)))
+    }
+
+    /// Promise of `[ndjson output, counts JSON]` (see `planNdjson`).
+    #[wasm_bindgen(js_name = sendNdjson)]
+    pub fn send_ndjson(&self, ndjson: String, first_line: u32, options_json: String) -> js_sys::Promise {
+        let cfg = Rc::clone(&self.cfg);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (out, counts) = api::send_ndjson(&cfg, &ndjson, first_line as usize, &options_json, &Fetch).await.map_err(throw)?;
+            Ok(js_sys::Array::of2(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts))).into())
+        })
+    }
 }
 
 #[wasm_bindgen]
@@ -74,6 +92,9 @@ impl Transport for Fetch {
             headers.set(k, v.as_str().unwrap_or_default()).map_err(bad)?;
         }
         let init = web_sys::RequestInit::new();
+        // Never follow a redirect: the URL carries the access token (delivery reports the
+        // 3xx, or a browser's opaque redirect, as a permanent error).
+        init.set_redirect(web_sys::RequestRedirect::Manual);
         init.set_method(req.method);
         init.set_headers(&headers);
         init.set_body(&JsValue::from_str(&serde_json::to_string(&req.body).unwrap_or_default()));
@@ -83,8 +104,9 @@ impl Transport for Fetch {
             let res = request.send().await.map_err(|e| TransportError::Network(network_message(&e)))?;
             let status = res.status();
             let retry_after = res.headers().get("retry-after");
+            let location = res.headers().get("location");
             let body = res.text().await.unwrap_or_default();
-            Ok(Response { status, retry_after, body })
+            Ok(Response { status, retry_after, location, body })
         });
         match select(sent, timeout).await {
             Either::Left((r, _)) => r,

@@ -4,6 +4,7 @@
 
 use crate::destinations::{self, Action, Definition, Settings};
 use crate::error::{ErrorCode, EventError};
+use crate::ratelimit::{Limiter, RateConfig};
 use crate::{fql, mapping};
 use serde_json::{Map, Value};
 
@@ -22,6 +23,8 @@ pub struct Config {
     pub origin: String,
     /// Consent categories that must all be granted (Segment Consent Management).
     pub consent_categories: Vec<String>,
+    /// Request-rate buckets per destination key, shared by every `send` on this destination.
+    pub limiter: Limiter,
 }
 
 fn bad(field: impl Into<String>, message: impl Into<String>) -> EventError {
@@ -99,7 +102,41 @@ pub fn parse(options: &Value) -> Result<Config, EventError> {
         Some(Value::String(s)) => s.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
         Some(_) => return Err(bad("settings.consent_categories", "must be an array of category names")),
     };
-    Ok(Config { definition: def, settings, subscriptions, origin, consent_categories })
+    let limiter = Limiter::new(parse_rate_limit(opts.get("rateLimit"))?);
+    Ok(Config { definition: def, settings, subscriptions, origin, consent_categories, limiter })
+}
+
+/// `rateLimit: { requestsPerSecond, burst, adaptive }` (all optional), or `false` for no
+/// limiting at all (not even after a 429).
+fn parse_rate_limit(v: Option<&Value>) -> Result<RateConfig, EventError> {
+    let mut cfg = RateConfig::default();
+    let o = match v {
+        None | Some(Value::Null) | Some(Value::Bool(true)) => return Ok(cfg),
+        Some(Value::Bool(false)) => return Ok(RateConfig { adaptive: false, ..cfg }),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(bad("rateLimit", "`rateLimit` must be an object or false")),
+    };
+    let num = |k: &str, min: f64| -> Result<Option<f64>, EventError> {
+        match o.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(n) if n >= min && n.is_finite() => Ok(Some(n)),
+                _ => Err(bad(format!("rateLimit.{k}"), format!("`{k}` must be a number of at least {min}"))),
+            },
+        }
+    };
+    if let Some(n) = num("requestsPerSecond", crate::ratelimit::MIN_RATE)? {
+        cfg.requests_per_second = n;
+    }
+    if let Some(n) = num("burst", 1.0)? {
+        cfg.burst = n;
+    }
+    match o.get("adaptive") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => cfg.adaptive = *b,
+        Some(_) => return Err(bad("rateLimit.adaptive", "`adaptive` must be a boolean")),
+    }
+    Ok(cfg)
 }
 
 fn parse_settings(def: &Definition, v: Option<&Value>) -> Result<Settings, EventError> {

@@ -1,20 +1,30 @@
 //! Delivery with Segment's error semantics: classification, bounded retries with exponential
-//! backoff and full jitter, `Retry-After`, per-request timeouts, bounded concurrency and an
-//! optional request-rate cap. Generic over a `Transport` so the logic is tested natively with
-//! a scripted transport and runs on `fetch` in wasm.
+//! backoff and full jitter, `Retry-After`, per-request timeouts, concurrency bounding requests
+//! in flight only (a retry wait holds no slot), the destination's rate limiter (see
+//! `ratelimit`), and redirects never followed (the URL carries the token). Generic over a
+//! `Transport` so the logic is tested natively with a scripted or virtual-time transport and
+//! runs on `fetch` in wasm; every destination's requests go through here.
 
 use crate::engine::{entry_message_id, json_opt, HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
+use crate::ratelimit::{Limiter, RateConfig};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     /// Value of the `Retry-After` header, if any.
     pub retry_after: Option<String>,
+    /// Value of the `Location` header (redirects), if any.
+    pub location: Option<String>,
     pub body: String,
 }
 
@@ -127,6 +137,10 @@ pub struct DeliveryError {
     pub code: ErrorCode,
     pub message: String,
     pub retryable: bool,
+    /// The server's `Retry-After` on a retryable failure, for a caller that retries later
+    /// (a queue consumer's delay).
+    #[serde(rename = "retryAfterMs", skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,50 +151,211 @@ pub struct Outcome {
     pub error: Option<DeliveryError>,
 }
 
-/// Spaces request starts to honour `max_requests_per_second`.
-struct Pacer {
-    next_ms: Cell<f64>,
+/// `scheme://host[:port]` of a `Location`, without user info, path, query or fragment: the
+/// only part of a redirect target that may appear in a result (the rest can carry the
+/// token). `None` for a relative location.
+pub fn location_origin(location: &str) -> Option<String> {
+    let l = location.trim();
+    let (scheme, rest) = match l.find("://") {
+        Some(i) if l[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && i > 0 => (&l[..i], &l[i + 3..]),
+        _ => match l.strip_prefix("//") {
+            Some(rest) => ("", rest),
+            None => return None,
+        },
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let prefix = if scheme.is_empty() { "//".to_string() } else { format!("{}://", scheme.to_ascii_lowercase()) };
+    Some(format!("{prefix}{}", host.to_ascii_lowercase()))
 }
 
-async fn deliver_one<T: Transport>(t: &T, req: &HttpRequest, p: &Policy, pacer: &Pacer) -> Outcome {
-    let mut attempts = 0;
-    loop {
-        if p.max_requests_per_second > 0.0 {
-            let now = t.now_ms();
-            let start = pacer.next_ms.get().max(now);
-            pacer.next_ms.set(start + 1000.0 / p.max_requests_per_second);
-            if start > now {
-                t.sleep((start - now) as u64).await;
+/// Redirects are never followed: the request carries the access token, and a 3xx from the
+/// destination's origin must not send it anywhere else. Status 0 is a browser's
+/// `opaqueredirect` (fetch with `redirect: "manual"` hides the target).
+fn redirect_error(status: u16, location: Option<&str>) -> DeliveryError {
+    let target = match (status, location.map(location_origin)) {
+        (0, _) => " (target hidden by the browser)".to_string(),
+        (_, Some(Some(origin))) => format!(" to {origin}"),
+        (_, Some(None)) => " to a path on the same origin".to_string(),
+        (_, None) => " without a Location".to_string(),
+    };
+    let shown = if status == 0 { "redirect".to_string() } else { format!("HTTP {status}") };
+    DeliveryError {
+        code: ErrorCode::HttpError,
+        message: format!("{shown}: redirect{target} not followed"),
+        retryable: false,
+        retry_after_ms: None,
+    }
+}
+
+/// Concurrency slots: at most `n` requests in flight. Waiting for a retry never holds one;
+/// a retry that is due goes before requests that have not started yet.
+struct Slots {
+    free: Cell<usize>,
+    queues: RefCell<[VecDeque<Rc<Waiter>>; 2]>,
+}
+
+#[derive(Default)]
+struct Waiter {
+    granted: Cell<bool>,
+    cancelled: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots { free: Cell::new(n.max(1)), queues: RefCell::new([VecDeque::new(), VecDeque::new()]) }
+    }
+
+    fn acquire(&self, retry: bool) -> Acquire<'_> {
+        Acquire { slots: self, queue: usize::from(!retry), waiter: None, done: false }
+    }
+
+    fn release(&self) {
+        loop {
+            let next = {
+                let mut q = self.queues.borrow_mut();
+                q[0].pop_front().or_else(|| q[1].pop_front())
+            };
+            match next {
+                Some(w) if w.cancelled.get() => continue,
+                Some(w) => {
+                    w.granted.set(true);
+                    if let Some(waker) = w.waker.borrow_mut().take() {
+                        waker.wake();
+                    }
+                }
+                None => self.free.set(self.free.get() + 1),
+            }
+            return;
+        }
+    }
+}
+
+struct Acquire<'a> {
+    slots: &'a Slots,
+    queue: usize,
+    waiter: Option<Rc<Waiter>>,
+    done: bool,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Slot<'a>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Slot<'a>> {
+        let this = self.get_mut();
+        match &this.waiter {
+            None if this.slots.free.get() > 0 => {
+                this.slots.free.set(this.slots.free.get() - 1);
+                this.done = true;
+                Poll::Ready(Slot(this.slots))
+            }
+            None => {
+                let w = Rc::new(Waiter::default());
+                *w.waker.borrow_mut() = Some(cx.waker().clone());
+                this.slots.queues.borrow_mut()[this.queue].push_back(Rc::clone(&w));
+                this.waiter = Some(w);
+                Poll::Pending
+            }
+            Some(w) if w.granted.get() => {
+                this.done = true;
+                Poll::Ready(Slot(this.slots))
+            }
+            Some(w) => {
+                *w.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
             }
         }
-        attempts += 1;
-        let (status, retry_after, error) = match t.send(req, p.timeout_ms).await {
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if let (false, Some(w)) = (self.done, &self.waiter) {
+            if w.granted.get() {
+                self.slots.release();
+            } else {
+                w.cancelled.set(true);
+            }
+        }
+    }
+}
+
+/// What one delivery shares with the others: slots, the destination's limiter, and the
+/// call's own request-rate cap (`maxRequestsPerSecond`).
+struct Shared<'a> {
+    slots: Slots,
+    limiter: &'a Limiter,
+    pacer: Option<Limiter>,
+}
+
+async fn take_token<T: Transport>(t: &T, limiter: &Limiter, key: &str) {
+    while let Err(wait) = limiter.try_acquire(key, t.now_ms()) {
+        t.sleep(wait.ceil() as u64).await;
+    }
+}
+
+async fn deliver_one<T: Transport>(t: &T, req: &HttpRequest, key: &str, p: &Policy, sh: &Shared<'_>) -> Outcome {
+    let mut attempts = 0;
+    loop {
+        let result = {
+            let _slot = sh.slots.acquire(attempts > 0).await;
+            // Taken with the slot held, right before the request: a 429 that shrinks the
+            // rate applies to the very next request (only `concurrency` requests contend).
+            take_token(t, sh.limiter, key).await;
+            if let Some(pacer) = &sh.pacer {
+                take_token(t, pacer, "").await;
+            }
+            attempts += 1;
+            t.send(req, p.timeout_ms).await
+        };
+        let (status, retry_after, error) = match result {
+            Ok(r) if r.status == 0 || (300..400).contains(&r.status) => {
+                return Outcome { delivered: false, attempts, status: Some(r.status), error: Some(redirect_error(r.status, r.location.as_deref())) };
+            }
             Ok(r) => match classify(r.status) {
-                Class::Success => return Outcome { delivered: true, attempts, status: Some(r.status), error: None },
+                Class::Success => {
+                    sh.limiter.on_answer(key, t.now_ms(), false);
+                    return Outcome { delivered: true, attempts, status: Some(r.status), error: None };
+                }
                 class => {
+                    sh.limiter.on_answer(key, t.now_ms(), r.status == 429);
                     let retryable = class == Class::Retryable;
                     let message = format!("HTTP {}{}", r.status, summarize(&r.body));
-                    (Some(r.status), r.retry_after, DeliveryError { code: ErrorCode::HttpError, message, retryable })
+                    (Some(r.status), r.retry_after, DeliveryError { code: ErrorCode::HttpError, message, retryable, retry_after_ms: None })
                 }
             },
             Err(TransportError::Timeout) => (None, None, DeliveryError {
                 code: ErrorCode::Timeout,
                 message: format!("No response within {} ms", p.timeout_ms),
                 retryable: true,
+                retry_after_ms: None,
             }),
-            Err(TransportError::Network(m)) => (None, None, DeliveryError { code: ErrorCode::NetworkError, message: m, retryable: true }),
+            Err(TransportError::Network(m)) => (None, None, DeliveryError { code: ErrorCode::NetworkError, message: m, retryable: true, retry_after_ms: None }),
         };
-        let failed = |error| Outcome { delivered: false, attempts, status, error: Some(error) };
+        let retry_after_ms = retry_after.as_deref().and_then(|v| parse_retry_after(v, t.now_ms()));
+        let failed = |error: DeliveryError| {
+            let retry_after_ms = if error.retryable { retry_after_ms } else { None };
+            Outcome { delivered: false, attempts, status, error: Some(DeliveryError { retry_after_ms, ..error }) }
+        };
         if !error.retryable || attempts >= p.max_attempts {
             return failed(error);
         }
         let mut wait = backoff_ms(attempts, p, t.random());
-        if let Some(ra) = retry_after.as_deref().and_then(|v| parse_retry_after(v, t.now_ms())) {
+        if let Some(ra) = retry_after_ms {
             if ra > p.max_retry_after_ms {
                 return failed(DeliveryError { message: format!("{} (Retry-After {} ms exceeds the limit)", error.message, ra), ..error });
             }
             wait = wait.max(ra);
         }
+        // No slot is held here.
         t.sleep(wait).await;
     }
 }
@@ -197,24 +372,47 @@ fn summarize(body: &str) -> String {
     }
 }
 
-/// Deliver every request of a plan; at most `concurrency` in flight, so a request waiting on a
-/// retry never stalls the others. Outcomes are in request order.
-pub async fn deliver_all<T: Transport>(t: &T, requests: &[&HttpRequest], p: &Policy) -> Vec<Outcome> {
-    let pacer = Pacer { next_ms: Cell::new(0.0) };
-    let pacer = &pacer;
+/// Requests under way (in flight, waiting for a slot or a retry) per concurrency slot: enough
+/// that requests waiting to retry leave room for new ones, while a call with 100,000
+/// requests does not hold 100,000 delivery states at once.
+const UNDER_WAY_PER_SLOT: usize = 16;
+
+/// Deliver every request of a plan, at most `concurrency` in flight; `(request, rate key)`
+/// pairs. Outcomes are in request order.
+pub async fn deliver_all<T: Transport>(t: &T, requests: &[(&HttpRequest, &str)], p: &Policy, limiter: &Limiter) -> Vec<Outcome> {
+    let pacer = (p.max_requests_per_second > 0.0)
+        .then(|| Limiter::new(RateConfig { requests_per_second: p.max_requests_per_second, burst: 1.0, adaptive: false }));
+    let shared = Shared { slots: Slots::new(p.concurrency), limiter, pacer };
+    let shared = &shared;
+    let under_way = p.concurrency.max(1).saturating_mul(UNDER_WAY_PER_SLOT).max(64);
     let mut done: Vec<(usize, Outcome)> = stream::iter(requests.iter().enumerate())
-        .map(|(i, r)| async move { (i, deliver_one(t, r, p, pacer).await) })
-        .buffer_unordered(p.concurrency.max(1))
+        .map(|(i, (r, key))| async move { (i, deliver_one(t, r, key, p, shared).await) })
+        .buffer_unordered(under_way)
         .collect()
         .await;
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, o)| o).collect()
 }
 
+/// The rate-limit key of a request target: its path up to the id segment (Snap:
+/// `/v3/{pixel or app id}`), so test-mode requests share the id's budget.
+pub fn rate_key(target: &str) -> &str {
+    let mut seen = 0;
+    for (i, c) in target.char_indices() {
+        if c == '/' {
+            seen += 1;
+            if seen == 3 {
+                return &target[..i];
+            }
+        }
+    }
+    target
+}
+
 /// Send a plan and produce one result line per prepared entry, in input order.
-pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy) -> Vec<Value> {
-    let requests: Vec<&HttpRequest> = plan.batches.iter().map(|b| &b.request).collect();
-    let outcomes = deliver_all(t, &requests, p).await;
+pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Value> {
+    let requests: Vec<(&HttpRequest, &str)> = plan.batches.iter().map(|b| (&b.request, rate_key(&b.target))).collect();
+    let outcomes = deliver_all(t, &requests, p, limiter).await;
     let mut outcome_of: Vec<Option<&Outcome>> = vec![None; plan.prepared.len()];
     for (b, o) in plan.batches.iter().zip(&outcomes) {
         for &e in &b.entries {
@@ -265,7 +463,6 @@ pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy) -> Vec<Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
 
     /// Scripted transport: answers from a queue, records calls and sleeps; time is virtual.
     struct Script {
@@ -283,7 +480,7 @@ mod tests {
     }
 
     fn status(s: u16) -> Result<Response, TransportError> {
-        Ok(Response { status: s, retry_after: None, body: String::new() })
+        Ok(Response { status: s, retry_after: None, location: None, body: String::new() })
     }
 
     impl Transport for Script {
@@ -310,7 +507,7 @@ mod tests {
     fn run(answers: Vec<Result<Response, TransportError>>, p: Policy) -> (Outcome, Vec<u64>) {
         let t = Script::new(answers);
         let r = req();
-        let out = futures::executor::block_on(deliver_all(&t, &[&r], &p));
+        let out = futures::executor::block_on(deliver_all(&t, &[(&r, "k")], &p, &Limiter::default()));
         (out[0].clone(), t.slept.borrow().clone())
     }
 
@@ -345,12 +542,47 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_and_bounded() {
-        let ra = |v: &str| Ok(Response { status: 429, retry_after: Some(v.into()), body: String::new() });
+        let ra = |v: &str| Ok(Response { status: 429, retry_after: Some(v.into()), location: None, body: String::new() });
         let (o, slept) = run(vec![ra("3"), status(200)], Policy::default());
         assert!(o.delivered);
         assert_eq!(slept, vec![3000]);
         let (o, _) = run(vec![ra("3600")], Policy::default());
-        assert!(!o.delivered && o.error.unwrap().retryable);
+        let e = o.error.unwrap();
+        assert!(!o.delivered && e.retryable);
+        assert_eq!(e.retry_after_ms, Some(3_600_000), "handed to the caller to retry later");
+        // Out of attempts: the last Retry-After is reported too.
+        let (o, _) = run(vec![ra("2"), ra("5")], Policy { max_attempts: 2, ..Policy::default() });
+        assert_eq!(o.error.unwrap().retry_after_ms, Some(5000));
+        // Only for retryable failures.
+        let perm = Ok(Response { status: 400, retry_after: Some("5".into()), location: None, body: String::new() });
+        let (o, _) = run(vec![perm], Policy::default());
+        assert_eq!(o.error.unwrap().retry_after_ms, None);
+    }
+
+    #[test]
+    fn redirects_are_permanent_and_name_only_the_origin() {
+        let redirect = |s: u16, loc: Option<&str>| Ok(Response { status: s, retry_after: None, location: loc.map(str::to_string), body: String::new() });
+        let cases = [
+            (307, Some("http://user:pw@Other-Host:8080/v3/px/events?access_token=SECRET#x"), "HTTP 307: redirect to http://other-host:8080 not followed"),
+            (301, Some("/elsewhere?access_token=SECRET"), "HTTP 301: redirect to a path on the same origin not followed"),
+            (302, Some("//evil.example/x?access_token=SECRET"), "HTTP 302: redirect to //evil.example not followed"),
+            (308, None, "HTTP 308: redirect without a Location not followed"),
+            (0, None, "redirect: redirect (target hidden by the browser) not followed"),
+        ];
+        for (s, loc, msg) in cases {
+            let (o, slept) = run(vec![redirect(s, loc)], Policy::default());
+            assert_eq!((o.delivered, o.attempts, o.status), (false, 1, Some(s)));
+            let e = o.error.unwrap();
+            assert_eq!((e.code, e.retryable, e.message.as_str()), (ErrorCode::HttpError, false, msg));
+            assert!(slept.is_empty());
+        }
+    }
+
+    #[test]
+    fn rate_keys_are_per_id() {
+        assert_eq!(rate_key("/v3/px-1/events"), "/v3/px-1");
+        assert_eq!(rate_key("/v3/px-1/events/validate"), "/v3/px-1");
+        assert_eq!(rate_key("/x"), "/x");
     }
 
     #[test]
@@ -371,5 +603,175 @@ mod tests {
         assert!(backoff_ms(1, &p, 0.0) < backoff_ms(3, &p, 0.0));
         assert_eq!(backoff_ms(40, &p, 1.0), p.max_delay_ms);
         assert_eq!(parse_retry_after("Tue, 02 Jan 2024 10:00:10 GMT", 1704189600000.0), Some(10_000));
+    }
+
+    /// Virtual-time simulation: requests take `latency` ms, sleeps are timers on a virtual
+    /// clock that jumps to the next deadline when nothing else can run.
+    struct Sim {
+        now: Cell<f64>,
+        timers: RefCell<Vec<(f64, Waker)>>,
+        answers: RefCell<VecDeque<Result<Response, TransportError>>>,
+        latency: f64,
+        in_flight: Cell<usize>,
+        max_in_flight: Cell<usize>,
+        sends: RefCell<Vec<(f64, String)>>,
+    }
+
+    struct Timer<'a>(&'a Sim, f64);
+
+    impl Future for Timer<'_> {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0.now.get() >= self.1 {
+                return Poll::Ready(());
+            }
+            self.0.timers.borrow_mut().push((self.1, cx.waker().clone()));
+            Poll::Pending
+        }
+    }
+
+    impl Sim {
+        fn new(latency: f64, answers: Vec<Result<Response, TransportError>>) -> Sim {
+            Sim {
+                now: Cell::new(0.0),
+                timers: RefCell::new(vec![]),
+                answers: RefCell::new(answers.into()),
+                latency,
+                in_flight: Cell::new(0),
+                max_in_flight: Cell::new(0),
+                sends: RefCell::new(vec![]),
+            }
+        }
+
+        fn run<F: Future>(&self, fut: F) -> F::Output {
+            let mut fut = std::pin::pin!(fut);
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            loop {
+                if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                    return v;
+                }
+                let mut timers = self.timers.borrow_mut();
+                let Some(next) = timers.iter().map(|(t, _)| *t).reduce(f64::min) else { continue };
+                self.now.set(self.now.get().max(next));
+                let now = self.now.get();
+                let (due, rest): (Vec<_>, Vec<_>) = timers.drain(..).partition(|(t, _)| *t <= now);
+                *timers = rest;
+                drop(timers);
+                due.into_iter().for_each(|(_, w)| w.wake());
+            }
+        }
+
+        fn send_times(&self, url: &str) -> Vec<f64> {
+            self.sends.borrow().iter().filter(|(_, u)| u == url).map(|(t, _)| *t).collect()
+        }
+    }
+
+    impl Transport for Sim {
+        async fn send(&self, req: &HttpRequest, _timeout: u64) -> Result<Response, TransportError> {
+            self.sends.borrow_mut().push((self.now.get(), req.url.clone()));
+            self.in_flight.set(self.in_flight.get() + 1);
+            self.max_in_flight.set(self.max_in_flight.get().max(self.in_flight.get()));
+            Timer(self, self.now.get() + self.latency).await;
+            self.in_flight.set(self.in_flight.get() - 1);
+            self.answers.borrow_mut().pop_front().unwrap_or_else(|| status(200))
+        }
+        async fn sleep(&self, ms: u64) {
+            Timer(self, self.now.get() + ms as f64).await
+        }
+        fn random(&self) -> f64 {
+            0.5
+        }
+        fn now_ms(&self) -> f64 {
+            self.now.get()
+        }
+    }
+
+    fn reqs(n: usize) -> Vec<HttpRequest> {
+        (0..n).map(|i| HttpRequest { url: format!("http://x/{i}"), ..req() }).collect()
+    }
+
+    fn unlimited() -> Limiter {
+        Limiter::new(RateConfig { adaptive: false, ..RateConfig::default() })
+    }
+
+    #[test]
+    fn a_retry_wait_holds_no_concurrency_slot() {
+        let throttled = Ok(Response { status: 429, retry_after: Some("5".into()), location: None, body: String::new() });
+        let sim = Sim::new(10.0, vec![throttled]);
+        let rs = reqs(10);
+        let pairs: Vec<_> = rs.iter().map(|r| (r, "k")).collect();
+        let p = Policy { concurrency: 1, ..Policy::default() };
+        let out = sim.run(deliver_all(&sim, &pairs, &p, &unlimited()));
+        assert!(out.iter().all(|o| o.delivered));
+        assert_eq!(out[0].attempts, 2);
+        assert_eq!(sim.max_in_flight.get(), 1, "concurrency bound kept");
+        // With the only slot free during the 5 s wait, the nine others are done long before.
+        for i in 1..10 {
+            let t = sim.send_times(&format!("http://x/{i}"));
+            assert_eq!(t.len(), 1);
+            assert!(t[0] < 200.0, "request {i} started at {} ms", t[0]);
+        }
+        let retry = sim.send_times("http://x/0");
+        assert!(retry[1] >= 5010.0, "{retry:?}");
+    }
+
+    #[test]
+    fn a_due_retry_goes_before_requests_not_yet_started() {
+        let sim = Sim::new(10.0, vec![status(503)]);
+        let rs = reqs(200);
+        let pairs: Vec<_> = rs.iter().map(|r| (r, "k")).collect();
+        let p = Policy { concurrency: 1, ..Policy::default() };
+        sim.run(deliver_all(&sim, &pairs, &p, &unlimited()));
+        let retry = sim.send_times("http://x/0")[1];
+        // Backoff ~187 ms: the retry is sent then, not after the other 199 requests (2 s).
+        assert!(retry < 250.0, "{retry}");
+    }
+
+    #[test]
+    fn the_rate_limit_spaces_requests_and_is_shared_by_concurrent_sends() {
+        let sim = Sim::new(1.0, vec![]);
+        let limiter = Limiter::new(RateConfig { requests_per_second: 10.0, burst: 1.0, adaptive: true });
+        let (a, b) = (reqs(10), reqs(10));
+        let pa: Vec<_> = a.iter().map(|r| (r, "/v3/px")).collect();
+        let pb: Vec<_> = b.iter().map(|r| (r, "/v3/px")).collect();
+        let p = Policy::default();
+        let (oa, ob) = sim.run(futures::future::join(deliver_all(&sim, &pa, &p, &limiter), deliver_all(&sim, &pb, &p, &limiter)));
+        assert!(oa.iter().chain(&ob).all(|o| o.delivered));
+        let mut times: Vec<f64> = sim.sends.borrow().iter().map(|(t, _)| *t).collect();
+        times.sort_by(f64::total_cmp);
+        assert_eq!(times.len(), 20);
+        for w in times.windows(2) {
+            assert!(w[1] - w[0] >= 99.0, "10/s shared by both calls: {times:?}");
+        }
+        // Another key has its own bucket.
+        let other = reqs(1);
+        let start = sim.now.get();
+        sim.run(deliver_all(&sim, &[(&other[0], "/v3/app")], &p, &limiter));
+        assert_eq!(sim.sends.borrow().last().unwrap().0, start);
+    }
+
+    #[test]
+    fn a_429_shrinks_the_rate_and_it_recovers() {
+        // 100 requests/s at first; answers 41-50 are 429s (over a tenth of the last second's).
+        let mut answers: Vec<_> = (0..40).map(|_| status(200)).collect();
+        answers.extend((0..10).map(|_| status(429)));
+        let sim = Sim::new(1.0, answers);
+        let limiter = Limiter::new(RateConfig { requests_per_second: 100.0, burst: 1.0, adaptive: true });
+        let rs = reqs(400);
+        let pairs: Vec<_> = rs.iter().map(|r| (r, "/v3/px")).collect();
+        let out = sim.run(deliver_all(&sim, &pairs, &Policy::default(), &limiter));
+        assert!(out.iter().all(|o| o.delivered));
+        let mut times: Vec<f64> = sim.sends.borrow().iter().map(|(t, _)| *t).collect();
+        times.sort_by(f64::total_cmp);
+        let throttled_at = times[45];
+        let in_second = |from: f64| times.iter().filter(|&&t| t >= from && t < from + 1000.0).count();
+        let before = in_second(throttled_at - 1000.0);
+        let after = in_second(throttled_at + 1.0);
+        assert!(before >= 45, "100/s from the start: {before} before the 429s");
+        assert!(after <= 60, "halved to ~50/s, then recovering: {after} in the second after");
+        // Recovered additively (+10/s per second) to the ceiling by the end.
+        assert_eq!(limiter.limit("/v3/px"), Some(100.0));
+        let last = in_second(times[times.len() - 1] - 999.0);
+        assert!(last >= 90, "{last} vs {after}");
     }
 }

@@ -42,8 +42,8 @@ pub struct Plan {
 
 pub const NO_MATCH: &str = "no matching subscription";
 
-/// One input position: an event, or something already rejected before parsing finished
-/// (an oversized event), which still gets its line in order.
+/// One input position: an event, or something rejected before it could be parsed (not JSON,
+/// too large, too deep, not serializable in JS), which still gets its line in order.
 #[derive(Debug, Clone)]
 pub enum Input {
     Event(Value),

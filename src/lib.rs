@@ -11,9 +11,11 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod fql;
+pub mod input;
 pub mod js;
 pub mod mapping;
 pub mod pii;
+pub mod ratelimit;
 pub mod schema;
 pub mod time;
 

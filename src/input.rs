@@ -1,0 +1,353 @@
+//! Event input and line output without recursion over untrusted structure.
+//!
+//! Input: a JSON array of events is split into its elements by a byte scanner (strings,
+//! escapes and bracket depth only), and NDJSON into lines; each element is then checked
+//! (size, nesting depth) and parsed on its own, so whatever one event contains, it gets its
+//! own `INVALID_EVENT` line and the others are processed as if it were absent.
+//!
+//! Output: `write_js_json` writes a value exactly as `JSON.stringify(JSON.parse(serde_out))`
+//! would in JS (number formatting, integer-like keys first), so NDJSON built here is
+//! byte-for-byte what the JS glue printed before.
+
+use crate::engine::Input;
+use crate::error::{ErrorCode, EventError};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest accepted event, as serialized JSON. Segment's own API takes 32 KB per event; we
+/// allow more, but a multi-megabyte "event" is a mistake that must not exhaust an edge
+/// worker's memory or reach the destination.
+pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+
+/// Deepest accepted nesting of arrays/objects in one event (the event object is level 1).
+/// Real Segment events are under 10 deep; every later stage (mapping, FQL, schema) walks
+/// values recursively, so depth is bounded once, here, before anything recurses.
+pub const MAX_EVENT_DEPTH: usize = 64;
+
+/// An element the JS glue could not serialize (cycle, too deep for `JSON.stringify`, a
+/// throwing `toJSON`) is sent as `!` + a JSON object `{"message", "messageId"}`: never valid
+/// JSON, so no event can be mistaken for it, and the event keeps its position.
+const MARKER: u8 = b'!';
+
+fn invalid(message: String) -> EventError {
+    EventError::new(ErrorCode::InvalidEvent, message)
+}
+
+/// Splits a JSON array into its element texts (trimmed) without parsing them. Only the
+/// array's own structure can fail the whole call; a broken element fails alone when parsed.
+pub fn split_array(text: &str) -> Result<Vec<&str>, EventError> {
+    let b = text.as_bytes();
+    let not_array = || invalid("events must be a JSON array".into());
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return Err(not_array());
+    }
+    i += 1;
+    let mut out = Vec::new();
+    if b.get(skip_ws(b, i)) == Some(&b']') {
+        i = skip_ws(b, i) + 1;
+    } else {
+        loop {
+            let start = i;
+            let (end, stop) = scan_element(b, i);
+            match stop {
+                Some(b',') | Some(b']') => {
+                    out.push(text[start..end].trim_matches(is_ws));
+                    i = end + 1;
+                    if stop == Some(b']') {
+                        break;
+                    }
+                }
+                _ => return Err(invalid("events are not valid JSON: the array is not terminated".into())),
+            }
+        }
+    }
+    if skip_ws(b, i) != b.len() {
+        return Err(invalid("events are not valid JSON: trailing characters after the array".into()));
+    }
+    Ok(out)
+}
+
+fn is_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// From `i`, finds the `,` or `]` that ends the current array element at depth 0. Returns
+/// its index and the byte (None at end of input).
+fn scan_element(b: &[u8], mut i: usize) -> (usize, Option<u8>) {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+        } else {
+            match c {
+                b'"' => in_str = true,
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' if depth == 0 => return (i, Some(c)),
+                b']' | b'}' => depth -= 1,
+                b',' if depth == 0 => return (i, Some(c)),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    (i, None)
+}
+
+/// Deepest array/object nesting in a JSON text (strings skipped), without recursion.
+pub fn max_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &c in text.as_bytes() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// The top-level `messageId` of an event we reject before parsing, for its result line.
+/// serde skips the other fields iteratively (no recursion), so this works on deep input.
+fn shallow_message_id(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Id {
+        #[serde(rename = "messageId")]
+        message_id: Option<Value>,
+    }
+    let id: Id = serde_json::from_str(text).ok()?;
+    match id.message_id? {
+        Value::String(s) => Some(s),
+        n @ Value::Number(_) => Some(crate::js::to_js_string(&n)),
+        _ => None,
+    }
+}
+
+/// One event's text into an `Input`: parsed, or rejected with a clear reason. `line` is the
+/// NDJSON line number, named in the message so a rejected line can be found.
+pub fn parse_event(text: &str, line: Option<usize>) -> Input {
+    let at = |m: String| match line {
+        Some(n) => format!("line {n}: {m}"),
+        None => m,
+    };
+    let reject = |message_id, message: String| Input::Rejected { message_id, error: invalid(message) };
+    if text.as_bytes().first() == Some(&MARKER) {
+        #[derive(Deserialize)]
+        struct Marker {
+            message: String,
+            #[serde(rename = "messageId")]
+            message_id: Option<String>,
+        }
+        return match serde_json::from_str::<Marker>(&text[1..]) {
+            Ok(m) => reject(m.message_id, m.message),
+            Err(_) => reject(None, "event is not valid JSON".into()),
+        };
+    }
+    if text.len() > MAX_EVENT_BYTES {
+        return reject(shallow_message_id(text), at(format!("The event is {} bytes; the limit is {MAX_EVENT_BYTES}", text.len())));
+    }
+    if max_depth(text) > MAX_EVENT_DEPTH {
+        return reject(shallow_message_id(text), at(format!("The event is nested deeper than {MAX_EVENT_DEPTH} levels")));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => Input::Event(v),
+        Err(e) => {
+            // serde's message names line/column only, never the content.
+            let s = e.to_string();
+            let why = if s.contains("number out of range") {
+                format!("a number is beyond the range of a 64-bit float ({s})")
+            } else if s.contains("surrogate") || s.contains("hex escape") {
+                // JSON.stringify writes a lone surrogate as `\udXXX`; Rust strings cannot hold it.
+                format!("a string has an unpaired UTF-16 surrogate ({s})")
+            } else {
+                s
+            };
+            let message = match line {
+                Some(n) => format!("line {n} is not valid JSON: {why}"),
+                None => format!("event is not valid JSON: {why}"),
+            };
+            reject(None, message)
+        }
+    }
+}
+
+/// A JSON array of events, each parsed on its own.
+pub fn events_from_array(text: &str) -> Result<Vec<Input>, EventError> {
+    Ok(split_array(text)?.into_iter().map(|t| parse_event(t, None)).collect())
+}
+
+/// NDJSON events (blank lines skipped); `first_line` numbers the first line of `text`.
+pub fn events_from_ndjson(text: &str, first_line: usize) -> Vec<Input> {
+    text.split('\n')
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let l = l.trim_matches(is_ws);
+            (!l.is_empty()).then(|| parse_event(l, Some(first_line + i)))
+        })
+        .collect()
+}
+
+/// Appends `v` as `JSON.stringify` writes the value JS gets from `JSON.parse` of serde's
+/// output: numbers as JS prints them (`1.0` -> `1`, integers past 2^53 rounded), object keys
+/// that are array indices first in ascending order, strings escaped the same way. Values
+/// here are our own output (bounded by `MAX_EVENT_DEPTH` plus a few levels), so recursion
+/// is safe.
+pub fn write_js_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let exact = n.as_i64().filter(|i| i.unsigned_abs() <= 1 << 53).map(|i| i.to_string());
+            out.push_str(&exact.unwrap_or_else(|| crate::js::number_to_string(n.as_f64().unwrap_or(0.0))));
+        }
+        Value::String(s) => write_js_string(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_js_json(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            let mut index_keys: Vec<(u32, &String, &Value)> =
+                m.iter().filter_map(|(k, v)| array_index(k).map(|n| (n, k, v))).collect();
+            index_keys.sort_by_key(|(n, _, _)| *n);
+            let rest = m.iter().filter(|(k, _)| array_index(k).is_none());
+            out.push('{');
+            for (i, (k, v)) in index_keys.into_iter().map(|(_, k, v)| (k, v)).chain(rest).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_js_string(k, out);
+                out.push(':');
+                write_js_json(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A key JS orders as an array index: canonical decimal below 2^32 - 1.
+fn array_index(k: &str) -> Option<u32> {
+    if k.is_empty() || k.len() > 10 || (k.len() > 1 && k.starts_with('0')) || !k.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    k.parse::<u64>().ok().filter(|&n| n < u64::from(u32::MAX)).map(|n| n as u32)
+}
+
+fn write_js_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Lines as NDJSON text (each line followed by `\n`).
+pub fn ndjson(lines: &[Value]) -> String {
+    let mut out = String::new();
+    for l in lines {
+        write_js_json(l, &mut out);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rejected(i: &Input) -> Option<&str> {
+        match i {
+            Input::Rejected { error, .. } => Some(&error.message),
+            Input::Event(_) => None,
+        }
+    }
+
+    #[test]
+    fn splits_without_parsing_and_keeps_positions() {
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let text = format!(r#"[ {{"a":"x,]}}\"["}}, {deep} , 3,"s", {{"b":[1,{{}}]}} ]"#);
+        let parts = split_array(&text).unwrap();
+        assert_eq!(parts, vec![r#"{"a":"x,]}\"["}"#, deep.as_str(), "3", r#""s""#, r#"{"b":[1,{}]}"#]);
+        assert_eq!(split_array(" [ ] ").unwrap(), Vec::<&str>::new());
+        assert!(split_array("{}").is_err());
+        assert!(split_array("[1,2").is_err());
+        assert!(split_array("[1] x").is_err());
+    }
+
+    #[test]
+    fn each_bad_event_is_rejected_alone() {
+        let deep = format!(r#"{{"type":"track","messageId":"deep","p":{}1{}}}"#, "[".repeat(200), "]".repeat(200));
+        let text = format!(r#"[{{"type":"track"}},{deep},{{"x":1e400}},{{"s":"\ud800"}},!{{"message":"cycle","messageId":"c"}},{{"ok":1}}]"#);
+        let inputs = events_from_array(&text).unwrap();
+        assert_eq!(inputs.len(), 6);
+        assert!(rejected(&inputs[0]).is_none() && rejected(&inputs[5]).is_none());
+        assert_eq!(rejected(&inputs[1]), Some("The event is nested deeper than 64 levels"));
+        match &inputs[1] {
+            Input::Rejected { message_id, .. } => assert_eq!(message_id.as_deref(), Some("deep")),
+            _ => unreachable!(),
+        }
+        assert!(rejected(&inputs[2]).unwrap().contains("beyond the range of a 64-bit float"));
+        assert!(rejected(&inputs[3]).unwrap().contains("unpaired UTF-16 surrogate"), "{:?}", rejected(&inputs[3]));
+        assert_eq!(rejected(&inputs[4]), Some("cycle"));
+    }
+
+    #[test]
+    fn ndjson_lines_are_numbered() {
+        let inputs = events_from_ndjson("{\"a\":1}\n\n oops\r\n{\"b\":2}", 10);
+        assert_eq!(inputs.len(), 3);
+        assert!(rejected(&inputs[1]).unwrap().starts_with("line 12 is not valid JSON"));
+    }
+
+    #[test]
+    fn writes_like_json_stringify() {
+        let v: Value = serde_json::from_str(r#"{"b":1.0,"10":true,"a":[1e21,1.5e-7,-0.0,12345678901234567890,9007199254740993],"2":"\u0001\n\"é\u2028","01":null}"#).unwrap();
+        let mut s = String::new();
+        write_js_json(&v, &mut s);
+        assert_eq!(s, r#"{"2":"\u0001\n\"é"#.to_string() + "\u{2028}" + r#"","10":true,"b":1,"a":[1e+21,1.5e-7,0,12345678901234567000,9007199254740992],"01":null}"#);
+        assert_eq!(ndjson(&[json!(1), json!({"x": "y"})]), "1\n{\"x\":\"y\"}\n");
+    }
+}
