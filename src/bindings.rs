@@ -98,6 +98,12 @@ impl Transport for Fetch {
         init.set_method(req.method);
         init.set_headers(&headers);
         init.set_body(&JsValue::from_str(&serde_json::to_string(&req.body).unwrap_or_default()));
+        // Aborted on timeout: otherwise the connection (and a concurrency slot's socket on the
+        // server) stays open until the server gives up.
+        let abort = web_sys::AbortController::new().ok();
+        if let Some(a) = &abort {
+            init.set_signal(Some(&a.signal()));
+        }
         let request: gloo_net::http::Request = web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(bad)?.into();
         let timeout = gloo_timers::future::TimeoutFuture::new(timeout_ms.min(u64::from(u32::MAX)) as u32);
         let sent = Box::pin(async move {
@@ -110,7 +116,12 @@ impl Transport for Fetch {
         });
         match select(sent, timeout).await {
             Either::Left((r, _)) => r,
-            Either::Right(_) => Err(TransportError::Timeout),
+            Either::Right(_) => {
+                if let Some(a) = abort {
+                    a.abort();
+                }
+                Err(TransportError::Timeout)
+            }
         }
     }
 
