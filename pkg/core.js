@@ -64,13 +64,14 @@ function eventsJson(events) {
   return '[' + parts.join(',') + ']'
 }
 
-// A single value for transform / matchesTrigger: one that cannot be serialized is an
-// INVALID_EVENT error, like any other bad input, not a RangeError from JSON.stringify.
-function valueJson(v) {
+// A single value for transform / matchesTrigger: one that cannot be serialized (a cycle, nesting
+// too deep for JSON.stringify, a BigInt) is an EdgeActionsError like any other bad input, never a
+// RangeError or TypeError from JSON.stringify. undefined, a function or a Symbol becomes null.
+function valueJson(v, what = 'value', code = 'INVALID_EVENT') {
   try {
     return JSON.stringify(v) ?? 'null'
   } catch (e) {
-    throw new EdgeActionsError({ code: 'INVALID_EVENT', message: serializeFailure(e).replace('The event', 'The value') })
+    throw new EdgeActionsError({ code, message: serializeFailure(e).replace('The event', `The ${what}`) })
   }
 }
 
@@ -114,7 +115,7 @@ export function makeApi(getWasm) {
   function transform(mapping, payload) {
     const wasm = getWasm()
     // Only `undefined` stands for an empty payload (as in actions-core); null is an error there.
-    return JSON.parse(call(() => wasm.transform(JSON.stringify(mapping), valueJson(payload === undefined ? {} : payload))))
+    return JSON.parse(call(() => wasm.transform(valueJson(mapping, 'mapping', 'MAPPING_ERROR'), valueJson(payload === undefined ? {} : payload))))
   }
   function matchesTrigger(fql, event) {
     const wasm = getWasm()

@@ -194,7 +194,9 @@ pub fn parse_event(text: &str, line: Option<usize>) -> Input {
                 Some(n) => format!("line {n} is not valid JSON: {why}"),
                 None => format!("event is not valid JSON: {why}"),
             };
-            reject(None, message)
+            // The id is still read (serde skips the other strings without decoding them), so
+            // the caller can match the rejection to its event.
+            reject(shallow_message_id(text), message)
         }
     }
 }
