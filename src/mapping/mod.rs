@@ -26,7 +26,10 @@ impl std::fmt::Display for MappingError {
 
 impl std::error::Error for MappingError {}
 
-/// Deepest mapping nesting we evaluate; beyond it we return an error instead of recursing.
+/// Deepest mapping nesting we accept, counted in keys / array indexes from the root to the
+/// deepest value (`{"a": {"@if": {"then": "x"}}}` is 3). Segment has no limit (a deep enough
+/// mapping overflows its stack); real mappings stay far below this. Checked when a mapping is
+/// validated, so a too-deep mapping is refused before any event is evaluated.
 pub const MAX_MAPPING_DEPTH: usize = 64;
 /// Upper bound for strings built by directives (JSON encoding can otherwise double per level).
 const MAX_STRING_BYTES: usize = 32 << 20;
@@ -37,7 +40,54 @@ const ROOT_DIRECTIVE_KEY: &str = "__segment_internal_directive";
 pub fn validate(mapping: &Value) -> Result<(), MappingError> {
     let m = to_js(mapping, "mapping")?;
     let m = mapping_to_process(&m)?;
+    check_nesting(&m)?;
     validate::validate(&m, &[])
+}
+
+fn too_deep() -> String {
+    format!("mapping is nested deeper than {MAX_MAPPING_DEPTH} levels (the limit)")
+}
+
+/// Refuses a mapping whose evaluation would descend more than `MAX_MAPPING_DEPTH` levels:
+/// the same count `Eval::resolve` keeps, so evaluation never meets its own backstop.
+fn check_nesting(m: &JsVal) -> Result<(), MappingError> {
+    let mut at = Location::default();
+    nesting(m, &mut at)
+}
+
+fn nesting(m: &JsVal, at: &mut Location) -> Result<(), MappingError> {
+    if at.len() > MAX_MAPPING_DEPTH {
+        return Err(MappingError { path: at.text.clone(), message: too_deep() });
+    }
+    let child = |k: &str, v: &JsVal, at: &mut Location| {
+        at.push(k);
+        let r = nesting(v, at);
+        at.pop();
+        r
+    };
+    match m {
+        JsVal::Obj(o) => {
+            for (k, v) in o.iter() {
+                // `@transform` evaluates `apply` after unwrapping its root directive, which
+                // moves the customer fields two levels down: measure what is evaluated.
+                let opts = v.as_obj().filter(|_| k == "@transform");
+                let apply = opts.and_then(|o| o.get("apply")).filter(|a| a.as_obj().is_some_and(|a| a.contains(ROOT_DIRECTIVE_KEY)));
+                let (Some(opts), Some(apply)) = (opts, apply) else {
+                    child(k, v, at)?;
+                    continue;
+                };
+                at.push(k);
+                let unwrapped = mapping_to_process(apply).unwrap_or(JsVal::Undef);
+                let r = child("apply", &unwrapped, at)
+                    .and_then(|()| opts.iter().filter(|(k, _)| *k != "apply").try_for_each(|(k, x)| child(k, x, at)));
+                at.pop();
+                r?;
+            }
+            Ok(())
+        }
+        JsVal::Arr(a) => a.iter().enumerate().try_for_each(|(i, v)| child(&i.to_string(), v, at)),
+        _ => Ok(()),
+    }
 }
 
 /// Resolve `mapping` against `payload` like actions-core's `transform`; the result equals
@@ -59,6 +109,7 @@ pub struct Compiled {
 impl Compiled {
     pub fn new(mapping: &Value) -> Result<Compiled, MappingError> {
         let m = mapping_to_process(&to_js(mapping, "mapping")?)?;
+        check_nesting(&m)?;
         validate::validate(&m, &[])?;
         Ok(Compiled { mapping: m })
     }
@@ -79,8 +130,10 @@ pub fn payload(v: &Value) -> Result<JsVal, MappingError> {
 }
 
 fn to_js(v: &Value, what: &str) -> Result<JsVal, MappingError> {
-    JsVal::from_json(v)
-        .ok_or_else(|| MappingError { path: "/".into(), message: format!("{what} is nested too deeply") })
+    JsVal::from_json(v).ok_or_else(|| MappingError {
+        path: "/".into(),
+        message: format!("{what} is nested deeper than {} levels (the limit)", value::MAX_VALUE_DEPTH),
+    })
 }
 
 /// Segment treats an object as a directive when it has an @-key and nothing else but `_metadata`.
@@ -388,6 +441,9 @@ impl Eval {
             return Err(self.err(format!("data must be an object, got {}", data.real_type())));
         }
         let m = mapping_to_process(mapping).map_err(|e| self.err(e.message))?;
+        if self.path.len() == 0 {
+            check_nesting(&m)?;
+        }
         validate::validate(&m, &self.path.segments())?;
         Ok(remove_undefined(self.resolve(&m, data)?))
     }
@@ -401,8 +457,9 @@ impl Eval {
     }
 
     fn resolve(&mut self, m: &JsVal, payload: &JsVal) -> Result<JsVal, MappingError> {
+        // A backstop: `check_nesting` has refused such mappings already.
         if self.path.len() > MAX_MAPPING_DEPTH {
-            return Err(self.err(format!("mapping nests deeper than {MAX_MAPPING_DEPTH} levels")));
+            return Err(self.err(too_deep()));
         }
         match m {
             JsVal::Obj(o) if is_directive(o) => self.directive(o, payload),
