@@ -333,3 +333,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn nesting_beyond_the_limit_names_the_limit() {
+    let deep = |n: usize| format!("{}type = \"track\"{}", "(".repeat(n), ")".repeat(n));
+    let e = err(&deep(3000));
+    assert_eq!(e.message, format!("FQL nested deeper than {} levels", super::MAX_FQL_DEPTH));
+    assert_eq!(e.position, super::MAX_FQL_DEPTH, "the first bracket past the limit");
+    // At the limit the reference's own error stands (any bracket inside a bracket fails).
+    let e = err(&deep(super::MAX_FQL_DEPTH));
+    assert_eq!((e.message.as_str(), e.position), ("'(' is never closed", 1));
+    // Closed brackets do not add up; brackets inside strings are not brackets.
+    let flat = vec!["(type = \"track\")"; 40].join(" or ");
+    assert!(parse(&flat).is_ok());
+    assert!(parse(&format!("event = \"{}\"", "(".repeat(100))).is_ok());
+}

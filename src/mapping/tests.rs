@@ -157,3 +157,63 @@ fn deep_nesting_is_an_error_not_a_crash() {
     }
     assert!(transform(&json!({"x": m}), &json!({})).is_err());
 }
+
+/// `n` nested `@if`s under key `a`: 1 + 2n levels down to the innermost `@path`'s string.
+fn nested_ifs(n: usize) -> Value {
+    let mut m = json!({"@path": "$.v"});
+    for _ in 0..n {
+        m = json!({"@if": {"exists": {"@path": "$.v"}, "then": m, "else": {"@path": "$.w"}}});
+    }
+    json!({"a": m})
+}
+
+#[test]
+fn nesting_limit_is_checked_at_validation_and_named() {
+    // 31 nested @if end 64 levels down: accepted and evaluated. Validation used to redo each
+    // level's subtree once per option (2^n work): this would not finish.
+    assert_eq!(t(nested_ifs(31), json!({"v": 5})), json!({"a": 5}));
+    for n in [32, 100] {
+        let m = nested_ifs(n);
+        let e = validate(&m).unwrap_err();
+        assert_eq!(e.message, format!("mapping is nested deeper than {MAX_MAPPING_DEPTH} levels (the limit)"));
+        assert!(e.path.starts_with("/a/@if/then/@if/then/"), "{}", e.path);
+        assert_eq!(e.path.matches('/').count(), MAX_MAPPING_DEPTH + 1);
+        // Refused before evaluation: no mapping with an error in it is compiled either.
+        assert_eq!(Compiled::new(&m).unwrap_err(), e);
+        assert_eq!(fails(m, json!({"v": 5})), e);
+    }
+    // Branches never taken count too: the limit is on the mapping, not on one event's path.
+    let mut deep_else = nested_ifs(40);
+    deep_else["a"] = json!({"@if": {"exists": {"@path": "$.v"}, "then": 1, "else": deep_else["a"].clone()}});
+    assert!(validate(&deep_else).is_err());
+}
+
+#[test]
+fn nesting_counts_what_transform_evaluates() {
+    // A root directive inside `@transform.apply` moves its fields two levels down.
+    let fields = |n: usize| {
+        let mut m = json!("x");
+        for _ in 0..n {
+            m = json!({"k": m});
+        }
+        m
+    };
+    let apply = |n| json!({"__segment_internal_directive": {"@transform": {"apply": {}, "mapping": {}}}, "f": fields(n)});
+    let m = |n| json!({"@transform": {"apply": apply(n), "mapping": {"out": {"@path": "$.f"}}}});
+    // /@transform/apply/@transform/mapping/f + n keys: at most 64.
+    validate(&m(59)).unwrap();
+    assert!(transform(&m(59), &json!({})).is_ok());
+    let e = validate(&m(60)).unwrap_err();
+    assert!(e.message.contains("deeper than 64 levels"));
+    assert!(e.path.starts_with("/@transform/apply/@transform/mapping/f/k/"), "{}", e.path);
+}
+
+#[test]
+fn payload_depth_limit_is_named() {
+    let mut p = json!(1);
+    for _ in 0..300 {
+        p = json!({"p": p});
+    }
+    let e = transform(&json!({"a": {"@path": "$.p"}}), &p).unwrap_err();
+    assert_eq!(e.message, format!("payload is nested deeper than {} levels (the limit)", value::MAX_VALUE_DEPTH));
+}
