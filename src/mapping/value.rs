@@ -2,6 +2,7 @@
 //! JS own-key enumeration order (array-index keys first, ascending; then insertion order).
 use crate::js;
 use serde_json::Value;
+use indexmap::IndexMap;
 use std::borrow::Cow;
 
 /// How deep a JSON value may nest before we refuse it (the stack must stay bounded).
@@ -18,8 +19,18 @@ pub enum JsVal {
     Obj(Obj),
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Obj(Vec<(String, JsVal)>);
+/// A JS object's own properties in enumeration order. Hashed: payload objects can have tens
+/// of thousands of keys, and a scan per insert made converting one such event take seconds.
+/// The second field counts the array-index keys, which always form a sorted prefix.
+#[derive(Debug, Clone, Default)]
+pub struct Obj(IndexMap<String, JsVal>, usize);
+
+/// Equal when the same properties come in the same order (order is observable in JS).
+impl PartialEq for Obj {
+    fn eq(&self, other: &Obj) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().eq(other.0.iter())
+    }
+}
 
 /// Canonical array index ("0", "17", not "01"), which JS enumerates first in numeric order.
 pub fn array_index(key: &str) -> Option<u32> {
@@ -34,33 +45,53 @@ pub fn array_index(key: &str) -> Option<u32> {
 
 impl Obj {
     pub fn new() -> Self {
-        Obj(Vec::new())
+        Obj(IndexMap::new(), 0)
+    }
+    /// From distinct keys (a JSON object's), in one pass: index keys sorted first, the rest in
+    /// their order.
+    fn from_distinct(entries: Vec<(String, JsVal)>) -> Obj {
+        let (mut idx, rest): (Vec<_>, Vec<_>) =
+            entries.into_iter().map(|(k, v)| (array_index(&k), k, v)).partition(|(i, _, _)| i.is_some());
+        idx.sort_by_key(|(i, _, _)| *i);
+        let n = idx.len();
+        let map = idx.into_iter().chain(rest).map(|(_, k, v)| (k, v)).collect();
+        Obj(map, n)
     }
     pub fn get(&self, key: &str) -> Option<&JsVal> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.get(key)
     }
     pub fn contains(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == key)
+        self.0.contains_key(key)
     }
     /// Property assignment: an existing key keeps its place, a new one goes where JS puts it.
     pub fn set(&mut self, key: String, val: JsVal) {
-        if let Some(slot) = self.0.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = val;
+        if let Some(slot) = self.0.get_mut(&key) {
+            *slot = val;
             return;
         }
-        if let Some(idx) = array_index(&key) {
-            let pos = self
-                .0
-                .iter()
-                .position(|(k, _)| array_index(k).is_none_or(|i| i > idx))
-                .unwrap_or(self.0.len());
-            self.0.insert(pos, (key, val));
+        let Some(idx) = array_index(&key) else {
+            self.0.insert(key, val);
+            return;
+        };
+        // Index keys form a sorted prefix: find the place by bisection; appending (keys arriving
+        // in order, no other keys yet) is the usual case and costs no shifting.
+        let (mut lo, mut hi) = (0, self.1);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let below = self.0.get_index(mid).and_then(|(k, _)| array_index(k)).is_some_and(|i| i < idx);
+            if below { lo = mid + 1 } else { hi = mid }
+        }
+        self.1 += 1;
+        if lo == self.0.len() {
+            self.0.insert(key, val);
         } else {
-            self.0.push((key, val));
+            self.0.shift_insert(lo, key, val);
         }
     }
     pub fn remove(&mut self, key: &str) {
-        self.0.retain(|(k, _)| k != key);
+        if self.0.shift_remove(key).is_some() && array_index(key).is_some() {
+            self.1 -= 1;
+        }
     }
     pub fn len(&self) -> usize {
         self.0.len()
@@ -69,13 +100,13 @@ impl Obj {
         self.0.is_empty()
     }
     pub fn iter(&self) -> impl Iterator<Item = (&String, &JsVal)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.0.iter()
     }
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(k, _)| k)
+        self.0.keys()
     }
     pub fn into_entries(self) -> Vec<(String, JsVal)> {
-        self.0
+        self.0.into_iter().collect()
     }
 }
 
@@ -111,13 +142,9 @@ impl JsVal {
             Value::Array(a) => {
                 JsVal::Arr(a.iter().map(|x| Self::from_json_depth(x, depth + 1)).collect::<Option<Vec<_>>>()?)
             }
-            Value::Object(m) => {
-                let mut o = Obj::new();
-                for (k, x) in m {
-                    o.set(k.clone(), Self::from_json_depth(x, depth + 1)?);
-                }
-                JsVal::Obj(o)
-            }
+            Value::Object(m) => JsVal::Obj(Obj::from_distinct(
+                m.iter().map(|(k, x)| Some((k.clone(), Self::from_json_depth(x, depth + 1)?))).collect::<Option<_>>()?,
+            )),
         })
     }
 
@@ -592,6 +619,16 @@ mod tests {
             .map(|(k, v)| (k.to_string(), JsVal::Num(v as f64)))
             .collect();
         assert_eq!(o.keys().cloned().collect::<Vec<_>>(), vec!["1", "2", "b", "a", "01"]);
+        let mut o = o;
+        o.remove("1");
+        o.set("0".into(), JsVal::Null);
+        o.set("3".into(), JsVal::Null);
+        o.set("b".into(), JsVal::Null);
+        assert_eq!(o.keys().cloned().collect::<Vec<_>>(), vec!["0", "2", "3", "b", "a", "01"]);
+        // Converted JSON objects order the same way.
+        let j = JsVal::from_json(&serde_json::json!({"b": 1, "7": 2, "a": 3, "4294967295": 4, "3": 5})).unwrap();
+        let keys: Vec<_> = j.as_obj().unwrap().keys().cloned().collect();
+        assert_eq!(keys, vec!["3", "7", "b", "a", "4294967295"]);
     }
 
     #[test]
