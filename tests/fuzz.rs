@@ -62,13 +62,27 @@ fn json_value(depth: u32) -> impl Strategy<Value = Value> {
     })
 }
 
+/// Timestamps: valid, nearly valid, out of range, and arbitrary.
+fn timestamp() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        2 => Just(json!("2024-01-01T00:00:00Z")),
+        2 => "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,3}([T ][0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2}(\\.[0-9]{0,12})?)?)?(Z|[+-][0-9]{1,2}(:?[0-9]{2})?)?"
+            .prop_map(Value::String),
+        1 => prop::sample::select(vec!["Tue, 01 Jan 2024 00:00:00 GMT", "2024", "2024-02-30", "275760-09-13T00:00:00.001Z", "-271821-04-20", "1e3", "", "now"])
+            .prop_map(|s| json!(s)),
+        1 => any::<f64>().prop_map(|f| json!(f)),
+        1 => any::<i64>().prop_map(|n| json!(n)),
+        1 => text().prop_map(Value::String),
+    ]
+}
+
 fn event() -> impl Strategy<Value = Value> {
     let ty = prop::sample::select(vec!["track", "page", "identify", "screen", "group", "alias", "bogus"]);
     let ev = prop::sample::select(vec!["Order Completed", "Product Added", "Signed Up", "Products Searched", "x"]);
-    (ty, ev, json_value(3), json_value(3), json_value(3), text(), prop::option::of(text()))
-        .prop_map(|(ty, ev, props, ctx, traits, uid, mid)| {
+    (ty, ev, json_value(3), json_value(3), json_value(3), text(), prop::option::of(text()), timestamp())
+        .prop_map(|(ty, ev, props, ctx, traits, uid, mid, ts)| {
             let mut e = json!({"type": ty, "event": ev, "properties": props, "context": ctx, "traits": traits,
-                "userId": uid, "timestamp": "2024-01-01T00:00:00Z"});
+                "userId": uid, "timestamp": ts});
             if let Some(m) = mid {
                 e["messageId"] = json!(m);
             }
@@ -151,6 +165,28 @@ proptest! {
     }
 
     #[test]
+    fn random_mappings_through_the_snap_action(m in mapping(), fields in prop::collection::vec((prop::sample::select(vec![
+        "event_name", "event_time", "event_id", "action_source", "user_data", "app_data", "custom_data", "products",
+        "email", "phone_number", "price", "currency", "item_ids", "number_items", "timestamp", "event_conversion_type",
+        "data_processing_options", "data_processing_options_country", "event_source_url", "mobile_ad_id", "brands",
+    ]), directive_tree()), 0..6), events in prop::collection::vec(event(), 1..4)) {
+        // Whatever a mapping yields (wrong types, nested junk), the action's schema check and
+        // request builder answer with a line per event.
+        let mut mapping = m;
+        for (k, v) in fields {
+            mapping[k] = v;
+        }
+        let opts = json!({"destination": "snap-conversions-api", "settings": {"pixel_id": "px", "snap_app_id": "app", "access_token": "t"},
+            "subscriptions": [{"name": "s", "subscribe": "type = \"track\" or type = \"page\" or type = \"bogus\"", "partnerAction": "reportConversionEvent", "mapping": mapping}]});
+        let Ok(cfg) = api::create(&opts.to_string()) else { return Ok(()) };
+        let lines = api::plan(&cfg, &Value::Array(events.clone()).to_string()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(lines.len() >= events.len());
+        for l in &lines {
+            assert_well_formed(l)?;
+        }
+    }
+
+    #[test]
     fn presets_plan_arbitrary_events(events in prop::collection::vec(event(), 0..6)) {
         let cfg = api::create(r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"px","snap_app_id":"app","access_token":"t","batch_size":3}}"#).unwrap();
         let lines = api::plan(&cfg, &Value::Array(events.clone()).to_string()).unwrap();
@@ -175,6 +211,8 @@ fn path_str() -> impl Strategy<Value = String> {
 fn liquid() -> impl Strategy<Value = String> {
     let operand = prop::sample::select(vec![
         "properties.email", "a", "a.b", "x", "'lit'", "\"q\"", "3", "-1.5", "nil", "empty", "blank", "true", "(1..3)",
+        "'😀é'", "'a\\u0000b'", "1e21", "-0", "properties.products.first", "a[-1]", "a['x'][0]", "(3..1)", "(-2..2)",
+        "'2024-01-01T00:00:00Z'", "properties.length", "properties.__proto__", "properties.constructor",
         "(a..b)", "properties.products[0]", "properties['e']", "products.size", "v",
     ]);
     let filter = prop::sample::select(vec![
@@ -182,7 +220,11 @@ fn liquid() -> impl Strategy<Value = String> {
         "split: ''", "split: ','", "join: '--'", "first", "last", "size", "default: 'd'", "plus: 2", "minus: 'x'",
         "times: 1e300", "divided_by: 0", "modulo: 3", "abs", "ceil", "round: 2", "json", "json: 2", "url_encode",
         "truncate: 3", "slice: 1, 2", "date: '%Y'", "sort", "map: 'x'", "at_least: 1", "to_integer", "escape",
-        "replace_first: 'a', 'bb'", "remove_last: 'a'", "newline_to_br", "bogus_filter",
+        "replace_first: 'a', 'bb'", "remove_last: 'a'", "newline_to_br", "bogus_filter", "truncate: -1",
+        "truncate: 2, '😀'", "truncatewords: 1", "slice: -3, 100", "slice: -1", "round: 400", "divided_by: -0",
+        "date: '%a %b %e %H:%M:%S %Y %z %j %%'", "date: 'now'", "default: nil, allow_false: true", "strip: '😀'",
+        "lstrip", "rstrip", "url_decode", "escape_once", "strip_html", "plus: 1e308", "floor", "ceil: 2",
+        "split: 'a' | join", "append: '😀'", "capitalize | upcase", "json: 'xx'", "sum", "compact", "where: 'x'",
     ]);
     let output = (operand.clone(), prop::collection::vec(filter, 0..4)).prop_map(|(o, fs)| {
         let mut s = format!("{{{{ {o}");
