@@ -3,6 +3,7 @@
 use crate::js;
 use serde_json::Value;
 use indexmap::IndexMap;
+use std::collections::BTreeMap;
 use std::borrow::Cow;
 
 /// How deep a JSON value may nest before we refuse it (the stack must stay bounded).
@@ -19,16 +20,20 @@ pub enum JsVal {
     Obj(Obj),
 }
 
-/// A JS object's own properties in enumeration order. Hashed: payload objects can have tens
-/// of thousands of keys, and a scan per insert made converting one such event take seconds.
-/// The second field counts the array-index keys, which always form a sorted prefix.
+/// A JS object's own properties in enumeration order: array-index keys ascending, then the
+/// others in insertion order. Two tables, so every operation is a lookup: payload objects can
+/// have tens of thousands of keys, and a scan per insert made converting one such event take
+/// seconds.
 #[derive(Debug, Clone, Default)]
-pub struct Obj(IndexMap<String, JsVal>, usize);
+pub struct Obj {
+    indexed: BTreeMap<u32, (String, JsVal)>,
+    named: IndexMap<String, JsVal>,
+}
 
 /// Equal when the same properties come in the same order (order is observable in JS).
 impl PartialEq for Obj {
     fn eq(&self, other: &Obj) -> bool {
-        self.0.len() == other.0.len() && self.0.iter().eq(other.0.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -45,68 +50,52 @@ pub fn array_index(key: &str) -> Option<u32> {
 
 impl Obj {
     pub fn new() -> Self {
-        Obj(IndexMap::new(), 0)
-    }
-    /// From distinct keys (a JSON object's), in one pass: index keys sorted first, the rest in
-    /// their order.
-    fn from_distinct(entries: Vec<(String, JsVal)>) -> Obj {
-        let (mut idx, rest): (Vec<_>, Vec<_>) =
-            entries.into_iter().map(|(k, v)| (array_index(&k), k, v)).partition(|(i, _, _)| i.is_some());
-        idx.sort_by_key(|(i, _, _)| *i);
-        let n = idx.len();
-        let map = idx.into_iter().chain(rest).map(|(_, k, v)| (k, v)).collect();
-        Obj(map, n)
+        Obj::default()
     }
     pub fn get(&self, key: &str) -> Option<&JsVal> {
-        self.0.get(key)
+        match array_index(key) {
+            Some(i) => self.indexed.get(&i).map(|(_, v)| v),
+            None => self.named.get(key),
+        }
     }
     pub fn contains(&self, key: &str) -> bool {
-        self.0.contains_key(key)
+        self.get(key).is_some()
     }
     /// Property assignment: an existing key keeps its place, a new one goes where JS puts it.
     pub fn set(&mut self, key: String, val: JsVal) {
-        if let Some(slot) = self.0.get_mut(&key) {
-            *slot = val;
-            return;
-        }
-        let Some(idx) = array_index(&key) else {
-            self.0.insert(key, val);
-            return;
-        };
-        // Index keys form a sorted prefix: find the place by bisection; appending (keys arriving
-        // in order, no other keys yet) is the usual case and costs no shifting.
-        let (mut lo, mut hi) = (0, self.1);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let below = self.0.get_index(mid).and_then(|(k, _)| array_index(k)).is_some_and(|i| i < idx);
-            if below { lo = mid + 1 } else { hi = mid }
-        }
-        self.1 += 1;
-        if lo == self.0.len() {
-            self.0.insert(key, val);
-        } else {
-            self.0.shift_insert(lo, key, val);
+        match array_index(&key) {
+            Some(i) => {
+                self.indexed.insert(i, (key, val));
+            }
+            None => {
+                self.named.insert(key, val);
+            }
         }
     }
     pub fn remove(&mut self, key: &str) {
-        if self.0.shift_remove(key).is_some() && array_index(key).is_some() {
-            self.1 -= 1;
+        match array_index(key) {
+            Some(i) => {
+                self.indexed.remove(&i);
+            }
+            None => {
+                self.named.shift_remove(key);
+            }
         }
     }
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.indexed.len() + self.named.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
     pub fn iter(&self) -> impl Iterator<Item = (&String, &JsVal)> {
-        self.0.iter()
+        self.indexed.values().map(|(k, v)| (k, v)).chain(self.named.iter())
     }
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.keys()
+        self.iter().map(|(k, _)| k)
     }
     pub fn into_entries(self) -> Vec<(String, JsVal)> {
-        self.0.into_iter().collect()
+        self.indexed.into_values().chain(self.named).collect()
     }
 }
 
@@ -142,9 +131,9 @@ impl JsVal {
             Value::Array(a) => {
                 JsVal::Arr(a.iter().map(|x| Self::from_json_depth(x, depth + 1)).collect::<Option<Vec<_>>>()?)
             }
-            Value::Object(m) => JsVal::Obj(Obj::from_distinct(
-                m.iter().map(|(k, x)| Some((k.clone(), Self::from_json_depth(x, depth + 1)?))).collect::<Option<_>>()?,
-            )),
+            Value::Object(m) => {
+                JsVal::Obj(m.iter().map(|(k, x)| Some((k.clone(), Self::from_json_depth(x, depth + 1)?))).collect::<Option<Obj>>()?)
+            }
         })
     }
 
