@@ -454,3 +454,38 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------------------------------ limits, end to end
+
+#[test]
+fn deep_fql_is_a_config_error_naming_the_limit() {
+    let n = 3000;
+    let trigger = format!("{}type = \"track\"{}", "(".repeat(n), ")".repeat(n));
+    let opts = json!({"destination": "snap-conversions-api", "settings": {"pixel_id": "px"},
+        "subscriptions": [{"subscribe": trigger, "partnerAction": "reportConversionEvent"}]});
+    let e = api::create(&opts.to_string()).err().expect("refused");
+    assert_eq!(e.code, edge_actions::error::ErrorCode::InvalidConfig);
+    assert_eq!(e.field.as_deref(), Some("subscriptions[0].subscribe"));
+    assert_eq!(e.message, format!("Invalid FQL trigger: FQL nested deeper than {0} levels at position {0}", fql::MAX_FQL_DEPTH));
+    let e = api::matches_trigger(&trigger, "{}").unwrap_err();
+    assert_eq!(e.code, edge_actions::error::ErrorCode::InvalidConfig);
+    assert!(e.message.contains("FQL nested deeper than 32 levels"), "{}", e.message);
+}
+
+#[test]
+fn deep_mapping_is_a_mapping_error_naming_the_limit() {
+    // 60 nested @if: within serde_json's text limit, past the mapping limit.
+    let mut m = json!({"@path": "$.x"});
+    for _ in 0..60 {
+        m = json!({"@if": {"exists": {"@path": "$.a"}, "then": m}});
+    }
+    let mapping = json!({"a": m});
+    let e = api::transform(&mapping.to_string(), "{}").unwrap_err();
+    assert_eq!(e.code, edge_actions::error::ErrorCode::MappingError);
+    assert_eq!(e.message, format!("mapping is nested deeper than {} levels (the limit)", mapping::MAX_MAPPING_DEPTH));
+    let opts = json!({"destination": "snap-conversions-api", "settings": {"pixel_id": "px"},
+        "subscriptions": [{"subscribe": "type = \"track\"", "partnerAction": "reportConversionEvent", "mapping": mapping}]});
+    let e = api::create(&opts.to_string()).err().expect("refused");
+    assert_eq!(e.code, edge_actions::error::ErrorCode::InvalidConfig);
+    assert!(e.message.contains("mapping is nested deeper than 64 levels"), "{}", e.message);
+}
