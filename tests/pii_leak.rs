@@ -29,10 +29,11 @@ fn cased(s: String, flips: Vec<bool>) -> String {
     s.chars().zip(flips.into_iter().chain(std::iter::repeat(false))).map(|(c, up)| if up { c.to_ascii_uppercase() } else { c }).collect()
 }
 
-/// A word of at least `min` letters with at least one non-hex letter, so it can never occur
-/// inside a hex digest by chance.
+/// A word of at least `min` letters around `qx`: no digest (hex) and no word of the line's own
+/// text (keys, event names, error messages) contains that pair, so a match is a leak.
 fn word(min: usize) -> impl Strategy<Value = String> {
-    (prop::string::string_regex(&format!("[a-z]{{{min},10}}")).expect("regex"), "[g-z]").prop_map(|(w, x)| format!("{w}{x}"))
+    (prop::string::string_regex(&format!("[a-z]{{{},8}}", min.saturating_sub(2))).expect("regex"), "[a-z]{0,3}")
+        .prop_map(|(a, b)| format!("{a}qx{b}"))
 }
 
 fn padded(core: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
@@ -194,7 +195,8 @@ proptest! {
     }
 
     #[test]
-    fn already_hashed_values_pass_through_lower_cased(raw in "[a-z]{3,12}", upper in any::<bool>(), pad in space()) {
+    fn already_hashed_values_pass_through_lower_cased(raw in "qqz[a-z]{0,9}", upper in any::<bool>(), pad in space()) {
+        // `qqz`: no word of the line's own text contains it, so a match is a leak.
         let digest = pii::sha256_hex(&raw);
         let given = if upper { digest.to_uppercase() } else { digest.clone() };
         let ev = |props: Value| json!({"type": "track", "event": "Order Completed", "messageId": "m", "timestamp": "2024-01-01T00:00:00Z", "properties": props});
