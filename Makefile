@@ -72,7 +72,8 @@ bench: build deps-node
 	node benches/node-bench.mjs
 
 # Long fuzzing: the proptest properties of tests/fuzz.rs and tests/pii_leak.rs (FUZZ_CASES cases
-# each; `make test` runs 64), then the conformance/differential suites at scale.
+# each, half that for pii_leak; `make test` runs 64 and 32), then the conformance/differential
+# suites at scale.
 FUZZ_CASES ?= 20000
 fuzz: deps-node build
 	FUZZ_CASES=$(FUZZ_CASES) cargo test --release --test fuzz --test pii_leak

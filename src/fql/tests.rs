@@ -305,7 +305,11 @@ fn event_strategy() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    // tests/fuzz.rs fuzzes the parser at scale (`make fuzz`); these stay quick in `make test`.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("FUZZ_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_text_never_panics(src in "\\PC{0,40}", ev in event_strategy()) {
