@@ -251,7 +251,7 @@ impl<'a> LVal<'a> {
 
 fn parse_block(toks: &[Tok], pos: &mut usize, ends: &[&str], depth: usize) -> Result<Block, String> {
     if depth > MAX_NESTING {
-        return Err("liquid template nests too deeply".into());
+        return Err(format!("liquid template nests deeper than {MAX_NESTING} levels (the limit)"));
     }
     let mut nodes = Vec::new();
     while let Some(t) = toks.get(*pos) {
@@ -551,7 +551,7 @@ impl P {
     }
     fn operand(&mut self, depth: usize) -> Result<Operand, String> {
         if depth > MAX_NESTING {
-            return Err("expression nests too deeply".into());
+            return Err(format!("liquid expression nests deeper than {MAX_NESTING} levels (the limit)"));
         }
         let tok = self.peek().cloned().ok_or("missing value")?;
         self.i += 1;
@@ -1548,6 +1548,8 @@ mod tests {
         assert_eq!(render("{{ deep | json: 10 | size }}", ev.clone()), Err(oom));
         // Nesting of blocks.
         let nested = format!("{}x{}", "{% if true %}".repeat(40), "{% endif %}".repeat(40));
-        assert!(render(&nested, ev.clone()).unwrap_err().contains("nest"));
+        assert_eq!(render(&nested, ev.clone()), Err(format!("liquid template nests deeper than {MAX_NESTING} levels (the limit)")));
+        let deep_index = format!("{{{{ a{}{} }}}}", "[a".repeat(40), "]".repeat(40));
+        assert_eq!(render(&deep_index, ev.clone()), Err(format!("liquid expression nests deeper than {MAX_NESTING} levels (the limit)")));
     }
 }
