@@ -309,12 +309,14 @@ fn render_pass(s: &str, data: &JsVal, n: usize) -> String {
 
 /// `value.replace(new RegExp(escaped(pattern), flags), replacement)`: a literal search, with
 /// optional JS (non-unicode) case folding, and `$`-patterns expanded in the replacement.
-fn replace_literal(value: &str, pattern: &str, replacement: &str, global: bool, ignore_case: bool) -> String {
+/// `None` once the result passes `MAX_STRING_BYTES`: `$'` and `` $` `` copy the rest / the start
+/// of the value for every match, so a long value could otherwise grow quadratically.
+fn replace_literal(value: &str, pattern: &str, replacement: &str, global: bool, ignore_case: bool) -> Option<String> {
     let hay: Vec<u16> = value.encode_utf16().collect();
     let pat: Vec<u16> = pattern.encode_utf16().collect();
     let rep: Vec<u16> = replacement.encode_utf16().collect();
     if pat.is_empty() {
-        return value.to_string();
+        return Some(value.to_string());
     }
     let eq = |a: u16, b: u16| a == b || (ignore_case && canonicalize(a) == canonicalize(b));
     let mut out: Vec<u16> = Vec::with_capacity(hay.len());
@@ -324,6 +326,10 @@ fn replace_literal(value: &str, pattern: &str, replacement: &str, global: bool, 
         if (0..pat.len()).all(|k| eq(hay[i + k], pat[k])) {
             out.extend_from_slice(&hay[last..i]);
             expand_replacement(&rep, &hay, i, i + pat.len(), &mut out);
+            // UTF-16 units take 1 to 3 UTF-8 bytes: units is the lower bound.
+            if out.len() > MAX_STRING_BYTES {
+                return None;
+            }
             i += pat.len();
             last = i;
             if !global {
@@ -334,7 +340,7 @@ fn replace_literal(value: &str, pattern: &str, replacement: &str, global: bool, 
         }
     }
     out.extend_from_slice(&hay[last..]);
-    String::from_utf16_lossy(&out)
+    Some(String::from_utf16_lossy(&out))
 }
 
 /// RegExp Canonicalize for non-unicode ignoreCase: upper-case a unit unless that changes its
@@ -729,11 +735,10 @@ impl Eval {
                 validate::MAX_REPLACEMENT_LENGTH
             )));
         }
-        let out = replace_literal(value, pat, rep, g, ic);
-        if out.len() > MAX_STRING_BYTES {
-            return Err(self.err("@replace: result is too large"));
+        match replace_literal(value, pat, rep, g, ic) {
+            Some(out) if out.len() <= MAX_STRING_BYTES => Ok(out),
+            _ => Err(self.err(format!("@replace: result is larger than {} MiB (the limit)", MAX_STRING_BYTES >> 20))),
         }
-        Ok(out)
     }
 }
 

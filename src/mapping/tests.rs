@@ -217,3 +217,15 @@ fn payload_depth_limit_is_named() {
     let e = transform(&json!({"a": {"@path": "$.p"}}), &p).unwrap_err();
     assert_eq!(e.message, format!("payload is nested deeper than {} levels (the limit)", value::MAX_VALUE_DEPTH));
 }
+
+#[test]
+fn replace_cannot_grow_quadratically() {
+    // `$'` inserts the rest of the value at every match: 200k matches would make ~40 GB.
+    let m = json!({"r": {"@replace": {"pattern": "a", "replacement": "$'", "value": {"@path": "$.s"}}}});
+    let e = fails(m, json!({"s": "a".repeat(200_000)}));
+    assert_eq!(e.message, format!("@replace: result is larger than {} MiB (the limit)", MAX_STRING_BYTES >> 20));
+    assert_eq!(e.path, "/r/@replace");
+    // Small inputs still expand like JS's String.prototype.replace.
+    let m = json!({"r": {"@replace": {"pattern": "b", "replacement": "[$`|$&|$']", "value": "abc"}}});
+    assert_eq!(t(m, json!({})), json!({"r": "a[a|b|c]c"}));
+}
