@@ -33,6 +33,10 @@ impl std::error::Error for MappingError {}
 pub const MAX_MAPPING_DEPTH: usize = 64;
 /// Upper bound for strings built by directives (JSON encoding can otherwise double per level).
 const MAX_STRING_BYTES: usize = 32 << 20;
+/// Upper bound for everything one evaluation builds (copied payload parts, strings, payloads made
+/// by `@transform`), so a mapping's memory per event is bounded whatever its size: each nested
+/// `@transform` can double its payload (`apply: {"a": {"@path": "$"}, "b": {"@path": "$"}}`).
+pub const MAX_EVAL_BYTES: usize = 64 << 20;
 /// Mapping key under which Segment stores a root-level directive wrapping the other fields.
 const ROOT_DIRECTIVE_KEY: &str = "__segment_internal_directive";
 
@@ -430,11 +434,37 @@ impl Location {
 struct Eval {
     /// Where in the mapping we are (for error locations); its depth bounds recursion.
     path: Location,
+    /// Approximate bytes built so far (see `MAX_EVAL_BYTES`).
+    made: usize,
+}
+
+/// Approximate heap size of a value, counted up to `limit` (then the walk stops).
+fn approx_size(v: &JsVal, limit: usize) -> usize {
+    let mut total = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += std::mem::size_of::<JsVal>();
+        match v {
+            JsVal::Str(s) => total += s.len(),
+            JsVal::Arr(a) => stack.extend(a.iter()),
+            JsVal::Obj(o) => {
+                for (k, x) in o.iter() {
+                    total += k.len();
+                    stack.push(x);
+                }
+            }
+            _ => {}
+        }
+        if total > limit {
+            break;
+        }
+    }
+    total
 }
 
 impl Eval {
     fn new() -> Eval {
-        Eval { path: Location::default() }
+        Eval { path: Location::default(), made: 0 }
     }
 
     fn err(&self, msg: impl Into<String>) -> MappingError {
@@ -452,6 +482,15 @@ impl Eval {
         }
         validate::validate(&m, &self.path.segments())?;
         Ok(remove_undefined(self.resolve(&m, data)?))
+    }
+
+    /// Counts a value this evaluation built or copied against `MAX_EVAL_BYTES`.
+    fn charge(&mut self, v: JsVal) -> Result<JsVal, MappingError> {
+        self.made += approx_size(&v, MAX_EVAL_BYTES);
+        if self.made > MAX_EVAL_BYTES {
+            return Err(self.err(format!("mapping builds more than {} MiB for one event (the limit)", MAX_EVAL_BYTES >> 20)));
+        }
+        Ok(v)
     }
 
     /// Evaluates `m` under child location `key`.
@@ -518,11 +557,11 @@ impl Eval {
         match name {
             "@path" => {
                 let p = self.string_arg(name, arg, payload)?;
-                Ok(get(payload, &strip_root_marker(&p)).into_owned())
+                self.charge(get(payload, &strip_root_marker(&p)).into_owned())
             }
             "@template" => {
                 let t = self.string_arg(name, arg, payload)?;
-                Ok(JsVal::Str(render_template(&t, payload)))
+                self.charge(JsVal::Str(render_template(&t, payload)))
             }
             "@literal" => self.resolve(arg, payload),
             "@if" => {
@@ -572,7 +611,7 @@ impl Eval {
                 let path = a.first().unwrap_or(&undef);
                 let shape = a.get(1).unwrap_or(&undef);
                 let root = match path {
-                    JsVal::Str(p) => get(payload, &strip_root_marker(p)).into_owned(),
+                    JsVal::Str(p) => self.charge(get(payload, &strip_root_marker(p)).into_owned())?,
                     other => self.at("0", other, payload)?,
                 };
                 let shape_ok = matches!(shape, JsVal::Obj(s) if !s.is_empty());
@@ -602,11 +641,11 @@ impl Eval {
                 match o.get("mode").and_then(JsVal::as_str) {
                     Some("encode") => match value::stringify(&value) {
                         Some(s) if s.len() > MAX_STRING_BYTES => Err(self.err("@json: encoded value is too large")),
-                        Some(s) => Ok(JsVal::Str(s)),
+                        Some(s) => self.charge(JsVal::Str(s)),
                         None => Ok(JsVal::Undef),
                     },
                     Some("decode") => match &value {
-                        JsVal::Str(s) => Ok(value::parse_json(s).unwrap_or(value)),
+                        JsVal::Str(s) => self.charge(value::parse_json(s).unwrap_or(value)),
                         _ => Ok(value),
                     },
                     _ => Ok(JsVal::Undef),
@@ -624,7 +663,7 @@ impl Eval {
                 let omit_arrays = o.get("omitArrays").is_some_and(JsVal::truthy);
                 let mut out = Obj::new();
                 flatten_into(&value, "", &sep, omit_arrays, &mut out);
-                Ok(JsVal::Obj(out))
+                self.charge(JsVal::Obj(out))
             }
             "@merge" => {
                 let o = self.opts(arg, name, "\"objects\" and \"direction\" keys")?;
@@ -653,7 +692,7 @@ impl Eval {
                         out.set(k, v);
                     }
                 }
-                Ok(JsVal::Obj(out))
+                self.charge(JsVal::Obj(out))
             }
             "@transform" => {
                 let o = self.opts(arg, name, "\"apply\" and \"mapping\" keys")?;
@@ -669,7 +708,7 @@ impl Eval {
                 self.path.push("apply");
                 let new_payload = self.transform(apply, payload);
                 self.path.pop();
-                let new_payload = new_payload?;
+                let new_payload = self.charge(new_payload?)?;
                 self.at("mapping", mapping, &new_payload)
             }
             "@excludeWhenNull" => match self.resolve(arg, payload)? {
@@ -680,7 +719,8 @@ impl Eval {
                 let JsVal::Str(t) = arg else {
                     return Err(self.err("@liquid template must be a string"));
                 };
-                liquid::evaluate(t, payload).map_err(|m| self.err(m))
+                let out = liquid::evaluate(t, payload).map_err(|m| self.err(m))?;
+                self.charge(out)
             }
             other => Err(self.err(format!("{other} is not a valid directive"))),
         }
@@ -721,7 +761,7 @@ impl Eval {
                 out = self.replace_once(&out, p2, r2, *g, *ic)?;
             }
         }
-        Ok(JsVal::Str(out))
+        self.charge(JsVal::Str(out))
     }
 
     fn replace_once(&self, value: &str, pat: &str, rep: &str, g: bool, ic: bool) -> Result<String, MappingError> {

@@ -229,3 +229,24 @@ fn replace_cannot_grow_quadratically() {
     let m = json!({"r": {"@replace": {"pattern": "b", "replacement": "[$`|$&|$']", "value": "abc"}}});
     assert_eq!(t(m, json!({})), json!({"r": "a[a|b|c]c"}));
 }
+
+#[test]
+fn memory_per_event_is_bounded() {
+    // Each @transform doubles the payload it hands on: 2^24 copies of a 100-byte payload.
+    let mut m = json!({"out": {"@path": "$.a"}});
+    for _ in 0..24 {
+        m = json!({"@transform": {"apply": {"a": {"a": {"@path": "$.a"}, "b": {"@path": "$.a"}}}, "mapping": m}});
+    }
+    let e = fails(json!({"x": m}), json!({"a": "0123456789".repeat(10)}));
+    assert_eq!(e.message, format!("mapping builds more than {} MiB for one event (the limit)", MAX_EVAL_BYTES >> 20));
+    // A few levels are fine.
+    let mut m = json!({"@path": "$.a.b.a"});
+    for _ in 0..3 {
+        m = json!({"@transform": {"apply": {"a": {"a": {"@path": "$.a"}, "b": {"@path": "$.a"}}}, "mapping": m}});
+    }
+    assert_eq!(t(json!({"x": m}), json!({"a": "z"})), json!({"x": {"a": "z", "b": "z"}}));
+    // Many copies of a large event.
+    let wide: serde_json::Map<String, Value> = (0..300).map(|i| (format!("k{i}"), json!({"@path": "$.big"}))).collect();
+    let e = fails(Value::Object(wide), json!({"big": "x".repeat(300_000)}));
+    assert!(e.message.contains("(the limit)"), "{}", e.message);
+}
