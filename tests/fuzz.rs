@@ -431,12 +431,14 @@ proptest! {
 
 // ------------------------------------------------------------------ PII normalizers
 
+type Normalizer = fn(&str) -> String;
+
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn normalizers_never_panic_and_hash_or_refuse(s in prop_oneof![text(), any::<String>(), "[ \t\u{a0}\u{feff}0-9A-Fa-f+()-]{0,70}"]) {
-        let normalizers: [(&str, fn(&str) -> String); 6] = [
+        let normalizers: [(&str, Normalizer); 6] = [
             ("strip_lower", pii::strip_lower), ("phone", pii::phone_digits), ("gender", pii::gender),
             ("state", pii::state), ("country", pii::country), ("as_is", pii::as_is),
         ];

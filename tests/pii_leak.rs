@@ -84,7 +84,7 @@ fn pii_values() -> impl Strategy<Value = Pii> {
 /// Every form of a raw value that would count as leaking it: as given, trimmed, lower-cased,
 /// normalized (whitespace removed). Forms too short to be told apart from other output are
 /// skipped (the generators make the interesting ones long).
-fn forms(raw: &str, normalize: fn(&str) -> String) -> Vec<String> {
+fn forms(raw: &str, normalize: Normalizer) -> Vec<String> {
     let mut v = vec![raw.to_string(), pii::js_trim(raw).to_string(), raw.to_lowercase(), pii::js_trim(raw).to_lowercase(), normalize(raw)];
     v.sort();
     v.dedup();
@@ -95,8 +95,10 @@ fn forms(raw: &str, normalize: fn(&str) -> String) -> Vec<String> {
     v
 }
 
+type Normalizer = fn(&str) -> String;
+
 fn needles(p: &Pii) -> Vec<(&'static str, String)> {
-    let fields: [(&str, &str, fn(&str) -> String); 12] = [
+    let fields: [(&str, &str, Normalizer); 12] = [
         ("email", &p.email, pii::strip_lower),
         ("phone", &p.phone, pii::phone_digits),
         ("firstName", &p.first, pii::strip_lower),
