@@ -35,7 +35,7 @@ pub const MAX_MAPPING_DEPTH: usize = 64;
 const MAX_STRING_BYTES: usize = 32 << 20;
 /// Upper bound for everything one evaluation builds (copied payload parts, strings, payloads made
 /// by `@transform`), so a mapping's memory per event is bounded whatever its size: each nested
-/// `@transform` can double its payload (`apply: {"a": {"@path": "$"}, "b": {"@path": "$"}}`).
+/// `@transform` can double its payload (`apply: {"a": {"x": {"@path": "$.a"}, "y": {"@path": "$.a"}}}`).
 pub const MAX_EVAL_BYTES: usize = 64 << 20;
 /// Mapping key under which Segment stores a root-level directive wrapping the other fields.
 const ROOT_DIRECTIVE_KEY: &str = "__segment_internal_directive";
@@ -440,6 +440,12 @@ struct Eval {
 
 /// Approximate heap size of a value, counted up to `limit` (then the walk stops).
 fn approx_size(v: &JsVal, limit: usize) -> usize {
+    // Most results are scalars: no walk.
+    match v {
+        JsVal::Str(s) => return std::mem::size_of::<JsVal>() + s.len(),
+        JsVal::Arr(_) | JsVal::Obj(_) => {}
+        _ => return std::mem::size_of::<JsVal>(),
+    }
     let mut total = 0;
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
