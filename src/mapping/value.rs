@@ -26,8 +26,77 @@ pub enum JsVal {
 /// seconds.
 #[derive(Debug, Clone, Default)]
 pub struct Obj {
-    indexed: BTreeMap<u32, (String, JsVal)>,
-    named: IndexMap<String, JsVal>,
+    /// Boxed, like `Named::Big`: every `JsVal` is as large as its largest variant.
+    indexed: Option<Box<BTreeMap<u32, (String, JsVal)>>>,
+    named: Named,
+}
+
+/// Non-index keys in insertion order. Small objects (nearly all of them) are scanned, which is
+/// faster than hashing every key; past `SMALL` keys they move to a hashed table.
+#[derive(Debug, Clone)]
+enum Named {
+    Small(Vec<(String, JsVal)>),
+    Big(Box<IndexMap<String, JsVal>>),
+}
+
+const SMALL: usize = 16;
+
+impl Default for Named {
+    fn default() -> Self {
+        Named::Small(Vec::new())
+    }
+}
+
+impl Named {
+    fn get(&self, key: &str) -> Option<&JsVal> {
+        match self {
+            Named::Small(v) => v.iter().find(|(k, _)| k == key).map(|(_, x)| x),
+            Named::Big(m) => m.get(key),
+        }
+    }
+    fn insert(&mut self, key: String, val: JsVal) {
+        match self {
+            Named::Small(v) => match v.iter().position(|(k, _)| *k == key) {
+                Some(i) => v[i].1 = val,
+                None if v.len() < SMALL => v.push((key, val)),
+                None => {
+                    let mut m: IndexMap<String, JsVal> = std::mem::take(v).into_iter().collect();
+                    m.insert(key, val);
+                    *self = Named::Big(Box::new(m));
+                }
+            },
+            Named::Big(m) => {
+                m.insert(key, val);
+            }
+        }
+    }
+    fn remove(&mut self, key: &str) {
+        match self {
+            Named::Small(v) => v.retain(|(k, _)| k != key),
+            Named::Big(m) => {
+                m.shift_remove(key);
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Named::Small(v) => v.len(),
+            Named::Big(m) => m.len(),
+        }
+    }
+    fn iter(&self) -> impl Iterator<Item = (&String, &JsVal)> {
+        let (small, big) = match self {
+            Named::Small(v) => (Some(v.iter().map(|(k, x)| (k, x))), None),
+            Named::Big(m) => (None, Some(m.iter())),
+        };
+        small.into_iter().flatten().chain(big.into_iter().flatten())
+    }
+    fn into_entries(self) -> Vec<(String, JsVal)> {
+        match self {
+            Named::Small(v) => v,
+            Named::Big(m) => m.into_iter().collect(),
+        }
+    }
 }
 
 /// Equal when the same properties come in the same order (order is observable in JS).
@@ -54,7 +123,7 @@ impl Obj {
     }
     pub fn get(&self, key: &str) -> Option<&JsVal> {
         match array_index(key) {
-            Some(i) => self.indexed.get(&i).map(|(_, v)| v),
+            Some(i) => self.indexed.as_ref()?.get(&i).map(|(_, v)| v),
             None => self.named.get(key),
         }
     }
@@ -65,7 +134,7 @@ impl Obj {
     pub fn set(&mut self, key: String, val: JsVal) {
         match array_index(&key) {
             Some(i) => {
-                self.indexed.insert(i, (key, val));
+                self.indexed.get_or_insert_default().insert(i, (key, val));
             }
             None => {
                 self.named.insert(key, val);
@@ -75,27 +144,29 @@ impl Obj {
     pub fn remove(&mut self, key: &str) {
         match array_index(key) {
             Some(i) => {
-                self.indexed.remove(&i);
+                if let Some(m) = self.indexed.as_mut() {
+                    m.remove(&i);
+                }
             }
             None => {
-                self.named.shift_remove(key);
+                self.named.remove(key);
             }
         }
     }
     pub fn len(&self) -> usize {
-        self.indexed.len() + self.named.len()
+        self.indexed.as_ref().map_or(0, |m| m.len()) + self.named.len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     pub fn iter(&self) -> impl Iterator<Item = (&String, &JsVal)> {
-        self.indexed.values().map(|(k, v)| (k, v)).chain(self.named.iter())
+        self.indexed.iter().flat_map(|m| m.values()).map(|(k, v)| (k, v)).chain(self.named.iter())
     }
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.iter().map(|(k, _)| k)
     }
     pub fn into_entries(self) -> Vec<(String, JsVal)> {
-        self.indexed.into_values().chain(self.named).collect()
+        self.indexed.into_iter().flat_map(|m| m.into_values()).chain(self.named.into_entries()).collect()
     }
 }
 
@@ -602,6 +673,12 @@ mod tests {
     }
 
     #[test]
+    fn values_stay_small() {
+        // Every array element and property is a JsVal: keep it at most a String plus a tag.
+        assert!(std::mem::size_of::<JsVal>() <= 40, "{}", std::mem::size_of::<JsVal>());
+    }
+
+    #[test]
     fn key_order_like_js() {
         let o: Obj = [("b", 1), ("2", 2), ("a", 3), ("1", 4), ("01", 5)]
             .into_iter()
@@ -614,6 +691,19 @@ mod tests {
         o.set("3".into(), JsVal::Null);
         o.set("b".into(), JsVal::Null);
         assert_eq!(o.keys().cloned().collect::<Vec<_>>(), vec!["0", "2", "3", "b", "a", "01"]);
+        // Past the small-object size the table is hashed; order and updates stay the same.
+        let mut big = Obj::new();
+        for i in 0..40 {
+            big.set(format!("k{i}"), JsVal::Num(f64::from(i)));
+        }
+        big.set("k3".into(), JsVal::Null);
+        big.remove("k0");
+        big.set("7".into(), JsVal::Null);
+        let keys: Vec<String> = big.keys().cloned().collect();
+        assert_eq!(keys.len(), 40);
+        assert_eq!(&keys[..3], ["7", "k1", "k2"]);
+        assert_eq!(big.get("k3"), Some(&JsVal::Null));
+        assert_eq!(big.get("k39"), Some(&JsVal::Num(39.0)));
         // Converted JSON objects order the same way.
         let j = JsVal::from_json(&serde_json::json!({"b": 1, "7": 2, "a": 3, "4294967295": 4, "3": 5})).unwrap();
         let keys: Vec<_> = j.as_obj().unwrap().keys().cloned().collect();
