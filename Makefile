@@ -80,7 +80,12 @@ bench: build deps-node
 	cargo bench
 	node benches/node-bench.mjs
 
+# Long fuzzing: the proptest properties of tests/fuzz.rs and tests/pii_leak.rs (FUZZ_CASES cases
+# each, half that for pii_leak; `make test` runs 64 and 32), then the conformance/differential
+# suites at scale.
+FUZZ_CASES ?= 20000
 fuzz: deps-node build
+	FUZZ_CASES=$(FUZZ_CASES) cargo test --release --test fuzz --test pii_leak
 	FC_RUNS=200000 DIFF_N=30000 node --test tests/conformance/*.test.mjs tests/differential/*.test.mjs tests/node/glue-fuzz.test.mjs
 
 clean:

@@ -62,6 +62,11 @@ fn char_position(src: &str, utf16_pos: usize) -> usize {
     src.chars().count()
 }
 
+/// Deepest bracket nesting we report as such. The reference rejects any bracket inside a
+/// bracket, so no valid trigger nests deeper than 1; past this limit the error names the limit
+/// instead of the reference's "'(' is never closed" at the second bracket.
+pub const MAX_FQL_DEPTH: usize = 32;
+
 pub fn parse(src: &str) -> Result<Fql, FqlError> {
     let units: Vec<u16> = src.encode_utf16().collect();
     let error = |pos: usize, message: String| FqlError {
@@ -69,6 +74,9 @@ pub fn parse(src: &str) -> Result<Fql, FqlError> {
         message,
     };
     let tokens = lexer::lex(&units).map_err(|e| error(e.pos, e.message))?;
+    check_nesting(&tokens).map_err(|pos| {
+        error(pos, format!("FQL nested deeper than {MAX_FQL_DEPTH} levels"))
+    })?;
     let tokens: VecDeque<_> = lexer::normalize(tokens).into();
     let root = parser::parse_tokens(tokens, 0, units.len()).map_err(|e| error(e.pos, e.message))?;
     match root {
@@ -84,6 +92,24 @@ pub fn parse(src: &str) -> Result<Fql, FqlError> {
             },
         }),
     }
+}
+
+/// UTF-16 position of the first `(` that opens level `MAX_FQL_DEPTH + 1`.
+fn check_nesting(tokens: &[lexer::Token]) -> Result<(), usize> {
+    let mut depth = 0usize;
+    for t in tokens {
+        match t.kind {
+            lexer::Kind::ParenLeft => {
+                depth += 1;
+                if depth > MAX_FQL_DEPTH {
+                    return Err(t.pos);
+                }
+            }
+            lexer::Kind::ParenRight => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl Fql {

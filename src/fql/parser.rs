@@ -8,9 +8,10 @@ use std::collections::VecDeque;
 use super::jsnum::{number_to_string, string_to_number};
 use super::lexer::{Kind, Token};
 
-/// Nesting is bounded by construction (a `(` inside a group always fails), but
-/// keep an explicit cap so a future change cannot turn input into stack depth.
-const MAX_DEPTH: usize = 64;
+/// Nesting is bounded by construction (a `(` inside a group always fails) and by
+/// `MAX_FQL_DEPTH`, checked on the tokens; keep a cap here so a future change cannot turn
+/// input into stack depth.
+const MAX_DEPTH: usize = super::MAX_FQL_DEPTH;
 
 /// A literal as the reference's IR holds it.
 #[derive(Clone, Debug, PartialEq)]

@@ -305,7 +305,11 @@ fn event_strategy() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    // tests/fuzz.rs fuzzes the parser at scale (`make fuzz`); these stay quick in `make test`.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("FUZZ_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_text_never_panics(src in "\\PC{0,40}", ev in event_strategy()) {
@@ -332,4 +336,19 @@ proptest! {
             Err(e) => prop_assert!(e.position <= src.chars().count()),
         }
     }
+}
+
+#[test]
+fn nesting_beyond_the_limit_names_the_limit() {
+    let deep = |n: usize| format!("{}type = \"track\"{}", "(".repeat(n), ")".repeat(n));
+    let e = err(&deep(3000));
+    assert_eq!(e.message, format!("FQL nested deeper than {} levels", super::MAX_FQL_DEPTH));
+    assert_eq!(e.position, super::MAX_FQL_DEPTH, "the first bracket past the limit");
+    // At the limit the reference's own error stands (any bracket inside a bracket fails).
+    let e = err(&deep(super::MAX_FQL_DEPTH));
+    assert_eq!((e.message.as_str(), e.position), ("'(' is never closed", 1));
+    // Closed brackets do not add up; brackets inside strings are not brackets.
+    let flat = vec!["(type = \"track\")"; 40].join(" or ");
+    assert!(parse(&flat).is_ok());
+    assert!(parse(&format!("event = \"{}\"", "(".repeat(100))).is_ok());
 }

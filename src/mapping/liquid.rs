@@ -8,7 +8,19 @@ use std::borrow::Cow;
 
 const MAX_TEMPLATE_LEN: usize = 1000;
 const MAX_NESTING: usize = 32;
+/// Largest rendered output.
 const MAX_OUTPUT_BYTES: usize = 16 << 20;
+/// Bytes all filters and ranges of one render may produce, counted cumulatively (Segment gives
+/// liquidjs `memoryLimit: 1e8` and a 500 ms `renderLimit`; an edge worker has far less memory,
+/// and a 1000-character template has no use for more). Without it, `assign` + `append`
+/// doubling a string 40 times, or `replace: "", long` on a long string, exhausted memory.
+const MAX_MEMORY_BYTES: usize = 16 << 20;
+/// Most items a range `(a..b)` may have.
+const MAX_RANGE_ITEMS: usize = 10_000;
+
+fn out_of_memory() -> String {
+    format!("liquid template needs more than {} MiB of memory (the limit)", MAX_MEMORY_BYTES >> 20)
+}
 
 const DISABLED_TAGS: &[&str] = &["case", "for", "include", "layout", "render", "tablerow"];
 const DISABLED_FILTERS: &[&str] = &[
@@ -27,7 +39,7 @@ pub fn evaluate(template: &str, event: &JsVal) -> Result<JsVal, String> {
     let toks = tokenize(template)?;
     let mut pos = 0;
     let nodes = parse_block(&toks, &mut pos, &[], 0)?.0;
-    let mut r = Renderer { event, vars: Vec::new(), out_len: 0 };
+    let mut r = Renderer { event, vars: Vec::new(), out_len: 0, used: std::cell::Cell::new(0) };
     let mut out = String::new();
     r.render(&nodes, &mut out)?;
     Ok(JsVal::Str(out))
@@ -239,7 +251,7 @@ impl<'a> LVal<'a> {
 
 fn parse_block(toks: &[Tok], pos: &mut usize, ends: &[&str], depth: usize) -> Result<Block, String> {
     if depth > MAX_NESTING {
-        return Err("liquid template nests too deeply".into());
+        return Err(format!("liquid template nests deeper than {MAX_NESTING} levels (the limit)"));
     }
     let mut nodes = Vec::new();
     while let Some(t) = toks.get(*pos) {
@@ -539,7 +551,7 @@ impl P {
     }
     fn operand(&mut self, depth: usize) -> Result<Operand, String> {
         if depth > MAX_NESTING {
-            return Err("expression nests too deeply".into());
+            return Err(format!("liquid expression nests deeper than {MAX_NESTING} levels (the limit)"));
         }
         let tok = self.peek().cloned().ok_or("missing value")?;
         self.i += 1;
@@ -695,6 +707,8 @@ struct Renderer<'a> {
     /// Assigned variables; kept as Liquid values because `nil` is an object in liquidjs.
     vars: Vec<(String, LVal<'a>)>,
     out_len: usize,
+    /// Bytes made by filters and ranges so far (see `MAX_MEMORY_BYTES`).
+    used: std::cell::Cell<usize>,
 }
 
 /// liquidjs `stringify`: nil -> "", arrays concatenated, everything else `String()`.
@@ -932,7 +946,7 @@ impl<'a> Renderer<'a> {
             }
             self.out_len = out.len();
             if self.out_len > MAX_OUTPUT_BYTES {
-                return Err("liquid output too large".into());
+                return Err(format!("liquid output is larger than {} MiB (the limit)", MAX_OUTPUT_BYTES >> 20));
             }
         }
         Ok(())
@@ -980,15 +994,17 @@ impl<'a> Renderer<'a> {
                 // `range(+low, +high + 1)`: unary plus, so a non-number gives an empty range.
                 let lo = to_num_nan(&self.operand(lo)?.to_value());
                 let hi = to_num_nan(&self.operand(hi)?.to_value());
-                if hi - lo > 10_000.0 {
-                    return Err("range too large".into());
-                }
                 let mut v = Vec::new();
                 let mut x = lo;
+                // Counted, not only compared: past 2^53 `x += 1` no longer moves x.
                 while x < hi + 1.0 {
+                    if v.len() == MAX_RANGE_ITEMS {
+                        return Err(format!("liquid range has more than {MAX_RANGE_ITEMS} items (the limit)"));
+                    }
                     v.push(JsVal::Num(x));
                     x += 1.0;
                 }
+                self.charge(v.len() * std::mem::size_of::<JsVal>())?;
                 Ok(LVal::own(JsVal::Arr(v)))
             }
             Operand::Path(segs) => {
@@ -1018,9 +1034,17 @@ impl<'a> Renderer<'a> {
                     None => FArg::Pos(val),
                 });
             }
-            v = apply_filter(name, v, &argv)?;
+            let room = MAX_MEMORY_BYTES.saturating_sub(self.used.get());
+            v = apply_filter(name, v, &argv, room)?;
+            self.charge(made_bytes(&v))?;
         }
         Ok(v)
+    }
+
+    fn charge(&self, bytes: usize) -> Result<(), String> {
+        let used = self.used.get().saturating_add(bytes);
+        self.used.set(used);
+        if used > MAX_MEMORY_BYTES { Err(out_of_memory()) } else { Ok(()) }
     }
 }
 
@@ -1105,8 +1129,10 @@ fn json_gap(space: Option<&LVal>) -> String {
     }
 }
 
-/// `JSON.stringify(v, null, gap)` for a non-empty gap.
-fn json_indented(v: &JsVal, gap: &str, indent: &str, out: &mut String) {
+/// `JSON.stringify(v, null, gap)` for a non-empty gap, giving up past `room` bytes
+/// (indentation grows with depth: a deep payload would print megabytes of spaces).
+fn json_indented(v: &JsVal, gap: &str, indent: &str, out: &mut String, room: usize) -> Result<(), String> {
+    fits(out.len(), room)?;
     let inner = format!("{indent}{gap}");
     match v {
         JsVal::Arr(a) if !a.is_empty() => {
@@ -1116,7 +1142,7 @@ fn json_indented(v: &JsVal, gap: &str, indent: &str, out: &mut String) {
                     out.push_str(",\n");
                 }
                 out.push_str(&inner);
-                json_indented(x, gap, &inner, out);
+                json_indented(x, gap, &inner, out, room)?;
             }
             out.push('\n');
             out.push_str(indent);
@@ -1133,7 +1159,7 @@ fn json_indented(v: &JsVal, gap: &str, indent: &str, out: &mut String) {
                 out.push_str(&inner);
                 crate::js::quote_json_string(k, out);
                 out.push_str(": ");
-                json_indented(x, gap, &inner, out);
+                json_indented(x, gap, &inner, out, room)?;
             }
             out.push('\n');
             out.push_str(indent);
@@ -1142,9 +1168,40 @@ fn json_indented(v: &JsVal, gap: &str, indent: &str, out: &mut String) {
         // Scalars and empty containers look the same indented or not.
         other => out.push_str(&super::value::stringify(other).unwrap_or_else(|| "null".into())),
     }
+    fits(out.len(), room)
 }
 
-fn apply_filter<'a>(name: &str, input: LVal<'a>, args: &[FArg<'a>]) -> Result<LVal<'a>, String> {
+/// What a filter's result may have allocated: its string, or its array's slots and strings.
+fn made_bytes(v: &LVal) -> usize {
+    match v {
+        LVal::V(Cow::Owned(JsVal::Str(s))) => s.len(),
+        LVal::V(Cow::Owned(JsVal::Arr(a))) => {
+            a.iter().map(|x| std::mem::size_of::<JsVal>() + x.as_str().map_or(0, str::len)).sum()
+        }
+        _ => 0,
+    }
+}
+
+/// Refuses, before doing it, work whose result would not fit in `room` bytes.
+fn fits(bytes: usize, room: usize) -> Result<(), String> {
+    if bytes > room { Err(out_of_memory()) } else { Ok(()) }
+}
+
+/// Bytes of `s.split(sep)` as an array (slots and strings).
+fn split_bytes(s: &str, sep: &str) -> usize {
+    let parts = if sep.is_empty() { s.chars().count() } else { s.matches(sep).count() + 1 };
+    parts * std::mem::size_of::<JsVal>() + s.len()
+}
+
+/// Bytes of `s.split(pat).join(rep)`.
+fn replace_bytes(s: &str, pat: &str, rep: &str) -> usize {
+    let seams = if pat.is_empty() { s.chars().count().saturating_sub(1) } else { s.matches(pat).count() };
+    s.len().saturating_add(seams.saturating_mul(rep.len()))
+}
+
+/// `room`: bytes the render may still allocate; filters that multiply their input check it
+/// before building their result.
+fn apply_filter<'a>(name: &str, input: LVal<'a>, args: &[FArg<'a>], room: usize) -> Result<LVal<'a>, String> {
     if DISABLED_FILTERS.contains(&name) {
         return Err(format!("filter \"{name}\" is disabled"));
     }
@@ -1158,8 +1215,11 @@ fn apply_filter<'a>(name: &str, input: LVal<'a>, args: &[FArg<'a>]) -> Result<LV
     let an = |i: usize| argv.get(i).map_or(f64::NAN, |x| to_num(&x.to_value()));
     Ok(match name {
         "append" | "prepend" if args.len() != 1 => return Err(format!("{name} expect 2 arguments")),
-        "append" => text(s() + &a(0)),
-        "prepend" => text(a(0) + &s()),
+        "append" | "prepend" => {
+            let (st, extra) = (s(), a(0));
+            fits(st.len() + extra.len(), room)?;
+            text(if name == "append" { st + &extra } else { extra + &st })
+        }
         "upcase" => text(s().to_uppercase()),
         "downcase" => text(s().to_lowercase()),
         "capitalize" => {
@@ -1195,20 +1255,31 @@ fn apply_filter<'a>(name: &str, input: LVal<'a>, args: &[FArg<'a>]) -> Result<LV
             text(out.to_string())
         }
         "strip_newlines" => text(s().replace("\r\n", "").replace('\n', "")),
-        "remove" => text(js_split(&s(), &a(0)).join("")),
-        "replace" => text(js_split(&s(), &a(0)).join(&a(1))),
+        "remove" | "replace" => {
+            let (st, pat) = (s(), a(0));
+            let with = if name == "remove" { String::new() } else { a(1) };
+            fits(split_bytes(&st, &pat).max(replace_bytes(&st, &pat, &with)), room)?;
+            text(js_split(&st, &pat).join(&with))
+        }
         "remove_first" => text(s().replacen(&a(0), "", 1)),
-        "replace_first" => text(s().replacen(&a(0), &a(1), 1)),
+        "replace_first" => {
+            let (st, with) = (s(), a(1));
+            fits(st.len() + with.len(), room)?;
+            text(st.replacen(&a(0), &with, 1))
+        }
         "remove_last" | "replace_last" => {
             let (st, pat) = (s(), a(0));
             let rep = if name == "remove_last" { String::new() } else { a(1) };
+            fits(st.len() + rep.len(), room)?;
             match st.rfind(&pat) {
                 Some(i) => text(format!("{}{}{}", &st[..i], rep, &st[i + pat.len()..])),
                 None => text(st),
             }
         }
         "split" => {
-            let mut parts = js_split(&s(), &a(0));
+            let (st, sep) = (s(), a(0));
+            fits(split_bytes(&st, &sep), room)?;
+            let mut parts = js_split(&st, &sep);
             while parts.last().is_some_and(String::is_empty) {
                 parts.pop();
             }
@@ -1220,7 +1291,10 @@ fn apply_filter<'a>(name: &str, input: LVal<'a>, args: &[FArg<'a>]) -> Result<LV
                 other => stringify(&other),
             };
             let items = to_array(v);
-            text(items.iter().map(|x| if x.is_nullish() { String::new() } else { x.to_js_string() }).collect::<Vec<_>>().join(&sep))
+            fits(items.len().saturating_sub(1).saturating_mul(sep.len()), room)?;
+            let parts: Vec<String> = items.iter().map(|x| if x.is_nullish() { String::new() } else { x.to_js_string() }).collect();
+            fits(parts.iter().map(String::len).sum::<usize>() + items.len().saturating_sub(1) * sep.len(), room)?;
+            text(parts.join(&sep))
         }
         "first" | "last" => match input {
             // `isArrayLike(v)`: truthy with a numeric `length` (arrays, non-empty strings, and
@@ -1287,7 +1361,7 @@ fn apply_filter<'a>(name: &str, input: LVal<'a>, args: &[FArg<'a>]) -> Result<LV
                 super::value::stringify(&v).map_or(LVal::own(JsVal::Undef), text)
             } else {
                 let mut out = String::new();
-                json_indented(&v, &gap, "", &mut out);
+                json_indented(&v, &gap, "", &mut out, room)?;
                 text(out)
             }
         }
@@ -1442,5 +1516,40 @@ mod tests {
         assert_eq!(r("{{ \"a}}b\" }}"), "a}}b");
         // Tags do not skip quotes when looking for `%}`; an unterminated string ends there.
         assert_eq!(r("{% if 'a %}y{% endif %}"), "y");
+    }
+
+    #[test]
+    fn work_and_memory_are_bounded() {
+        let mut deep = json!(vec![1; 10_000]);
+        for _ in 0..250 {
+            deep = json!([deep]);
+        }
+        let ev = json!({"s": "abcdefghij", "n": 9007199254740992.0_f64, "deep": deep, "two": [[1]]});
+        let oom = out_of_memory();
+        // Doubling a string by assignment.
+        let doubling = format!("{{% assign a = s %}}{}{{{{ a | size }}}}", "{%assign a=a|append:a%}".repeat(30));
+        assert_eq!(render(&doubling, ev.clone()), Err(oom.clone()));
+        // Well under the limit the same pattern works: 10 * 2^10 characters.
+        let ten = format!("{{% assign a = s %}}{}{{{{ a | size }}}}", "{% assign a = a | append: a %}".repeat(10));
+        assert_eq!(render(&ten, ev.clone()).unwrap(), "10240");
+        // A seam between every character, refused before it is built.
+        let seams = format!("{{% assign a = s %}}{}{{% assign b = a | replace: '', a %}}", "{% assign a = a | append: a %}".repeat(19));
+        assert_eq!(render(&seams, ev.clone()), Err(oom.clone()));
+        let split = format!("{{% assign a = s %}}{}{{% assign b = a | split: '' %}}", "{% assign a = a | append: a %}".repeat(19));
+        assert_eq!(render(&split, ev.clone()), Err(oom.clone()));
+        // Ranges: at most MAX_RANGE_ITEMS items, and counted (2^53 + 1 == 2^53 looped forever).
+        assert_eq!(render("{{ (1..3) | join: ',' }}", ev.clone()).unwrap(), "1,2,3");
+        assert_eq!(render("{{ (1..10000) | size }}", ev.clone()).unwrap(), "10000");
+        let too_many = format!("liquid range has more than {MAX_RANGE_ITEMS} items (the limit)");
+        assert_eq!(render("{{ (1..10000000) | size }}", ev.clone()), Err(too_many.clone()));
+        assert_eq!(render("{{ (n..9007199254740994) | size }}", ev.clone()), Err(too_many));
+        // Indented JSON of a deep value stays within the budget.
+        assert_eq!(render("{{ two | json: 2 }}", ev.clone()).unwrap(), "[\n  [\n    1\n  ]\n]");
+        assert_eq!(render("{{ deep | json: 10 | size }}", ev.clone()), Err(oom));
+        // Nesting of blocks.
+        let nested = format!("{}x{}", "{% if true %}".repeat(40), "{% endif %}".repeat(40));
+        assert_eq!(render(&nested, ev.clone()), Err(format!("liquid template nests deeper than {MAX_NESTING} levels (the limit)")));
+        let deep_index = format!("{{{{ a{}{} }}}}", "[a".repeat(40), "]".repeat(40));
+        assert_eq!(render(&deep_index, ev.clone()), Err(format!("liquid expression nests deeper than {MAX_NESTING} levels (the limit)")));
     }
 }

@@ -26,10 +26,17 @@ impl std::fmt::Display for MappingError {
 
 impl std::error::Error for MappingError {}
 
-/// Deepest mapping nesting we evaluate; beyond it we return an error instead of recursing.
+/// Deepest mapping nesting we accept, counted in keys / array indexes from the root to the
+/// deepest value (`{"a": {"@if": {"then": "x"}}}` is 3). Segment has no limit (a deep enough
+/// mapping overflows its stack); real mappings stay far below this. Checked when a mapping is
+/// validated, so a too-deep mapping is refused before any event is evaluated.
 pub const MAX_MAPPING_DEPTH: usize = 64;
 /// Upper bound for strings built by directives (JSON encoding can otherwise double per level).
 const MAX_STRING_BYTES: usize = 32 << 20;
+/// Upper bound for everything one evaluation builds (copied payload parts, strings, payloads made
+/// by `@transform`), so a mapping's memory per event is bounded whatever its size: each nested
+/// `@transform` can double its payload (`apply: {"a": {"x": {"@path": "$.a"}, "y": {"@path": "$.a"}}}`).
+pub const MAX_EVAL_BYTES: usize = 64 << 20;
 /// Mapping key under which Segment stores a root-level directive wrapping the other fields.
 const ROOT_DIRECTIVE_KEY: &str = "__segment_internal_directive";
 
@@ -37,7 +44,54 @@ const ROOT_DIRECTIVE_KEY: &str = "__segment_internal_directive";
 pub fn validate(mapping: &Value) -> Result<(), MappingError> {
     let m = to_js(mapping, "mapping")?;
     let m = mapping_to_process(&m)?;
+    check_nesting(&m)?;
     validate::validate(&m, &[])
+}
+
+fn too_deep() -> String {
+    format!("mapping is nested deeper than {MAX_MAPPING_DEPTH} levels (the limit)")
+}
+
+/// Refuses a mapping whose evaluation would descend more than `MAX_MAPPING_DEPTH` levels:
+/// the same count `Eval::resolve` keeps, so evaluation never meets its own backstop.
+fn check_nesting(m: &JsVal) -> Result<(), MappingError> {
+    let mut at = Location::default();
+    nesting(m, &mut at)
+}
+
+fn nesting(m: &JsVal, at: &mut Location) -> Result<(), MappingError> {
+    if at.len() > MAX_MAPPING_DEPTH {
+        return Err(MappingError { path: at.text.clone(), message: too_deep() });
+    }
+    let child = |k: &str, v: &JsVal, at: &mut Location| {
+        at.push(k);
+        let r = nesting(v, at);
+        at.pop();
+        r
+    };
+    match m {
+        JsVal::Obj(o) => {
+            for (k, v) in o.iter() {
+                // `@transform` evaluates `apply` after unwrapping its root directive, which
+                // moves the customer fields two levels down: measure what is evaluated.
+                let opts = v.as_obj().filter(|_| k == "@transform");
+                let apply = opts.and_then(|o| o.get("apply")).filter(|a| a.as_obj().is_some_and(|a| a.contains(ROOT_DIRECTIVE_KEY)));
+                let (Some(opts), Some(apply)) = (opts, apply) else {
+                    child(k, v, at)?;
+                    continue;
+                };
+                at.push(k);
+                let unwrapped = mapping_to_process(apply).unwrap_or(JsVal::Undef);
+                let r = child("apply", &unwrapped, at)
+                    .and_then(|()| opts.iter().filter(|(k, _)| *k != "apply").try_for_each(|(k, x)| child(k, x, at)));
+                at.pop();
+                r?;
+            }
+            Ok(())
+        }
+        JsVal::Arr(a) => a.iter().enumerate().try_for_each(|(i, v)| child(&i.to_string(), v, at)),
+        _ => Ok(()),
+    }
 }
 
 /// Resolve `mapping` against `payload` like actions-core's `transform`; the result equals
@@ -59,6 +113,7 @@ pub struct Compiled {
 impl Compiled {
     pub fn new(mapping: &Value) -> Result<Compiled, MappingError> {
         let m = mapping_to_process(&to_js(mapping, "mapping")?)?;
+        check_nesting(&m)?;
         validate::validate(&m, &[])?;
         Ok(Compiled { mapping: m })
     }
@@ -79,8 +134,10 @@ pub fn payload(v: &Value) -> Result<JsVal, MappingError> {
 }
 
 fn to_js(v: &Value, what: &str) -> Result<JsVal, MappingError> {
-    JsVal::from_json(v)
-        .ok_or_else(|| MappingError { path: "/".into(), message: format!("{what} is nested too deeply") })
+    JsVal::from_json(v).ok_or_else(|| MappingError {
+        path: "/".into(),
+        message: format!("{what} is nested deeper than {} levels (the limit)", value::MAX_VALUE_DEPTH),
+    })
 }
 
 /// Segment treats an object as a directive when it has an @-key and nothing else but `_metadata`.
@@ -256,12 +313,14 @@ fn render_pass(s: &str, data: &JsVal, n: usize) -> String {
 
 /// `value.replace(new RegExp(escaped(pattern), flags), replacement)`: a literal search, with
 /// optional JS (non-unicode) case folding, and `$`-patterns expanded in the replacement.
-fn replace_literal(value: &str, pattern: &str, replacement: &str, global: bool, ignore_case: bool) -> String {
+/// `None` once the result passes `MAX_STRING_BYTES`: `$'` and `` $` `` copy the rest / the start
+/// of the value for every match, so a long value could otherwise grow quadratically.
+fn replace_literal(value: &str, pattern: &str, replacement: &str, global: bool, ignore_case: bool) -> Option<String> {
     let hay: Vec<u16> = value.encode_utf16().collect();
     let pat: Vec<u16> = pattern.encode_utf16().collect();
     let rep: Vec<u16> = replacement.encode_utf16().collect();
     if pat.is_empty() {
-        return value.to_string();
+        return Some(value.to_string());
     }
     let eq = |a: u16, b: u16| a == b || (ignore_case && canonicalize(a) == canonicalize(b));
     let mut out: Vec<u16> = Vec::with_capacity(hay.len());
@@ -271,6 +330,10 @@ fn replace_literal(value: &str, pattern: &str, replacement: &str, global: bool, 
         if (0..pat.len()).all(|k| eq(hay[i + k], pat[k])) {
             out.extend_from_slice(&hay[last..i]);
             expand_replacement(&rep, &hay, i, i + pat.len(), &mut out);
+            // UTF-16 units take 1 to 3 UTF-8 bytes: units is the lower bound.
+            if out.len() > MAX_STRING_BYTES {
+                return None;
+            }
             i += pat.len();
             last = i;
             if !global {
@@ -281,7 +344,7 @@ fn replace_literal(value: &str, pattern: &str, replacement: &str, global: bool, 
         }
     }
     out.extend_from_slice(&hay[last..]);
-    String::from_utf16_lossy(&out)
+    Some(String::from_utf16_lossy(&out))
 }
 
 /// RegExp Canonicalize for non-unicode ignoreCase: upper-case a unit unless that changes its
@@ -371,11 +434,43 @@ impl Location {
 struct Eval {
     /// Where in the mapping we are (for error locations); its depth bounds recursion.
     path: Location,
+    /// Approximate bytes built so far (see `MAX_EVAL_BYTES`).
+    made: usize,
+}
+
+/// Approximate heap size of a value, counted up to `limit` (then the walk stops).
+fn approx_size(v: &JsVal, limit: usize) -> usize {
+    // Most results are scalars: no walk.
+    match v {
+        JsVal::Str(s) => return std::mem::size_of::<JsVal>() + s.len(),
+        JsVal::Arr(_) | JsVal::Obj(_) => {}
+        _ => return std::mem::size_of::<JsVal>(),
+    }
+    let mut total = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += std::mem::size_of::<JsVal>();
+        match v {
+            JsVal::Str(s) => total += s.len(),
+            JsVal::Arr(a) => stack.extend(a.iter()),
+            JsVal::Obj(o) => {
+                for (k, x) in o.iter() {
+                    total += k.len();
+                    stack.push(x);
+                }
+            }
+            _ => {}
+        }
+        if total > limit {
+            break;
+        }
+    }
+    total
 }
 
 impl Eval {
     fn new() -> Eval {
-        Eval { path: Location::default() }
+        Eval { path: Location::default(), made: 0 }
     }
 
     fn err(&self, msg: impl Into<String>) -> MappingError {
@@ -388,8 +483,20 @@ impl Eval {
             return Err(self.err(format!("data must be an object, got {}", data.real_type())));
         }
         let m = mapping_to_process(mapping).map_err(|e| self.err(e.message))?;
+        if self.path.len() == 0 {
+            check_nesting(&m)?;
+        }
         validate::validate(&m, &self.path.segments())?;
         Ok(remove_undefined(self.resolve(&m, data)?))
+    }
+
+    /// Counts a value this evaluation built or copied against `MAX_EVAL_BYTES`.
+    fn charge(&mut self, v: JsVal) -> Result<JsVal, MappingError> {
+        self.made += approx_size(&v, MAX_EVAL_BYTES);
+        if self.made > MAX_EVAL_BYTES {
+            return Err(self.err(format!("mapping builds more than {} MiB for one event (the limit)", MAX_EVAL_BYTES >> 20)));
+        }
+        Ok(v)
     }
 
     /// Evaluates `m` under child location `key`.
@@ -401,8 +508,9 @@ impl Eval {
     }
 
     fn resolve(&mut self, m: &JsVal, payload: &JsVal) -> Result<JsVal, MappingError> {
+        // A backstop: `check_nesting` has refused such mappings already.
         if self.path.len() > MAX_MAPPING_DEPTH {
-            return Err(self.err(format!("mapping nests deeper than {MAX_MAPPING_DEPTH} levels")));
+            return Err(self.err(too_deep()));
         }
         match m {
             JsVal::Obj(o) if is_directive(o) => self.directive(o, payload),
@@ -455,11 +563,11 @@ impl Eval {
         match name {
             "@path" => {
                 let p = self.string_arg(name, arg, payload)?;
-                Ok(get(payload, &strip_root_marker(&p)).into_owned())
+                self.charge(get(payload, &strip_root_marker(&p)).into_owned())
             }
             "@template" => {
                 let t = self.string_arg(name, arg, payload)?;
-                Ok(JsVal::Str(render_template(&t, payload)))
+                self.charge(JsVal::Str(render_template(&t, payload)))
             }
             "@literal" => self.resolve(arg, payload),
             "@if" => {
@@ -509,7 +617,7 @@ impl Eval {
                 let path = a.first().unwrap_or(&undef);
                 let shape = a.get(1).unwrap_or(&undef);
                 let root = match path {
-                    JsVal::Str(p) => get(payload, &strip_root_marker(p)).into_owned(),
+                    JsVal::Str(p) => self.charge(get(payload, &strip_root_marker(p)).into_owned())?,
                     other => self.at("0", other, payload)?,
                 };
                 let shape_ok = matches!(shape, JsVal::Obj(s) if !s.is_empty());
@@ -539,11 +647,11 @@ impl Eval {
                 match o.get("mode").and_then(JsVal::as_str) {
                     Some("encode") => match value::stringify(&value) {
                         Some(s) if s.len() > MAX_STRING_BYTES => Err(self.err("@json: encoded value is too large")),
-                        Some(s) => Ok(JsVal::Str(s)),
+                        Some(s) => self.charge(JsVal::Str(s)),
                         None => Ok(JsVal::Undef),
                     },
                     Some("decode") => match &value {
-                        JsVal::Str(s) => Ok(value::parse_json(s).unwrap_or(value)),
+                        JsVal::Str(s) => self.charge(value::parse_json(s).unwrap_or(value)),
                         _ => Ok(value),
                     },
                     _ => Ok(JsVal::Undef),
@@ -561,7 +669,7 @@ impl Eval {
                 let omit_arrays = o.get("omitArrays").is_some_and(JsVal::truthy);
                 let mut out = Obj::new();
                 flatten_into(&value, "", &sep, omit_arrays, &mut out);
-                Ok(JsVal::Obj(out))
+                self.charge(JsVal::Obj(out))
             }
             "@merge" => {
                 let o = self.opts(arg, name, "\"objects\" and \"direction\" keys")?;
@@ -590,7 +698,7 @@ impl Eval {
                         out.set(k, v);
                     }
                 }
-                Ok(JsVal::Obj(out))
+                self.charge(JsVal::Obj(out))
             }
             "@transform" => {
                 let o = self.opts(arg, name, "\"apply\" and \"mapping\" keys")?;
@@ -606,7 +714,7 @@ impl Eval {
                 self.path.push("apply");
                 let new_payload = self.transform(apply, payload);
                 self.path.pop();
-                let new_payload = new_payload?;
+                let new_payload = self.charge(new_payload?)?;
                 self.at("mapping", mapping, &new_payload)
             }
             "@excludeWhenNull" => match self.resolve(arg, payload)? {
@@ -617,7 +725,8 @@ impl Eval {
                 let JsVal::Str(t) = arg else {
                     return Err(self.err("@liquid template must be a string"));
                 };
-                liquid::evaluate(t, payload).map_err(|m| self.err(m))
+                let out = liquid::evaluate(t, payload).map_err(|m| self.err(m))?;
+                self.charge(out)
             }
             other => Err(self.err(format!("{other} is not a valid directive"))),
         }
@@ -658,7 +767,7 @@ impl Eval {
                 out = self.replace_once(&out, p2, r2, *g, *ic)?;
             }
         }
-        Ok(JsVal::Str(out))
+        self.charge(JsVal::Str(out))
     }
 
     fn replace_once(&self, value: &str, pat: &str, rep: &str, g: bool, ic: bool) -> Result<String, MappingError> {
@@ -672,11 +781,10 @@ impl Eval {
                 validate::MAX_REPLACEMENT_LENGTH
             )));
         }
-        let out = replace_literal(value, pat, rep, g, ic);
-        if out.len() > MAX_STRING_BYTES {
-            return Err(self.err("@replace: result is too large"));
+        match replace_literal(value, pat, rep, g, ic) {
+            Some(out) if out.len() <= MAX_STRING_BYTES => Ok(out),
+            _ => Err(self.err(format!("@replace: result is larger than {} MiB (the limit)", MAX_STRING_BYTES >> 20))),
         }
-        Ok(out)
     }
 }
 

@@ -157,3 +157,96 @@ fn deep_nesting_is_an_error_not_a_crash() {
     }
     assert!(transform(&json!({"x": m}), &json!({})).is_err());
 }
+
+/// `n` nested `@if`s under key `a`: 1 + 2n levels down to the innermost `@path`'s string.
+fn nested_ifs(n: usize) -> Value {
+    let mut m = json!({"@path": "$.v"});
+    for _ in 0..n {
+        m = json!({"@if": {"exists": {"@path": "$.v"}, "then": m, "else": {"@path": "$.w"}}});
+    }
+    json!({"a": m})
+}
+
+#[test]
+fn nesting_limit_is_checked_at_validation_and_named() {
+    // 31 nested @if end 64 levels down: accepted and evaluated. Validation used to redo each
+    // level's subtree once per option (2^n work): this would not finish.
+    assert_eq!(t(nested_ifs(31), json!({"v": 5})), json!({"a": 5}));
+    for n in [32, 100] {
+        let m = nested_ifs(n);
+        let e = validate(&m).unwrap_err();
+        assert_eq!(e.message, format!("mapping is nested deeper than {MAX_MAPPING_DEPTH} levels (the limit)"));
+        assert!(e.path.starts_with("/a/@if/then/@if/then/"), "{}", e.path);
+        assert_eq!(e.path.matches('/').count(), MAX_MAPPING_DEPTH + 1);
+        // Refused before evaluation: no mapping with an error in it is compiled either.
+        assert_eq!(Compiled::new(&m).unwrap_err(), e);
+        assert_eq!(fails(m, json!({"v": 5})), e);
+    }
+    // Branches never taken count too: the limit is on the mapping, not on one event's path.
+    let mut deep_else = nested_ifs(40);
+    deep_else["a"] = json!({"@if": {"exists": {"@path": "$.v"}, "then": 1, "else": deep_else["a"].clone()}});
+    assert!(validate(&deep_else).is_err());
+}
+
+#[test]
+fn nesting_counts_what_transform_evaluates() {
+    // A root directive inside `@transform.apply` moves its fields two levels down.
+    let fields = |n: usize| {
+        let mut m = json!("x");
+        for _ in 0..n {
+            m = json!({"k": m});
+        }
+        m
+    };
+    let apply = |n| json!({"__segment_internal_directive": {"@transform": {"apply": {}, "mapping": {}}}, "f": fields(n)});
+    let m = |n| json!({"@transform": {"apply": apply(n), "mapping": {"out": {"@path": "$.f"}}}});
+    // /@transform/apply/@transform/mapping/f + n keys: at most 64.
+    validate(&m(59)).unwrap();
+    assert!(transform(&m(59), &json!({})).is_ok());
+    let e = validate(&m(60)).unwrap_err();
+    assert!(e.message.contains("deeper than 64 levels"));
+    assert!(e.path.starts_with("/@transform/apply/@transform/mapping/f/k/"), "{}", e.path);
+}
+
+#[test]
+fn payload_depth_limit_is_named() {
+    let mut p = json!(1);
+    for _ in 0..300 {
+        p = json!({"p": p});
+    }
+    let e = transform(&json!({"a": {"@path": "$.p"}}), &p).unwrap_err();
+    assert_eq!(e.message, format!("payload is nested deeper than {} levels (the limit)", value::MAX_VALUE_DEPTH));
+}
+
+#[test]
+fn replace_cannot_grow_quadratically() {
+    // `$'` inserts the rest of the value at every match: 200k matches would make ~40 GB.
+    let m = json!({"r": {"@replace": {"pattern": "a", "replacement": "$'", "value": {"@path": "$.s"}}}});
+    let e = fails(m, json!({"s": "a".repeat(200_000)}));
+    assert_eq!(e.message, format!("@replace: result is larger than {} MiB (the limit)", MAX_STRING_BYTES >> 20));
+    assert_eq!(e.path, "/r/@replace");
+    // Small inputs still expand like JS's String.prototype.replace.
+    let m = json!({"r": {"@replace": {"pattern": "b", "replacement": "[$`|$&|$']", "value": "abc"}}});
+    assert_eq!(t(m, json!({})), json!({"r": "a[a|b|c]c"}));
+}
+
+#[test]
+fn memory_per_event_is_bounded() {
+    // Each @transform doubles the payload it hands on: 2^24 copies of a 100-byte payload.
+    let mut m = json!({"out": {"@path": "$.a"}});
+    for _ in 0..24 {
+        m = json!({"@transform": {"apply": {"a": {"a": {"@path": "$.a"}, "b": {"@path": "$.a"}}}, "mapping": m}});
+    }
+    let e = fails(json!({"x": m}), json!({"a": "0123456789".repeat(10)}));
+    assert_eq!(e.message, format!("mapping builds more than {} MiB for one event (the limit)", MAX_EVAL_BYTES >> 20));
+    // A few levels are fine.
+    let mut m = json!({"@path": "$.a.b.a"});
+    for _ in 0..3 {
+        m = json!({"@transform": {"apply": {"a": {"a": {"@path": "$.a"}, "b": {"@path": "$.a"}}}, "mapping": m}});
+    }
+    assert_eq!(t(json!({"x": m}), json!({"a": "z"})), json!({"x": {"a": "z", "b": "z"}}));
+    // Many copies of a large event.
+    let wide: serde_json::Map<String, Value> = (0..300).map(|i| (format!("k{i}"), json!({"@path": "$.big"}))).collect();
+    let e = fails(Value::Object(wide), json!({"big": "x".repeat(300_000)}));
+    assert!(e.message.contains("(the limit)"), "{}", e.message);
+}

@@ -63,14 +63,14 @@ fn directive(v: &JsVal, stack: &[String]) -> VResult {
     let arg = o.get(name).unwrap_or(&JsVal::Undef);
     let st = with(stack, name);
     match name.as_str() {
-        "@if" => fields(arg, &st, &[("exists", Opt(raw)), ("then", Opt(raw)), ("else", Opt(raw))]),
-        "@case" => fields(arg, &st, &[("operator", Opt(string)), ("value", Opt(directive_or_string))]),
+        "@if" => fields(arg, &st, &[("exists", Opt(Check::Raw)), ("then", Opt(Check::Raw)), ("else", Opt(Check::Raw))]),
+        "@case" => fields(arg, &st, &[("operator", Opt(Check::Str)), ("value", Opt(Check::DirectiveOrString))]),
         "@replace" => fields(arg, &st, &[
-            ("pattern", Req(pattern)),
-            ("replacement", Opt(replacement)),
-            ("value", Req(directive_or_string)),
-            ("ignorecase", Opt(boolean)),
-            ("global", Opt(boolean)),
+            ("pattern", Req(Check::Pattern)),
+            ("replacement", Opt(Check::Replacement)),
+            ("value", Req(Check::DirectiveOrString)),
+            ("ignorecase", Opt(Check::Bool)),
+            ("global", Opt(Check::Bool)),
         ]),
         "@arrayPath" => {
             let JsVal::Arr(a) = arg else {
@@ -80,10 +80,10 @@ fn directive(v: &JsVal, stack: &[String]) -> VResult {
             validate(a.get(1).unwrap_or(&JsVal::Undef), &st)
         }
         "@path" | "@template" => directive_or_string(arg, &st),
-        "@json" => fields(arg, &st, &[("value", Req(raw)), ("mode", Req(json_mode))]),
-        "@flatten" => fields(arg, &st, &[("separator", Opt(string)), ("value", Req(raw))]),
+        "@json" => fields(arg, &st, &[("value", Req(Check::Raw)), ("mode", Req(Check::JsonMode))]),
+        "@flatten" => fields(arg, &st, &[("separator", Opt(Check::Str)), ("value", Req(Check::Raw))]),
         "@merge" => {
-            fields(arg, &st, &[("direction", Opt(merge_direction)), ("objects", Req(array))])?;
+            fields(arg, &st, &[("direction", Opt(Check::MergeDirection)), ("objects", Req(Check::Array))])?;
             if let Some(JsVal::Arr(objs)) = arg.as_obj().and_then(|o| o.get("objects")) {
                 // The reference checks these elements with an empty location.
                 for x in objs {
@@ -93,7 +93,7 @@ fn directive(v: &JsVal, stack: &[String]) -> VResult {
             Ok(())
         }
         "@literal" | "@excludeWhenNull" => raw(arg, &st),
-        "@transform" => fields(arg, &st, &[("apply", Req(directive_or_object)), ("mapping", Req(directive_or_object))]),
+        "@transform" => fields(arg, &st, &[("apply", Req(Check::DirectiveOrObject)), ("mapping", Req(Check::DirectiveOrObject))]),
         "@liquid" => string(arg, &st),
         other => Err(fail(stack, format!("unknown directive {other}"))),
     }
@@ -191,7 +191,50 @@ fn object(v: &JsVal, stack: &[String]) -> VResult {
     Ok(())
 }
 
-type Check = fn(&JsVal, &[String]) -> VResult;
+/// What a directive option must be. An enum rather than function pointers so `fields` can
+/// tell which checks descend into the value.
+#[derive(Clone, Copy, PartialEq)]
+enum Check {
+    Raw,
+    DirectiveOrString,
+    DirectiveOrObject,
+    Str,
+    Bool,
+    Array,
+    Pattern,
+    Replacement,
+    JsonMode,
+    MergeDirection,
+}
+
+impl Check {
+    fn run(self, v: &JsVal, stack: &[String]) -> VResult {
+        match self {
+            Check::Raw => raw(v, stack),
+            Check::DirectiveOrString => directive_or_string(v, stack),
+            Check::DirectiveOrObject => directive_or_object(v, stack),
+            Check::Str => string(v, stack),
+            Check::Bool => boolean(v, stack),
+            Check::Array => array(v, stack),
+            Check::Pattern => pattern(v, stack),
+            Check::Replacement => replacement(v, stack),
+            Check::JsonMode => json_mode(v, stack),
+            Check::MergeDirection => merge_direction(v, stack),
+        }
+    }
+
+    /// True when this check on `x` would only repeat what `object` already did: validate a
+    /// directive or a plain object in full. Repeating it doubled the work per nesting level
+    /// (20 nested `@if` took minutes).
+    fn already_done(self, x: &JsVal) -> bool {
+        match kind(x) {
+            "directive" => matches!(self, Check::Raw | Check::DirectiveOrString | Check::DirectiveOrObject),
+            "object" => matches!(self, Check::Raw | Check::DirectiveOrObject),
+            _ => false,
+        }
+    }
+}
+
 enum Field {
     Req(Check),
     Opt(Check),
@@ -199,6 +242,7 @@ enum Field {
 use Field::{Opt, Req};
 
 fn fields(v: &JsVal, stack: &[String], spec: &[(&str, Field)]) -> VResult {
+    // Validates every value as a mapping first (the reference's order of errors).
     object(v, stack)?;
     let Some(o) = v.as_obj() else {
         return Err(not_a(stack, "an object", v));
@@ -206,7 +250,8 @@ fn fields(v: &JsVal, stack: &[String], spec: &[(&str, Field)]) -> VResult {
     for (name, f) in spec {
         match (o.get(name), f) {
             (None, Req(_)) => return Err(fail(stack, format!("missing required field \"{name}\""))),
-            (Some(x), Req(check) | Opt(check)) => check(x, &with(stack, name))?,
+            (Some(x), Req(check) | Opt(check)) if check.already_done(x) => {}
+            (Some(x), Req(check) | Opt(check)) => check.run(x, &with(stack, name))?,
             (None, Opt(_)) => {}
         }
     }

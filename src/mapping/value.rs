@@ -2,6 +2,8 @@
 //! JS own-key enumeration order (array-index keys first, ascending; then insertion order).
 use crate::js;
 use serde_json::Value;
+use indexmap::IndexMap;
+use std::collections::BTreeMap;
 use std::borrow::Cow;
 
 /// How deep a JSON value may nest before we refuse it (the stack must stay bounded).
@@ -18,8 +20,91 @@ pub enum JsVal {
     Obj(Obj),
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Obj(Vec<(String, JsVal)>);
+/// A JS object's own properties in enumeration order: array-index keys ascending, then the
+/// others in insertion order. Two tables, so every operation is a lookup: payload objects can
+/// have tens of thousands of keys, and a scan per insert made converting one such event take
+/// seconds.
+#[derive(Debug, Clone, Default)]
+pub struct Obj {
+    /// Boxed, like `Named::Big`: every `JsVal` is as large as its largest variant.
+    indexed: Option<Box<BTreeMap<u32, (String, JsVal)>>>,
+    named: Named,
+}
+
+/// Non-index keys in insertion order. Small objects (nearly all of them) are scanned, which is
+/// faster than hashing every key; past `SMALL` keys they move to a hashed table.
+#[derive(Debug, Clone)]
+enum Named {
+    Small(Vec<(String, JsVal)>),
+    Big(Box<IndexMap<String, JsVal>>),
+}
+
+const SMALL: usize = 16;
+
+impl Default for Named {
+    fn default() -> Self {
+        Named::Small(Vec::new())
+    }
+}
+
+impl Named {
+    fn get(&self, key: &str) -> Option<&JsVal> {
+        match self {
+            Named::Small(v) => v.iter().find(|(k, _)| k == key).map(|(_, x)| x),
+            Named::Big(m) => m.get(key),
+        }
+    }
+    fn insert(&mut self, key: String, val: JsVal) {
+        match self {
+            Named::Small(v) => match v.iter().position(|(k, _)| *k == key) {
+                Some(i) => v[i].1 = val,
+                None if v.len() < SMALL => v.push((key, val)),
+                None => {
+                    let mut m: IndexMap<String, JsVal> = std::mem::take(v).into_iter().collect();
+                    m.insert(key, val);
+                    *self = Named::Big(Box::new(m));
+                }
+            },
+            Named::Big(m) => {
+                m.insert(key, val);
+            }
+        }
+    }
+    fn remove(&mut self, key: &str) {
+        match self {
+            Named::Small(v) => v.retain(|(k, _)| k != key),
+            Named::Big(m) => {
+                m.shift_remove(key);
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Named::Small(v) => v.len(),
+            Named::Big(m) => m.len(),
+        }
+    }
+    fn iter(&self) -> impl Iterator<Item = (&String, &JsVal)> {
+        let (small, big) = match self {
+            Named::Small(v) => (Some(v.iter().map(|(k, x)| (k, x))), None),
+            Named::Big(m) => (None, Some(m.iter())),
+        };
+        small.into_iter().flatten().chain(big.into_iter().flatten())
+    }
+    fn into_entries(self) -> Vec<(String, JsVal)> {
+        match self {
+            Named::Small(v) => v,
+            Named::Big(m) => m.into_iter().collect(),
+        }
+    }
+}
+
+/// Equal when the same properties come in the same order (order is observable in JS).
+impl PartialEq for Obj {
+    fn eq(&self, other: &Obj) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
 
 /// Canonical array index ("0", "17", not "01"), which JS enumerates first in numeric order.
 pub fn array_index(key: &str) -> Option<u32> {
@@ -34,48 +119,54 @@ pub fn array_index(key: &str) -> Option<u32> {
 
 impl Obj {
     pub fn new() -> Self {
-        Obj(Vec::new())
+        Obj::default()
     }
     pub fn get(&self, key: &str) -> Option<&JsVal> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        match array_index(key) {
+            Some(i) => self.indexed.as_ref()?.get(&i).map(|(_, v)| v),
+            None => self.named.get(key),
+        }
     }
     pub fn contains(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == key)
+        self.get(key).is_some()
     }
     /// Property assignment: an existing key keeps its place, a new one goes where JS puts it.
     pub fn set(&mut self, key: String, val: JsVal) {
-        if let Some(slot) = self.0.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = val;
-            return;
-        }
-        if let Some(idx) = array_index(&key) {
-            let pos = self
-                .0
-                .iter()
-                .position(|(k, _)| array_index(k).is_none_or(|i| i > idx))
-                .unwrap_or(self.0.len());
-            self.0.insert(pos, (key, val));
-        } else {
-            self.0.push((key, val));
+        match array_index(&key) {
+            Some(i) => {
+                self.indexed.get_or_insert_default().insert(i, (key, val));
+            }
+            None => {
+                self.named.insert(key, val);
+            }
         }
     }
     pub fn remove(&mut self, key: &str) {
-        self.0.retain(|(k, _)| k != key);
+        match array_index(key) {
+            Some(i) => {
+                if let Some(m) = self.indexed.as_mut() {
+                    m.remove(&i);
+                }
+            }
+            None => {
+                self.named.remove(key);
+            }
+        }
     }
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.indexed.as_ref().map_or(0, |m| m.len()) + self.named.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
     pub fn iter(&self) -> impl Iterator<Item = (&String, &JsVal)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.indexed.iter().flat_map(|m| m.values()).map(|(k, v)| (k, v)).chain(self.named.iter())
     }
     pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(k, _)| k)
+        self.iter().map(|(k, _)| k)
     }
     pub fn into_entries(self) -> Vec<(String, JsVal)> {
-        self.0
+        self.indexed.into_iter().flat_map(|m| m.into_values()).chain(self.named.into_entries()).collect()
     }
 }
 
@@ -112,11 +203,7 @@ impl JsVal {
                 JsVal::Arr(a.iter().map(|x| Self::from_json_depth(x, depth + 1)).collect::<Option<Vec<_>>>()?)
             }
             Value::Object(m) => {
-                let mut o = Obj::new();
-                for (k, x) in m {
-                    o.set(k.clone(), Self::from_json_depth(x, depth + 1)?);
-                }
-                JsVal::Obj(o)
+                JsVal::Obj(m.iter().map(|(k, x)| Some((k.clone(), Self::from_json_depth(x, depth + 1)?))).collect::<Option<Obj>>()?)
             }
         })
     }
@@ -586,12 +673,41 @@ mod tests {
     }
 
     #[test]
+    fn values_stay_small() {
+        // Every array element and property is a JsVal: keep it at most a String plus a tag.
+        assert!(std::mem::size_of::<JsVal>() <= 40, "{}", std::mem::size_of::<JsVal>());
+    }
+
+    #[test]
     fn key_order_like_js() {
         let o: Obj = [("b", 1), ("2", 2), ("a", 3), ("1", 4), ("01", 5)]
             .into_iter()
             .map(|(k, v)| (k.to_string(), JsVal::Num(v as f64)))
             .collect();
         assert_eq!(o.keys().cloned().collect::<Vec<_>>(), vec!["1", "2", "b", "a", "01"]);
+        let mut o = o;
+        o.remove("1");
+        o.set("0".into(), JsVal::Null);
+        o.set("3".into(), JsVal::Null);
+        o.set("b".into(), JsVal::Null);
+        assert_eq!(o.keys().cloned().collect::<Vec<_>>(), vec!["0", "2", "3", "b", "a", "01"]);
+        // Past the small-object size the table is hashed; order and updates stay the same.
+        let mut big = Obj::new();
+        for i in 0..40 {
+            big.set(format!("k{i}"), JsVal::Num(f64::from(i)));
+        }
+        big.set("k3".into(), JsVal::Null);
+        big.remove("k0");
+        big.set("7".into(), JsVal::Null);
+        let keys: Vec<String> = big.keys().cloned().collect();
+        assert_eq!(keys.len(), 40);
+        assert_eq!(&keys[..3], ["7", "k1", "k2"]);
+        assert_eq!(big.get("k3"), Some(&JsVal::Null));
+        assert_eq!(big.get("k39"), Some(&JsVal::Num(39.0)));
+        // Converted JSON objects order the same way.
+        let j = JsVal::from_json(&serde_json::json!({"b": 1, "7": 2, "a": 3, "4294967295": 4, "3": 5})).unwrap();
+        let keys: Vec<_> = j.as_obj().unwrap().keys().cloned().collect();
+        assert_eq!(keys, vec!["3", "7", "b", "a", "4294967295"]);
     }
 
     #[test]
