@@ -64,6 +64,28 @@ function eventsJson(events) {
   return '[' + parts.join(',') + ']'
 }
 
+// Configuration (options, mappings) is small: walk it without recursion so nesting past the
+// core's JSON limit is named as such, not as JSON.stringify's stack overflow. Cycles are left
+// for JSON.stringify to report.
+const MAX_CONFIG_DEPTH = 128
+function tooDeep(v) {
+  const stack = [[v, 1]]
+  const seen = new Set()
+  while (stack.length) {
+    const [x, d] = stack.pop()
+    if (x === null || typeof x !== 'object' || seen.has(x)) continue
+    if (d > MAX_CONFIG_DEPTH) return true
+    seen.add(x)
+    for (const k in x) if (Object.prototype.hasOwnProperty.call(x, k)) stack.push([x[k], d + 1])
+  }
+  return false
+}
+
+function configJson(v, what, code) {
+  if (tooDeep(v)) throw new EdgeActionsError({ code, message: `${what} is nested deeper than ${MAX_CONFIG_DEPTH} levels (the limit)` })
+  return valueJson(v, what, code)
+}
+
 // A single value for transform / matchesTrigger: one that cannot be serialized (a cycle, nesting
 // too deep for JSON.stringify, a BigInt) is an EdgeActionsError like any other bad input, never a
 // RangeError or TypeError from JSON.stringify. undefined, a function or a Symbol becomes null.
@@ -83,7 +105,7 @@ function counted(pair) {
 export function makeApi(getWasm) {
   function createDestination(options) {
     const wasm = getWasm()
-    const inner = call(() => new wasm.Destination(JSON.stringify(options ?? {})))
+    const inner = call(() => new wasm.Destination(configJson(options ?? {}, 'options', 'INVALID_CONFIG')))
     return {
       plan(events) {
         return JSON.parse(call(() => inner.plan(eventsJson(events))))
@@ -115,7 +137,7 @@ export function makeApi(getWasm) {
   function transform(mapping, payload) {
     const wasm = getWasm()
     // Only `undefined` stands for an empty payload (as in actions-core); null is an error there.
-    return JSON.parse(call(() => wasm.transform(valueJson(mapping, 'mapping', 'MAPPING_ERROR'), valueJson(payload === undefined ? {} : payload))))
+    return JSON.parse(call(() => wasm.transform(configJson(mapping, 'mapping', 'MAPPING_ERROR'), valueJson(payload === undefined ? {} : payload))))
   }
   function matchesTrigger(fql, event) {
     const wasm = getWasm()

@@ -9,7 +9,14 @@ use crate::{fql, input, mapping};
 use serde::Serialize;
 use serde_json::Value;
 
+/// serde_json's own recursion limit: deeper JSON cannot be parsed at all.
+const MAX_JSON_DEPTH: usize = 128;
+
 fn parse_json(what: &str, s: &str) -> Result<Value, EventError> {
+    // Named here rather than as serde's "recursion limit exceeded at line 1 column N".
+    if input::max_depth(s) > MAX_JSON_DEPTH {
+        return Err(EventError::new(ErrorCode::InvalidEvent, format!("{what} is nested deeper than {MAX_JSON_DEPTH} levels (the limit)")));
+    }
     serde_json::from_str(s).map_err(|e| {
         // serde's message names line/column only, never the content.
         EventError::new(ErrorCode::InvalidEvent, format!("{what} is not valid JSON: {e}"))
@@ -122,4 +129,20 @@ pub fn presets(slug: &str) -> Result<Value, EventError> {
 
 pub fn error_json(e: &EventError) -> String {
     serde_json::to_string(e).unwrap_or_else(|_| r#"{"code":"INVALID_CONFIG","message":"error"}"#.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_nested_beyond_the_limit_is_named() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let e = transform(&format!(r#"{{"x":{deep}}}"#), "{}").unwrap_err();
+        assert_eq!(e.code, ErrorCode::MappingError);
+        assert!(e.message.contains("mapping is nested deeper than 128 levels"), "{}", e.message);
+        let e = create(&format!(r#"{{"destination":"snap-conversions-api","settings":{deep}}}"#)).err().unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidConfig);
+        assert!(e.message.contains("options is nested deeper than 128 levels"), "{}", e.message);
+    }
 }

@@ -313,3 +313,35 @@ describe('transform / matchesTrigger with a value JSON.stringify cannot write', 
     assert.equal(pkg.matchesTrigger('type = "track"', { type: 'track' }), true)
   })
 })
+
+// Finding 4 as reported: 3,000 nested parentheses in FQL said "'(' is never closed at position
+// 1"; 3,000 nested @if made transform throw a bare RangeError.
+describe('configuration nesting limits are named', { skip }, () => {
+  before(async () => {
+    pkg = await loadPkg()
+  })
+
+  const named = (code, re) => (e) => e instanceof pkg.EdgeActionsError && e.code === code && re.test(e.message)
+
+  test('3,000 nested parentheses in FQL: INVALID_CONFIG naming the nesting limit', () => {
+    const fql = '('.repeat(3000) + 'type = "track"' + ')'.repeat(3000)
+    assert.throws(() => pkg.matchesTrigger(fql, { type: 'track' }), named('INVALID_CONFIG', /nested deeper than 32 levels/))
+    const subscriptions = [{ name: 'deep', subscribe: fql, partnerAction: 'reportConversionEvent', mapping: pkg.presets(DESTINATION)[0].mapping }]
+    assert.throws(() => pkg.createDestination({ destination: DESTINATION, settings: { ...SETTINGS }, subscriptions }), named('INVALID_CONFIG', /nested deeper than 32 levels/))
+    // Up to the limit Segment's own rule stands: one bracket level parses, a bracket inside a
+    // bracket is "never closed" (destination-subscriptions rejects it too).
+    assert.equal(pkg.matchesTrigger('(type = "track")', { type: 'track' }), true)
+    assert.throws(() => pkg.matchesTrigger('((type = "track"))', { type: 'track' }), named('INVALID_CONFIG', /never closed/))
+  })
+
+  test('3,000 nested @if in a mapping: MAPPING_ERROR naming the limit, never a RangeError', () => {
+    let m = { '@path': '$.x' }
+    for (let i = 0; i < 3000; i++) m = { '@if': { exists: { '@path': '$.x' }, then: m, else: 'no' } }
+    assert.throws(() => pkg.transform({ out: m }, { x: 1 }), named('MAPPING_ERROR', /nested deeper than \d+ levels/))
+    // Within the limit the same shape evaluates.
+    let ok = { '@path': '$.x' }
+    for (let i = 0; i < 20; i++) ok = { '@if': { exists: { '@path': '$.x' }, then: ok, else: 'no' } }
+    assert.deepEqual(pkg.transform({ out: ok }, { x: 1 }), { out: 1 })
+    assert.deepEqual(pkg.transform({ out: { '@path': '$.x' } }, { x: 2 }), { out: 2 })
+  })
+})
