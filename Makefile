@@ -76,9 +76,9 @@ demo-worker: build deps-node
 playground: build
 	node www/serve.mjs
 
+# Every figure of docs/performance.md in one table (benches/run.mjs; outputs in benches/out).
 bench: build deps-node
-	cargo bench
-	node benches/node-bench.mjs
+	node benches/run.mjs
 
 fuzz: deps-node build
 	FC_RUNS=200000 DIFF_N=30000 node --test tests/conformance/*.test.mjs tests/differential/*.test.mjs

@@ -1,31 +1,35 @@
-//! Native throughput of the core (plan = FQL + mapping + schema + hashing + request building).
-//! `make bench` runs it next to the wasm-vs-Segment comparison in benches/node-bench.mjs.
+//! Native throughput of the core's plan (FQL + mapping + validation + hashing + request
+//! building + output JSON) on the same generated events the Node benches use. `make bench`
+//! (benches/run.mjs) writes them to benches/out first and passes the file in BENCH_EVENTS.
+//! Prints one `BENCH {json}` line for benches/run.mjs.
 
 use edge_actions::api;
-use serde_json::json;
 use std::time::Instant;
 
 fn main() {
-    let cfg = api::create(r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"px","snap_app_id":"app","access_token":"t"}}"#).unwrap();
-    let names = ["Order Completed", "Product Added", "Signed Up", "Product Viewed", "Not Subscribed"];
-    let events: Vec<_> = (0..2000)
-        .map(|i| json!({
-            "type": "track", "event": names[i % names.len()], "messageId": format!("m{i}"), "userId": format!("u{i}"),
-            "timestamp": "2024-03-01T12:00:00Z",
-            "properties": {"email": format!("User{i}@Example.com"), "phone": "+1 555 0100", "revenue": 10.5, "currency": "usd",
-                            "products": [{"product_id": "p1", "category": "c", "brand": "b"}]},
-            "context": {"ip": "203.0.113.9", "userAgent": "UA", "page": {"url": "https://x/y"}}
-        }))
+    let path = std::env::var("BENCH_EVENTS").unwrap_or_else(|_| {
+        eprintln!("BENCH_EVENTS is not set: run `make bench` (or `node benches/run.mjs`), which generates the events");
+        std::process::exit(2)
+    });
+    let body = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let n = serde_json::from_str::<Vec<serde_json::Value>>(&body).expect("BENCH_EVENTS holds a JSON array").len();
+    let cfg = api::create(
+        r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"px-123","snap_app_id":"snap-app-456","app_id":"com.example.app","access_token":"TEST_TOKEN"}}"#,
+    )
+    .unwrap();
+    // The wasm binding hands the lines back to JS as one JSON string; do the same here.
+    let run = || serde_json::to_string(&api::plan(&cfg, &body).unwrap()).unwrap().len();
+    run();
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let mut samples: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(run());
+            t.elapsed().as_secs_f64() * 1e3
+        })
         .collect();
-    let body = serde_json::Value::Array(events).to_string();
-    // Warm-up, then the best of 5 runs (least disturbed by the other core's load).
-    api::plan(&cfg, &body).unwrap();
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        let lines = api::plan(&cfg, &body).unwrap();
-        assert_eq!(lines.len(), 2000);
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    println!("native plan: 2000 events in {:.1} ms = {:.0} events/s (best of 5)", best * 1e3, 2000.0 / best);
+    samples.sort_by(f64::total_cmp);
+    let ms = if runs % 2 == 1 { samples[runs / 2] } else { (samples[runs / 2 - 1] + samples[runs / 2]) / 2.0 };
+    println!("native plan: {n} events in {ms:.1} ms = {:.0} events/s (median of {runs})", n as f64 / ms * 1e3);
+    println!(r#"BENCH {{"name":"native","events":{n},"ms":{ms},"eventsPerSec":{}}}"#, (n as f64 / ms * 1e3).round());
 }
