@@ -36,18 +36,28 @@ export const loadEvents = (n) => JSON.parse(readFileSync(eventsFile(n), 'utf8'))
  * CPU time is the steadier of the two.
  */
 export async function medianMs(fn, runs = RUNS) {
-  await fn()
-  const samples = []
-  const cpu = []
+  return (await medianMsEach([fn], runs))[0]
+}
+
+/**
+ * Like medianMs for several functions, their runs interleaved (a, b, a, b, ...) so a change in
+ * the machine's load during the measurement hits all of them alike.
+ */
+export async function medianMsEach(fns, runs = RUNS) {
+  for (const fn of fns) await fn()
+  const walls = fns.map(() => [])
+  const cpus = fns.map(() => [])
   for (let i = 0; i < runs; i++) {
-    const c = process.cpuUsage()
-    const t = performance.now()
-    await fn()
-    samples.push(performance.now() - t)
-    const d = process.cpuUsage(c)
-    cpu.push((d.user + d.system) / 1000)
+    for (let j = 0; j < fns.length; j++) {
+      const c = process.cpuUsage()
+      const t = performance.now()
+      await fns[j]()
+      walls[j].push(performance.now() - t)
+      const d = process.cpuUsage(c)
+      cpus[j].push((d.user + d.system) / 1000)
+    }
   }
-  return { ms: median(samples), cpuMs: median(cpu), samples }
+  return fns.map((_, j) => ({ ms: median(walls[j]), cpuMs: median(cpus[j]), samples: walls[j] }))
 }
 
 export function median(xs) {

@@ -4,10 +4,10 @@
 //   whose FQL matches (parseFql once per subscription, validate per event), then
 //   Destination.executeAction: mapping-kit, AJV validation, perform, request building and its
 //   request client, with the network stubbed below that client (benches/segment-stub.mjs).
-// Median of BENCH_RUNS (5) runs after a warm-up run. Env: BENCH_N (10000).
+// Median of BENCH_RUNS (5) runs of each, interleaved, after a warm-up run. Env: BENCH_N (10000).
 import { loadSegment } from './segment-stub.mjs'
 import { createDestination } from '../pkg/node.js'
-import { loadEvents, medianMs, perSec, report, SETTINGS, DESTINATION } from './common.mjs'
+import { loadEvents, medianMsEach, perSec, report, SETTINGS, DESTINATION } from './common.mjs'
 
 const N = Number(process.env.BENCH_N ?? 10000)
 const events = loadEvents(N)
@@ -66,8 +66,7 @@ stats.calls = 0
 const segCounts = await segmentRun()
 if (stats.calls !== segCounts.requests) throw new Error(`stubbed fetch saw ${stats.calls} requests, executeAction returned ${segCounts.requests}`)
 
-const oursT = await medianMs(() => ours.plan(events))
-const segT = await medianMs(segmentRun)
+const [oursT, segT] = await medianMsEach([() => ours.plan(events), segmentRun])
 const result = {
   name: 'node',
   node: process.version,
