@@ -14,6 +14,9 @@ import { loadEvents, medianMs, perSec, OUT, ROOT, SETTINGS, DESTINATION } from '
 const VARIANTS = {
   'z (today)': '',
   'crate 3': '[profile.release.package.edge-actions]\nopt-level = 3\n',
+  'crate s': '[profile.release.package.edge-actions]\nopt-level = "s"\n',
+  'crate 2': '[profile.release.package.edge-actions]\nopt-level = 2\n',
+  'sha2 3': '[profile.release.package.sha2]\nopt-level = 3\n',
   'serde_json+sha2 3': '[profile.release.package.serde_json]\nopt-level = 3\n[profile.release.package.sha2]\nopt-level = 3\n',
   'crate+serde_json+sha2 3': '[profile.release.package.edge-actions]\nopt-level = 3\n[profile.release.package.serde_json]\nopt-level = 3\n[profile.release.package.sha2]\nopt-level = 3\n',
   's everywhere': '[profile.release.package."*"]\nopt-level = "s"\n[profile.release.package.edge-actions]\nopt-level = "s"\n',

@@ -65,7 +65,7 @@ if (r.growth) for (const g of r.growth.rows) rows.push([`growth: ${n(g.n)} event
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model?.trim()}), load average ${loads.map((l) => l.toFixed(1)).join(' → ')} during the run, ${new Date().toISOString()}`
 const table = [
-  '| measurement | wall clock | per CPU second | notes |',
+  '| measurement | wall clock | on CPU time | notes |',
   '| --- | ---: | ---: | --- |',
   ...rows.map((c) => `| ${c.join(' | ')} |`)
 ].join('\n')
