@@ -76,9 +76,9 @@ demo-worker: build deps-node
 playground: build
 	node www/serve.mjs
 
+# Every figure of docs/performance.md in one table (benches/run.mjs; outputs in benches/out).
 bench: build deps-node
-	cargo bench
-	node benches/node-bench.mjs
+	node benches/run.mjs
 
 # Long fuzzing: the proptest properties of tests/fuzz.rs and tests/pii_leak.rs (FUZZ_CASES cases
 # each, half that for pii_leak; `make test` runs 64 and 32), then the conformance/differential

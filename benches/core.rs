@@ -1,31 +1,51 @@
-//! Native throughput of the core (plan = FQL + mapping + schema + hashing + request building).
-//! `make bench` runs it next to the wasm-vs-Segment comparison in benches/node-bench.mjs.
+//! Native throughput of the core's plan (FQL + mapping + validation + hashing + request
+//! building + output JSON) on the same generated events the Node benches use. `make bench`
+//! (benches/run.mjs) writes them to benches/out first and passes the file in BENCH_EVENTS.
+//! Prints one `BENCH {json}` line for benches/run.mjs.
 
 use edge_actions::api;
-use serde_json::json;
 use std::time::Instant;
 
 fn main() {
-    let cfg = api::create(r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"px","snap_app_id":"app","access_token":"t"}}"#).unwrap();
-    let names = ["Order Completed", "Product Added", "Signed Up", "Product Viewed", "Not Subscribed"];
-    let events: Vec<_> = (0..2000)
-        .map(|i| json!({
-            "type": "track", "event": names[i % names.len()], "messageId": format!("m{i}"), "userId": format!("u{i}"),
-            "timestamp": "2024-03-01T12:00:00Z",
-            "properties": {"email": format!("User{i}@Example.com"), "phone": "+1 555 0100", "revenue": 10.5, "currency": "usd",
-                            "products": [{"product_id": "p1", "category": "c", "brand": "b"}]},
-            "context": {"ip": "203.0.113.9", "userAgent": "UA", "page": {"url": "https://x/y"}}
-        }))
-        .collect();
-    let body = serde_json::Value::Array(events).to_string();
-    // Warm-up, then the best of 5 runs (least disturbed by the other core's load).
-    api::plan(&cfg, &body).unwrap();
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let t = Instant::now();
-        let lines = api::plan(&cfg, &body).unwrap();
-        assert_eq!(lines.len(), 2000);
-        best = best.min(t.elapsed().as_secs_f64());
+    let path = std::env::var("BENCH_EVENTS").unwrap_or_else(|_| {
+        eprintln!("BENCH_EVENTS is not set: run `make bench` (or `node benches/run.mjs`), which generates the events");
+        std::process::exit(2)
+    });
+    let body = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let n = serde_json::from_str::<Vec<serde_json::Value>>(&body).expect("BENCH_EVENTS holds a JSON array").len();
+    let cfg = api::create(
+        r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"px-123","snap_app_id":"snap-app-456","app_id":"com.example.app","access_token":"TEST_TOKEN"}}"#,
+    )
+    .unwrap();
+    // The wasm binding hands the lines back to JS as one JSON string; do the same here.
+    let run = || serde_json::to_string(&api::plan(&cfg, &body).unwrap()).unwrap().len();
+    run();
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (t, c) = (Instant::now(), cpu_ms());
+        std::hint::black_box(run());
+        wall.push(t.elapsed().as_secs_f64() * 1e3);
+        cpu.push(cpu_ms() - c);
     }
-    println!("native plan: 2000 events in {:.1} ms = {:.0} events/s (best of 5)", best * 1e3, 2000.0 / best);
+    let (ms, cpu_ms) = (median(wall), median(cpu));
+    let rate = |ms: f64| (n as f64 / ms * 1e3).round();
+    println!("native plan: {n} events in {ms:.1} ms = {} events/s (CPU {cpu_ms:.1} ms = {} events/s; median of {runs})", rate(ms), rate(cpu_ms));
+    let json = |x: f64| if x.is_finite() { x.to_string() } else { "null".to_string() };
+    println!(r#"BENCH {{"name":"native","events":{n},"ms":{ms},"cpuMs":{},"eventsPerSec":{},"eventsPerCpuSec":{}}}"#, json(cpu_ms), rate(ms), json(rate(cpu_ms)));
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    if xs.len() % 2 == 1 { xs[m] } else { (xs[m - 1] + xs[m]) / 2.0 }
+}
+
+/// This thread's time on a CPU (Linux /proc, nanoseconds): steadier than wall time when other
+/// work shares the machine. NaN elsewhere.
+fn cpu_ms() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns / 1e6)
 }

@@ -1,30 +1,83 @@
-// Side-by-side in one process: our wasm package's plan() vs Segment's own destination
-// (actions-core executeAction with HTTP intercepted by nock) on the same generated events.
-// Reports events/s for each and the ratio. Warm-up once; best of 3 runs each.
+// Side by side in one Node process, on the same generated events (benches/common.mjs):
+//   edge-actions: createDestination(...).plan(events), one call for the whole batch;
+//   Segment: its own snap-conversions-api through actions-core, per event and per subscription
+//   whose FQL matches (parseFql once per subscription, validate per event), then
+//   Destination.executeAction: mapping-kit, AJV validation, perform, request building and its
+//   request client, with the network stubbed below that client (benches/segment-stub.mjs).
+// Median of BENCH_RUNS (5) runs of each, interleaved, after a warm-up run. Env: BENCH_N (10000).
+import { loadSegment } from './segment-stub.mjs'
 import { createDestination } from '../pkg/node.js'
-import { generateEvents } from '../tests/differential/generate.mjs'
-import { createOracle, presetSubscriptions, SETTINGS, ACCESS_TOKEN } from '../tests/differential/oracle.mjs'
+import { loadEvents, medianMsEach, perSec, report, SETTINGS, DESTINATION } from './common.mjs'
 
-const N = Number(process.env.BENCH_N ?? 2000)
-const events = generateEvents(N, 1234)
-const ours = createDestination({ destination: 'snap-conversions-api', settings: { ...SETTINGS, access_token: ACCESS_TOKEN }, subscriptions: presetSubscriptions() })
-const oracle = createOracle()
+const N = Number(process.env.BENCH_N ?? 10000)
+const events = loadEvents(N)
+const { core, snap, parseFql, validate, stats } = loadSegment()
 
-async function best(fn, runs = 3) {
-  await fn()
-  let b = Infinity
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now()
-    await fn()
-    b = Math.min(b, performance.now() - t)
+// Segment's presets for the one action both sides implement, in Segment's subscription shape.
+const subscriptions = snap.presets
+  .filter((p) => p.partnerAction === 'reportConversionEvent')
+  .map((p) => ({ name: p.name, subscribe: p.subscribe, partnerAction: p.partnerAction, mapping: p.mapping, enabled: true }))
+
+const ours = createDestination({ destination: DESTINATION, settings: SETTINGS, subscriptions })
+
+const { access_token: accessToken, ...segmentSettings } = SETTINGS
+const destination = new core.Destination(snap)
+destination.validateSettings(segmentSettings)
+const parsed = subscriptions.map((s) => parseFql(s.subscribe))
+const noop = () => {}
+const logger = { info: noop, error: noop, warn: noop, debug: noop }
+const auth = { accessToken, refreshToken: undefined }
+
+async function segmentRun() {
+  let requests = 0
+  let errors = 0
+  for (const event of events) {
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) continue
+    for (let i = 0; i < subscriptions.length; i++) {
+      if (!validate(parsed[i], event)) continue
+      try {
+        await destination.executeAction(subscriptions[i].partnerAction, {
+          event,
+          mapping: subscriptions[i].mapping,
+          settings: segmentSettings,
+          auth,
+          features: {},
+          statsContext: {},
+          logger,
+          transactionContext: {},
+          stateContext: {},
+          subscriptionMetadata: {}
+        })
+        requests++
+      } catch {
+        errors++
+      }
+      // actions-core keeps every response on the destination (for its test harness); drop them.
+      destination.responses.length = 0
+    }
   }
-  return b
+  return { requests, errors }
 }
 
-const oursMs = await best(() => ours.plan(events))
-const segMs = await best(() => oracle.planEach(events))
-const fmt = (ms) => `${ms.toFixed(1)} ms (${Math.round((N / ms) * 1000)} events/s)`
-console.log(`events: ${N}`)
-console.log(`edge-actions (wasm, Node ${process.version}): ${fmt(oursMs)}`)
-console.log(`Segment action-destinations (same process):  ${fmt(segMs)}`)
-console.log(`ratio: edge-actions is ${(segMs / oursMs).toFixed(1)}x the throughput of Segment's implementation`)
+// Sanity: both sides see the same work (request count and error count).
+const oursLines = ours.plan(events)
+const oursCounts = { requests: oursLines.filter((l) => l.request).length, errors: oursLines.filter((l) => l.error).length }
+stats.calls = 0
+const segCounts = await segmentRun()
+if (stats.calls !== segCounts.requests) throw new Error(`stubbed fetch saw ${stats.calls} requests, executeAction returned ${segCounts.requests}`)
+
+const [oursT, segT] = await medianMsEach([() => ours.plan(events), segmentRun])
+const result = {
+  name: 'node',
+  node: process.version,
+  events: N,
+  ours: { ms: oursT.ms, cpuMs: oursT.cpuMs, samples: oursT.samples, eventsPerSec: perSec(N, oursT.ms), eventsPerCpuSec: perSec(N, oursT.cpuMs), ...oursCounts },
+  segment: { ms: segT.ms, cpuMs: segT.cpuMs, samples: segT.samples, eventsPerSec: perSec(N, segT.ms), eventsPerCpuSec: perSec(N, segT.cpuMs), ...segCounts },
+  ratio: segT.ms / oursT.ms,
+  cpuRatio: segT.cpuMs / oursT.cpuMs
+}
+console.log(`events: ${N} (Node ${process.version}), median of ${oursT.samples.length}`)
+console.log(`edge-actions plan():              ${oursT.ms.toFixed(0)} ms = ${result.ours.eventsPerSec} events/s (CPU ${oursT.cpuMs.toFixed(0)} ms; ${oursCounts.requests} requests, ${oursCounts.errors} errors)`)
+console.log(`Segment executeAction (stubbed):  ${segT.ms.toFixed(0)} ms = ${result.segment.eventsPerSec} events/s (CPU ${segT.cpuMs.toFixed(0)} ms; ${segCounts.requests} requests, ${segCounts.errors} errors)`)
+console.log(`ratio: ${result.ratio.toFixed(2)}x wall, ${result.cpuRatio.toFixed(2)}x CPU time`)
+report(result)

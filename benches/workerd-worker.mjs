@@ -1,0 +1,14 @@
+// Bench Worker (benches/workerd-bench.mjs): POST { settings, events, iterations } plans the
+// same batch `iterations` times with the package's workerd entry and answers with the line
+// count. Timing happens outside: inside workerd the clock only moves on I/O.
+import { createDestination } from '../pkg/workerd.js'
+
+export default {
+  async fetch(request) {
+    const { settings, events, iterations } = await request.json()
+    const dest = createDestination({ destination: 'snap-conversions-api', settings })
+    let lines = 0
+    for (let i = 0; i < iterations; i++) lines = dest.plan(events).length
+    return new Response(JSON.stringify({ lines }), { headers: { 'content-type': 'application/json' } })
+  }
+}
