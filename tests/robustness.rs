@@ -39,8 +39,8 @@ fn one_bad_event_never_sinks_the_others() {
     let bads: Vec<(String, Option<&str>, &str)> = vec![
         (deep("d200", 200), Some("d200"), "nested deeper than 64 levels"),
         (deep("d5000", 5000), Some("d5000"), "nested deeper than 64 levels"),
-        (r#"{"type":"track","messageId":"n","properties":{"v":1e400}}"#.into(), None, "beyond the range of a 64-bit float"),
-        (r#"{"type":"track","messageId":"s","properties":{"v":"\ud800"}}"#.into(), None, "unpaired UTF-16 surrogate"),
+        (r#"{"type":"track","messageId":"n","properties":{"v":1e400}}"#.into(), Some("n"), "beyond the range of a 64-bit float"),
+        (r#"{"type":"track","messageId":"s","properties":{"v":"\ud800"}}"#.into(), Some("s"), "unpaired UTF-16 surrogate"),
         ("42".into(), None, "must be a JSON object"),
         (big, Some("big"), "bytes; the limit is"),
     ];
