@@ -107,9 +107,10 @@ async function handleEvents(request, s) {
   return cfg.queueBinding ? enqueue(accepted, rejected, cfg) : deliverInline(accepted, rejected, cfg)
 }
 
-// The core parses a batch with a nesting limit of 128 for the whole array (one event beyond it
-// fails the batch), so deeper events are rejected one by one before they reach it.
-const MAX_EVENT_DEPTH = 100
+// The core's per-event nesting limit (MAX_EVENT_DEPTH in src/input.rs). Checked here too, on the
+// parsed value, so such an event is rejected before it is queued, and JSON.stringify never meets
+// one deep enough to overflow its stack.
+const MAX_EVENT_DEPTH = 64
 function tooDeep(root, limit) {
   const stack = [[root, 1]]
   while (stack.length) {
