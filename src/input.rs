@@ -79,12 +79,11 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// From `i`, finds the `,` or `]` that ends the current array element at depth 0. Returns
-/// its index and the byte (None at end of input).
-fn scan_element(b: &[u8], mut i: usize) -> (usize, Option<u8>) {
-    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
-    while i < b.len() {
-        let c = b[i];
+/// The bytes of a JSON text from `from` on that lie outside string literals (the quotes
+/// themselves excluded), with their indexes: what both scanners below need, without recursion.
+fn outside_strings(b: &[u8], from: usize) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let (mut in_str, mut esc) = (false, false);
+    b[from.min(b.len())..].iter().enumerate().filter_map(move |(k, &c)| {
         if in_str {
             if esc {
                 esc = false;
@@ -93,37 +92,37 @@ fn scan_element(b: &[u8], mut i: usize) -> (usize, Option<u8>) {
             } else if c == b'"' {
                 in_str = false;
             }
+            None
+        } else if c == b'"' {
+            in_str = true;
+            None
         } else {
-            match c {
-                b'"' => in_str = true,
-                b'[' | b'{' => depth += 1,
-                b']' | b'}' if depth == 0 => return (i, Some(c)),
-                b']' | b'}' => depth -= 1,
-                b',' if depth == 0 => return (i, Some(c)),
-                _ => {}
-            }
+            Some((from + k, c))
         }
-        i += 1;
+    })
+}
+
+/// From `i`, finds the `,` or `]` that ends the current array element at depth 0. Returns
+/// its index and the byte (None at end of input).
+fn scan_element(b: &[u8], i: usize) -> (usize, Option<u8>) {
+    let mut depth = 0usize;
+    for (at, c) in outside_strings(b, i) {
+        match c {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' if depth == 0 => return (at, Some(c)),
+            b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => return (at, Some(c)),
+            _ => {}
+        }
     }
-    (i, None)
+    (b.len().max(i), None)
 }
 
 /// Deepest array/object nesting in a JSON text (strings skipped), without recursion.
 pub fn max_depth(text: &str) -> usize {
-    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
-    for &c in text.as_bytes() {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
+    let (mut depth, mut max) = (0usize, 0usize);
+    for (_, c) in outside_strings(text.as_bytes(), 0) {
         match c {
-            b'"' => in_str = true,
             b'[' | b'{' => {
                 depth += 1;
                 max = max.max(depth);
@@ -230,7 +229,7 @@ pub fn write_js_json(v: &Value, out: &mut String) {
             let exact = n.as_i64().filter(|i| i.unsigned_abs() <= 1 << 53).map(|i| i.to_string());
             out.push_str(&exact.unwrap_or_else(|| crate::js::number_to_string(n.as_f64().unwrap_or(0.0))));
         }
-        Value::String(s) => write_js_string(s, out),
+        Value::String(s) => crate::js::quote_json_string(s, out),
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
@@ -251,7 +250,7 @@ pub fn write_js_json(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_js_string(k, out);
+                crate::js::quote_json_string(k, out);
                 out.push(':');
                 write_js_json(v, out);
             }
@@ -268,23 +267,6 @@ fn array_index(k: &str) -> Option<u32> {
     k.parse::<u64>().ok().filter(|&n| n < u64::from(u32::MAX)).map(|n| n as u32)
 }
 
-fn write_js_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
 
 /// Lines as NDJSON text (each line followed by `\n`).
 pub fn ndjson(lines: &[Value]) -> String {
