@@ -9,6 +9,7 @@ mod validate;
 pub mod value;
 
 use serde_json::Value;
+use std::borrow::Cow;
 use value::{JsVal, Obj, get, strip_root_marker};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +101,7 @@ pub fn transform(mapping: &Value, payload: &Value) -> Result<Value, MappingError
     let m = to_js(mapping, "mapping")?;
     let p = to_js(payload, "payload")?;
     let mut ev = Eval::new();
-    Ok(ev.transform(&m, &p)?.to_json())
+    Ok(ev.transform(&m, &p)?.into_json())
 }
 
 /// A mapping converted and validated once (when a destination is configured), then applied to
@@ -124,7 +125,8 @@ impl Compiled {
         if !matches!(payload, JsVal::Obj(_)) {
             return Err(ev.err(format!("data must be an object, got {}", payload.real_type())));
         }
-        Ok(remove_undefined(ev.resolve(&self.mapping, payload)?).to_json())
+        // `into_json` drops undefined properties itself: no separate `remove_undefined` copy.
+        Ok(ev.resolve(&self.mapping, payload)?.into_json())
     }
 }
 
@@ -562,7 +564,11 @@ impl Eval {
         let undef = JsVal::Undef;
         match name {
             "@path" => {
-                let p = self.string_arg(name, arg, payload)?;
+                // A literal path (nearly always) is read in place instead of resolved to a copy.
+                let p = match arg {
+                    JsVal::Str(p) => Cow::Borrowed(p.as_str()),
+                    _ => Cow::Owned(self.string_arg(name, arg, payload)?),
+                };
                 self.charge(get(payload, &strip_root_marker(&p)).into_owned())
             }
             "@template" => {
