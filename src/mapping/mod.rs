@@ -517,7 +517,7 @@ impl Eval {
         match m {
             JsVal::Obj(o) if is_directive(o) => self.directive(o, payload),
             JsVal::Obj(o) => {
-                let mut out = Obj::new();
+                let mut out = Obj::with_capacity(o.len());
                 for (k, v) in o.iter() {
                     let r = self.at(k, v, payload)?;
                     out.set(k.clone(), r);

@@ -121,6 +121,10 @@ impl Obj {
     pub fn new() -> Self {
         Obj::default()
     }
+    /// Room for `n` non-index keys up front (a mapping object's result has as many keys).
+    pub fn with_capacity(n: usize) -> Self {
+        Obj { indexed: None, named: Named::Small(Vec::with_capacity(n.min(SMALL))) }
+    }
     pub fn get(&self, key: &str) -> Option<&JsVal> {
         match array_index(key) {
             Some(i) => self.indexed.as_ref()?.get(&i).map(|(_, v)| v),
