@@ -144,7 +144,16 @@ fn to_js(v: &Value, what: &str) -> Result<JsVal, MappingError> {
 
 /// Segment treats an object as a directive when it has an @-key and nothing else but `_metadata`.
 fn is_directive(o: &Obj) -> bool {
-    o.keys().any(|k| k.starts_with('@')) && o.keys().all(|k| k.starts_with('@') || k == "_metadata")
+    // One pass (this runs for every object of the mapping, for every event).
+    let mut any = false;
+    for k in o.keys() {
+        if k.starts_with('@') {
+            any = true;
+        } else if k != "_metadata" {
+            return false;
+        }
+    }
+    any
 }
 
 /// Own enumerable keys of a value as `Object.keys` reports them (`None` = TypeError).
@@ -536,14 +545,14 @@ impl Eval {
     }
 
     fn directive(&mut self, o: &Obj, payload: &JsVal) -> Result<JsVal, MappingError> {
-        let Some(name) = o.keys().find(|k| k.starts_with('@')).cloned() else {
+        let Some(name) = o.keys().find(|k| k.starts_with('@')) else {
             return Err(self.err("not a directive"));
         };
         // Borrowed, not cloned: cloning here copied every nested sub-mapping once per level.
         let undef = JsVal::Undef;
-        let arg = o.get(&name).unwrap_or(&undef);
-        self.path.push(&name);
-        let r = self.run(&name, arg, payload);
+        let arg = o.get(name).unwrap_or(&undef);
+        self.path.push(name);
+        let r = self.run(name, arg, payload);
         self.path.pop();
         r
     }
