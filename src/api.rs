@@ -67,14 +67,14 @@ pub fn create(options_json: &str) -> Result<Config, EventError> {
 /// Plan lines for a JSON array of events (each element parsed on its own).
 pub fn plan(cfg: &Config, events_json: &str) -> Result<Vec<Value>, EventError> {
     let evs = input::events_from_array(events_json)?;
-    Ok(engine::plan_lines(cfg, &cfg.plan(&evs)))
+    Ok(engine::plan_lines(cfg, cfg.plan(&evs)))
 }
 
 /// Plan for NDJSON events: NDJSON output, byte for byte what `JSON.stringify` gives for
 /// each line of `plan`. `first_line` numbers the first input line in error messages.
 pub fn plan_ndjson(cfg: &Config, ndjson: &str, first_line: usize) -> (String, Counts) {
     let evs = input::events_from_ndjson(ndjson, first_line);
-    let lines = engine::plan_lines(cfg, &cfg.plan(&evs));
+    let lines = engine::plan_lines(cfg, cfg.plan(&evs));
     (input::ndjson(&lines), Counts::of(evs.len(), &lines))
 }
 

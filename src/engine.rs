@@ -147,82 +147,85 @@ impl Config {
     }
 
     /// Group consecutive items with the same target into requests of at most `batch_size`.
+    /// Each item's body moves into its request (nothing reads it after batching), so the
+    /// plan's `Prepared::Item` bodies are left null.
     pub fn plan(&self, inputs: &[Input]) -> Plan {
-        let prepared = self.prepare(inputs);
-        let mut batches: Vec<Batch> = Vec::new();
+        let mut prepared = self.prepare(inputs);
+        // (target, entries) of each request, in the order they fill up.
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         let mut open: Vec<(String, Vec<usize>)> = Vec::new();
         let size = self.settings.batch_size.max(1);
-        let flush = |target: String, entries: Vec<usize>, batches: &mut Vec<Batch>| {
-            let items: Vec<Value> = entries
-                .iter()
-                .filter_map(|&e| match &prepared[e] {
-                    Prepared::Item { item, .. } => Some(item.body.clone()),
-                    _ => None,
-                })
-                .collect();
-            let body = (self.definition.envelope)(items);
-            batches.push(Batch {
-                request: self.request(&target, body, false),
-                target,
-                entries,
-            });
-        };
         for (idx, p) in prepared.iter().enumerate() {
             let Prepared::Item { item, .. } = p else { continue };
             match open.iter_mut().position(|(t, _)| *t == item.target) {
                 Some(pos) => {
                     open[pos].1.push(idx);
                     if open[pos].1.len() >= size {
-                        let (t, e) = open.remove(pos);
-                        flush(t, e, &mut batches);
+                        groups.push(open.remove(pos));
                     }
                 }
-                None if size == 1 => flush(item.target.clone(), vec![idx], &mut batches),
+                None if size == 1 => groups.push((item.target.clone(), vec![idx])),
                 None => open.push((item.target.clone(), vec![idx])),
             }
         }
-        for (t, e) in open {
-            flush(t, e, &mut batches);
-        }
+        groups.extend(open);
+        let mut batches: Vec<Batch> = groups
+            .into_iter()
+            .map(|(target, entries)| {
+                let items: Vec<Value> = entries
+                    .iter()
+                    .filter_map(|&e| match &mut prepared[e] {
+                        Prepared::Item { item, .. } => Some(std::mem::take(&mut item.body)),
+                        _ => None,
+                    })
+                    .collect();
+                let body = (self.definition.envelope)(items);
+                Batch { request: self.request(&target, body, false), target, entries }
+            })
+            .collect();
         batches.sort_by_key(|b| b.entries[0]);
         Plan { prepared, batches }
     }
 }
 
-/// The NDJSON line for a prepared entry (plan output).
-pub fn plan_lines(cfg: &Config, plan: &Plan) -> Vec<Value> {
-    let mut batch_of = vec![None; plan.prepared.len()];
-    for (b, batch) in plan.batches.iter().enumerate() {
+/// The NDJSON line for a prepared entry (plan output). Consumes the plan: each request body
+/// moves into its line instead of being copied.
+pub fn plan_lines(cfg: &Config, plan: Plan) -> Vec<Value> {
+    let Plan { prepared, mut batches } = plan;
+    let mut batch_of = vec![None; prepared.len()];
+    for (b, batch) in batches.iter().enumerate() {
         for &e in &batch.entries {
             batch_of[e] = Some(b);
         }
     }
-    let mut lines = Vec::with_capacity(plan.prepared.len());
-    for (idx, p) in plan.prepared.iter().enumerate() {
+    let mut lines = Vec::with_capacity(prepared.len());
+    for (idx, p) in prepared.iter().enumerate() {
         let mut line = Map::new();
         match p {
             Prepared::Item { message_id, subscription, .. } => {
                 let Some(b) = batch_of[idx] else { continue };
-                let batch = &plan.batches[b];
+                let batch = &mut batches[b];
                 // A batched request is printed once, on its first event's line.
                 if batch.entries[0] != idx {
                     line.insert("messageId".into(), json_opt(message_id));
                     line.insert("subscription".into(), Value::String(subscription.clone()));
-                    line.insert("batchedWith".into(), json_opt(&first_message_id(plan, batch)));
+                    line.insert("batchedWith".into(), json_opt(&entry_message_id(&prepared[batch.entries[0]])));
                 } else {
                     line.insert("messageId".into(), json_opt(message_id));
                     line.insert("subscription".into(), Value::String(subscription.clone()));
                     if batch.entries.len() > 1 {
-                        let ids = batch.entries.iter().map(|&e| json_opt(&entry_message_id(&plan.prepared[e]))).collect();
+                        let ids = batch.entries.iter().map(|&e| json_opt(&entry_message_id(&prepared[e]))).collect();
                         line.insert("messageIds".into(), Value::Array(ids));
                     }
-                    // Built only here: delivery never needs the redacted form.
-                    let shown = HttpRequest {
-                        url: (cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true),
-                        headers: cfg.headers(true),
-                        ..batch.request.clone()
-                    };
-                    line.insert("request".into(), serde_json::to_value(&shown).unwrap_or(Value::Null));
+                    // Built only here: delivery never needs the redacted form. The JSON is built
+                    // directly (what serializing an `HttpRequest` gives, fields in declaration
+                    // order), and the body moves in: it is printed once, on this line.
+                    let mut shown = Map::new();
+                    shown.insert("method".into(), Value::String(batch.request.method.into()));
+                    shown.insert("url".into(), Value::String((cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true)));
+                    shown.insert("headers".into(), Value::Object(cfg.headers(true)));
+                    shown.insert("body".into(), std::mem::take(&mut batch.request.body));
+                    line.insert("request".into(), Value::Object(shown));
                 }
             }
             Prepared::Error { message_id, subscription, error, .. } => {
@@ -246,10 +249,6 @@ pub fn entry_message_id(p: &Prepared) -> Option<String> {
     match p {
         Prepared::Item { message_id, .. } | Prepared::Error { message_id, .. } | Prepared::Skipped { message_id, .. } => message_id.clone(),
     }
-}
-
-fn first_message_id(plan: &Plan, batch: &Batch) -> Option<String> {
-    entry_message_id(&plan.prepared[batch.entries[0]])
 }
 
 pub fn json_opt(s: &Option<String>) -> Value {

@@ -63,13 +63,11 @@ impl Field {
     fn find(fields: &'static [Field], name: &str) -> Option<&'static Field> {
         fields.iter().find(|f| f.name == name)
     }
-    /// Types accepted for the value itself (an array for `multiple` fields).
-    fn value_types(&self) -> Vec<JType> {
-        let mut t = vec![if self.multiple { JType::Array } else { JType::from(self.ty) }];
-        if self.allow_null && !self.multiple {
-            t.push(JType::Null);
-        }
-        t
+    /// Types accepted for the value itself (an array for `multiple` fields). A slice of a
+    /// fixed pair: no allocation per checked value.
+    fn value_types(&self) -> ([JType; 2], usize) {
+        let first = if self.multiple { JType::Array } else { JType::from(self.ty) };
+        ([first, JType::Null], if self.allow_null && !self.multiple { 2 } else { 1 })
     }
 }
 
@@ -172,10 +170,12 @@ pub fn validate_and_coerce(payload: &mut Map<String, Value>, fields: &'static [F
             }
         }
     }
-    check_object(payload, fields, "")
+    check_object(payload, fields, &mut String::new())
 }
 
-fn check_object(obj: &mut Map<String, Value>, fields: &'static [Field], path: &str) -> Result<(), EventError> {
+/// `path` is the location of `obj` (`/a/b`); it is extended per key and restored, so no
+/// string is built per checked value.
+fn check_object(obj: &mut Map<String, Value>, fields: &'static [Field], path: &mut String) -> Result<(), EventError> {
     // removeAdditional: keys without a declared field are dropped.
     obj.retain(|k, _| Field::find(fields, k).is_some());
     for f in fields {
@@ -189,7 +189,11 @@ fn check_object(obj: &mut Map<String, Value>, fields: &'static [Field], path: &s
     for (k, v) in obj.iter_mut() {
         // The retain above guarantees the field exists.
         let Some(f) = Field::find(fields, k) else { continue };
-        check_value(v, f, &format!("{path}/{k}"))?;
+        let len = path.len();
+        path.push('/');
+        path.push_str(k);
+        check_value(v, f, path)?;
+        path.truncate(len);
     }
     Ok(())
 }
@@ -198,14 +202,18 @@ fn where_(path: &str) -> String {
     if path.is_empty() { "root value".into() } else { format!("value at {path}") }
 }
 
-fn check_value(v: &mut Value, f: &Field, path: &str) -> Result<(), EventError> {
-    let types = f.value_types();
-    coerce(v, &types, path)?;
+fn check_value(v: &mut Value, f: &Field, path: &mut String) -> Result<(), EventError> {
+    let (types, n) = f.value_types();
+    coerce(v, &types[..n], path)?;
     if f.multiple {
         let item = Field { multiple: false, ..*f };
         if let Value::Array(items) = v {
             for (i, it) in items.iter_mut().enumerate() {
-                check_value(it, &item, &format!("{path}/{i}"))?;
+                let len = path.len();
+                path.push('/');
+                path.push_str(&i.to_string());
+                check_value(it, &item, path)?;
+                path.truncate(len);
             }
         }
         return Ok(());

@@ -9,6 +9,7 @@ mod validate;
 pub mod value;
 
 use serde_json::Value;
+use std::borrow::Cow;
 use value::{JsVal, Obj, get, strip_root_marker};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +101,7 @@ pub fn transform(mapping: &Value, payload: &Value) -> Result<Value, MappingError
     let m = to_js(mapping, "mapping")?;
     let p = to_js(payload, "payload")?;
     let mut ev = Eval::new();
-    Ok(ev.transform(&m, &p)?.to_json())
+    Ok(ev.transform(&m, &p)?.into_json())
 }
 
 /// A mapping converted and validated once (when a destination is configured), then applied to
@@ -124,7 +125,8 @@ impl Compiled {
         if !matches!(payload, JsVal::Obj(_)) {
             return Err(ev.err(format!("data must be an object, got {}", payload.real_type())));
         }
-        Ok(remove_undefined(ev.resolve(&self.mapping, payload)?).to_json())
+        // `into_json` drops undefined properties itself: no separate `remove_undefined` copy.
+        Ok(ev.resolve(&self.mapping, payload)?.into_json())
     }
 }
 
@@ -142,7 +144,16 @@ fn to_js(v: &Value, what: &str) -> Result<JsVal, MappingError> {
 
 /// Segment treats an object as a directive when it has an @-key and nothing else but `_metadata`.
 fn is_directive(o: &Obj) -> bool {
-    o.keys().any(|k| k.starts_with('@')) && o.keys().all(|k| k.starts_with('@') || k == "_metadata")
+    // One pass (this runs for every object of the mapping, for every event).
+    let mut any = false;
+    for k in o.keys() {
+        if k.starts_with('@') {
+            any = true;
+        } else if k != "_metadata" {
+            return false;
+        }
+    }
+    any
 }
 
 /// Own enumerable keys of a value as `Object.keys` reports them (`None` = TypeError).
@@ -515,7 +526,7 @@ impl Eval {
         match m {
             JsVal::Obj(o) if is_directive(o) => self.directive(o, payload),
             JsVal::Obj(o) => {
-                let mut out = Obj::new();
+                let mut out = Obj::with_capacity(o.len());
                 for (k, v) in o.iter() {
                     let r = self.at(k, v, payload)?;
                     out.set(k.clone(), r);
@@ -534,14 +545,14 @@ impl Eval {
     }
 
     fn directive(&mut self, o: &Obj, payload: &JsVal) -> Result<JsVal, MappingError> {
-        let Some(name) = o.keys().find(|k| k.starts_with('@')).cloned() else {
+        let Some(name) = o.keys().find(|k| k.starts_with('@')) else {
             return Err(self.err("not a directive"));
         };
         // Borrowed, not cloned: cloning here copied every nested sub-mapping once per level.
         let undef = JsVal::Undef;
-        let arg = o.get(&name).unwrap_or(&undef);
-        self.path.push(&name);
-        let r = self.run(&name, arg, payload);
+        let arg = o.get(name).unwrap_or(&undef);
+        self.path.push(name);
+        let r = self.run(name, arg, payload);
         self.path.pop();
         r
     }
@@ -562,7 +573,11 @@ impl Eval {
         let undef = JsVal::Undef;
         match name {
             "@path" => {
-                let p = self.string_arg(name, arg, payload)?;
+                // A literal path (nearly always) is read in place instead of resolved to a copy.
+                let p = match arg {
+                    JsVal::Str(p) => Cow::Borrowed(p.as_str()),
+                    _ => Cow::Owned(self.string_arg(name, arg, payload)?),
+                };
                 self.charge(get(payload, &strip_root_marker(&p)).into_owned())
             }
             "@template" => {

@@ -121,6 +121,10 @@ impl Obj {
     pub fn new() -> Self {
         Obj::default()
     }
+    /// Room for `n` non-index keys up front (a mapping object's result has as many keys).
+    pub fn with_capacity(n: usize) -> Self {
+        Obj { indexed: None, named: Named::Small(Vec::with_capacity(n.min(SMALL))) }
+    }
     pub fn get(&self, key: &str) -> Option<&JsVal> {
         match array_index(key) {
             Some(i) => self.indexed.as_ref()?.get(&i).map(|(_, v)| v),
@@ -209,15 +213,17 @@ impl JsVal {
     }
 
     /// What `JSON.parse(JSON.stringify(v))` would give (top-level undefined becomes null).
-    pub fn to_json(&self) -> Value {
+    /// Undefined properties are dropped and undefined array slots become null, so this also
+    /// does actions-core's `removeUndefined`. Consumes the value: strings and keys are moved.
+    pub fn into_json(self) -> Value {
         match self {
             JsVal::Undef | JsVal::Null => Value::Null,
-            JsVal::Bool(b) => Value::Bool(*b),
-            JsVal::Num(n) => num_to_json(*n),
-            JsVal::Str(s) => Value::String(s.clone()),
-            JsVal::Arr(a) => Value::Array(a.iter().map(JsVal::to_json).collect()),
+            JsVal::Bool(b) => Value::Bool(b),
+            JsVal::Num(n) => num_to_json(n),
+            JsVal::Str(s) => Value::String(s),
+            JsVal::Arr(a) => Value::Array(a.into_iter().map(JsVal::into_json).collect()),
             JsVal::Obj(o) => Value::Object(
-                o.iter().filter(|(_, v)| !matches!(v, JsVal::Undef)).map(|(k, v)| (k.clone(), v.to_json())).collect(),
+                o.into_entries().into_iter().filter(|(_, v)| !v.is_undef()).map(|(k, v)| (k, v.into_json())).collect(),
             ),
         }
     }
@@ -377,8 +383,9 @@ pub fn get<'a>(root: &'a JsVal, path: &str) -> Cow<'a, JsVal> {
     if path.is_empty() || path == "." {
         return Cow::Borrowed(root);
     }
-    // Plain dotted paths (nearly all of them) are walked without allocating.
-    if !path.contains(['[', ']', '"', '\'']) {
+    // Plain dotted paths (nearly all of them) are walked without allocating. A byte scan:
+    // `str::contains` with a char set decoded every character (a hot spot of `plan`).
+    if !path.bytes().any(|b| matches!(b, b'[' | b']' | b'"' | b'\'')) {
         return walk(root, path.split('.').filter(|p| !p.is_empty()));
     }
     walk(root, split_path(path).iter().map(String::as_str))
@@ -400,7 +407,9 @@ fn walk<'a, 'k>(root: &'a JsVal, keys: impl Iterator<Item = &'k str>) -> Cow<'a,
 
 /// Segment strips the first `$.` anywhere in a path (not only a leading one).
 pub fn strip_root_marker(path: &str) -> Cow<'_, str> {
-    match path.find("$.") {
+    // Both bytes are ASCII, so a byte position is a char boundary; `str::find` with a string
+    // pattern set up a two-way searcher on every lookup.
+    match path.as_bytes().windows(2).position(|w| w == b"$.") {
         Some(0) => Cow::Borrowed(&path[2..]),
         Some(i) => Cow::Owned(format!("{}{}", &path[..i], &path[i + 2..])),
         None => Cow::Borrowed(path),
