@@ -27,6 +27,7 @@ pub enum JsVal {
 #[derive(Debug, Clone, Default)]
 pub struct Obj {
     /// Boxed, like `Named::Big`: every `JsVal` is as large as its largest variant.
+    #[allow(clippy::box_collection)]
     indexed: Option<Box<BTreeMap<u32, (String, JsVal)>>>,
     named: Named,
 }
