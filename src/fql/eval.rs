@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::parser::{Cond, Field, Node, Op, Path, Prim};
+use super::parser::{Cond, Field, Lit, Node, Op, Path};
 
 /// The reference threw a TypeError; the caller treats that as "no match".
 #[derive(Debug)]
@@ -200,15 +200,6 @@ impl<'a> Js<'a> {
         }
     }
 
-    /// The UTF-16 code units if this is a string.
-    fn units(&self) -> Option<Vec<u16>> {
-        match self {
-            Js::Str(s) => Some(s.encode_utf16().collect()),
-            Js::Unit(u) => Some(vec![*u]),
-            _ => None,
-        }
-    }
-
     /// `this[key]` for a truthy value.
     fn get(&self, key: &str) -> Result<Js<'a>, Thrown> {
         Ok(match self {
@@ -225,12 +216,22 @@ impl<'a> Js<'a> {
                     inherited(Proto::Array, key)
                 }
             }
-            Js::Str(_) | Js::Unit(_) => {
-                let units = self.units().unwrap_or_default();
+            Js::Str(s) => {
                 if key == "length" {
-                    Js::Num(units.len() as f64)
+                    Js::Num(s.encode_utf16().count() as f64)
                 } else if let Some(i) = array_index(key) {
-                    units.get(i).map_or(Js::Undefined, |u| unit_string(*u))
+                    s.encode_utf16().nth(i).map_or(Js::Undefined, unit_string)
+                } else {
+                    inherited(Proto::String, key)
+                }
+            }
+            Js::Unit(u) => {
+                if key == "length" {
+                    Js::Num(1.0)
+                } else if key == "0" {
+                    Js::Unit(*u)
+                } else if array_index(key).is_some() {
+                    Js::Undefined
                 } else {
                     inherited(Proto::String, key)
                 }
@@ -337,29 +338,64 @@ fn contains(hay: &[u16], needle: &[u16]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn compare(actual: &Js, op: Op, expected: Option<&Prim>) -> bool {
-    let undefined = Prim::str("undefined"); // `String(undefined)`
-    let expected = expected.unwrap_or(&undefined);
+#[derive(Clone, Copy)]
+enum StrTest {
+    Equals,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+impl StrTest {
+    fn units(self, a: &[u16], e: &[u16]) -> bool {
+        match self {
+            StrTest::Equals => a == e,
+            StrTest::Contains => contains(a, e),
+            StrTest::StartsWith => a.starts_with(e),
+            StrTest::EndsWith => a.ends_with(e),
+        }
+    }
+}
+
+/// The JS string test on UTF-16 code units, or `None` if `actual` is not a string.
+fn str_test(actual: &Js, test: StrTest, lit: &Lit) -> Option<bool> {
+    match (actual, &lit.text) {
+        // Both well-formed: byte tests give the code-unit answer without converting.
+        (Js::Str(a), Some(e)) => Some(match test {
+            StrTest::Equals => a == e,
+            StrTest::Contains => a.contains(e.as_str()),
+            StrTest::StartsWith => a.starts_with(e.as_str()),
+            StrTest::EndsWith => a.ends_with(e.as_str()),
+        }),
+        // A literal holding half a surrogate pair (from `match()`), which can still match
+        // inside a well-formed string: compare code units.
+        (Js::Str(a), None) => Some(test.units(&a.encode_utf16().collect::<Vec<_>>(), &lit.units)),
+        (Js::Unit(u), _) => Some(test.units(std::slice::from_ref(u), &lit.units)),
+        _ => None,
+    }
+}
+
+fn compare(actual: &Js, op: Op, expected: &Lit) -> bool {
     let num = match actual {
         Js::Num(n) => Some(*n),
         _ => None,
     };
-    let units = actual.units();
+    let string = |test| str_test(actual, test, expected);
     match op {
-        Op::Eq => units.is_some_and(|a| a == expected.to_js_string()),
-        Op::Ne => units.is_none_or(|a| a != expected.to_js_string()),
-        Op::NumberEq => num.is_some_and(|a| a == expected.to_js_number()),
-        Op::NumberNe => num.is_some_and(|a| a != expected.to_js_number()),
-        Op::Lt => num.is_some_and(|a| a < expected.to_js_number()),
-        Op::Le => num.is_some_and(|a| a <= expected.to_js_number()),
-        Op::Gt => num.is_some_and(|a| a > expected.to_js_number()),
-        Op::Ge => num.is_some_and(|a| a >= expected.to_js_number()),
-        Op::Contains => units.is_some_and(|a| contains(&a, &expected.to_js_string())),
-        Op::NotContains => units.is_some_and(|a| !contains(&a, &expected.to_js_string())),
-        Op::StartsWith => units.is_some_and(|a| a.starts_with(&expected.to_js_string())),
-        Op::NotStartsWith => units.is_some_and(|a| !a.starts_with(&expected.to_js_string())),
-        Op::EndsWith => units.is_some_and(|a| a.ends_with(&expected.to_js_string())),
-        Op::NotEndsWith => units.is_some_and(|a| !a.ends_with(&expected.to_js_string())),
+        Op::Eq => string(StrTest::Equals) == Some(true),
+        Op::Ne => string(StrTest::Equals) != Some(true),
+        Op::NumberEq => num.is_some_and(|a| a == expected.number),
+        Op::NumberNe => num.is_some_and(|a| a != expected.number),
+        Op::Lt => num.is_some_and(|a| a < expected.number),
+        Op::Le => num.is_some_and(|a| a <= expected.number),
+        Op::Gt => num.is_some_and(|a| a > expected.number),
+        Op::Ge => num.is_some_and(|a| a >= expected.number),
+        Op::Contains => string(StrTest::Contains) == Some(true),
+        Op::NotContains => string(StrTest::Contains) == Some(false),
+        Op::StartsWith => string(StrTest::StartsWith) == Some(true),
+        Op::NotStartsWith => string(StrTest::StartsWith) == Some(false),
+        Op::EndsWith => string(StrTest::EndsWith) == Some(true),
+        Op::NotEndsWith => string(StrTest::EndsWith) == Some(false),
         Op::Exists => !matches!(actual, Js::Undefined | Js::Null),
         Op::NotExists => matches!(actual, Js::Undefined | Js::Null),
         Op::IsTrue => matches!(actual, Js::Bool(true)),
@@ -381,7 +417,7 @@ fn condition(c: &Cond, event: &Value) -> Result<bool, Thrown> {
         Field::Traits(p) => walk(top(event, "traits"), p)?,
         Field::Context(p) => walk(top(event, "context"), p)?,
     };
-    Ok(compare(&actual, c.op, c.value.as_ref()))
+    Ok(compare(&actual, c.op, &c.value))
 }
 
 pub(crate) fn node(n: Option<&Node>, event: &Value) -> Result<bool, Thrown> {

@@ -44,6 +44,33 @@ impl Prim {
     }
 }
 
+/// A condition's literal in the forms evaluation compares against, worked out once at
+/// parse time so that matching an event allocates nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Lit {
+    /// `String(value)` as UTF-16 (`String(undefined)` for a missing value).
+    pub units: Vec<u16>,
+    /// The same string when it is well-formed (no lone surrogate), for comparing `&str`
+    /// directly: for well-formed strings, UTF-16 equality, prefix, suffix and substring
+    /// tests agree with UTF-8 byte ones.
+    pub text: Option<String>,
+    /// `Number(value)`.
+    pub number: f64,
+}
+
+impl Lit {
+    pub(crate) fn new(value: Option<&Prim>) -> Lit {
+        let undefined = Prim::str("undefined");
+        let value = value.unwrap_or(&undefined);
+        let units = value.to_js_string();
+        Lit {
+            text: String::from_utf16(&units).ok(),
+            units,
+            number: value.to_js_number(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Op {
     Eq,
@@ -139,7 +166,7 @@ pub(crate) enum Field {
 pub(crate) struct Cond {
     pub field: Field,
     pub op: Op,
-    pub value: Option<Prim>,
+    pub value: Lit,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -268,6 +295,7 @@ fn condition(t: Target, field_tok: &Token, op_tok: &Token, val_tok: &Token) -> O
     };
     if let Some(op) = special {
         let value = matches!(op, Op::NumberEq | Op::NumberNe).then(|| token_value(val_tok));
+        let value = Lit::new(value.as_ref());
         return Some(Cond { field, op, value });
     }
     let value = match field {
@@ -277,7 +305,7 @@ fn condition(t: Target, field_tok: &Token, op_tok: &Token, val_tok: &Token) -> O
     Some(Cond {
         field,
         op: Op::from_token(op),
-        value: Some(value),
+        value: Lit::new(Some(&value)),
     })
 }
 
@@ -364,7 +392,7 @@ fn function(
         nodes.push(Some(Node::Cond(Cond {
             field,
             op,
-            value: Some(value),
+            value: Lit::new(Some(&value)),
         })));
     }
     Ok(())

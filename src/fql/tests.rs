@@ -142,6 +142,19 @@ fn contains_and_match() {
     // Astral characters: match() slices UTF-16 code units.
     assert!(m(r#"match(event, "😀c")"#, json!({"event": "a😀c"})));
     assert!(!m(r#"match(event, "😀c")"#, json!({"event": "ac"})));
+    // Dropping the first code unit of "😀" leaves a lone low surrogate, which ends "a😀".
+    assert!(m(r#"match(event, "😀")"#, json!({"event": "a😀"})));
+    assert!(!m(r#"match(event, "😀")"#, json!({"event": "a😀b"})));
+    assert!(m(r#"!match(event, "😀")"#, json!({"event": "a😀b"})));
+    // Indexing a string yields code units; a lone surrogate is a one-unit string.
+    let astral = json!({"properties": {"s": "😀x"}});
+    assert!(m("properties.s.length = 3", astral.clone()));
+    assert!(m(r"properties.s.\0.length = 1", astral.clone()));
+    assert!(m(r#"properties.s.\2 = "x""#, astral.clone()));
+    assert!(m(r"properties.s.\0.\0.length = 1", astral.clone()));
+    assert!(m(r"properties.s.\0.\1 = null", astral.clone()));
+    assert!(m(r"properties.s.\3 = null", astral.clone()));
+    assert!(m(r#"properties.s.\0 != "😀""#, astral));
 }
 
 #[test]
