@@ -2,48 +2,18 @@
 //   node --test tests/node/cli.test.mjs
 import { test, describe, before, after, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 
 import { startMockSnap } from '../support/mock-snap.mjs'
-import { PKG_CLI, pkgAvailable, PKG_MISSING_REASON, REPO_ROOT } from '../support/load-pkg.mjs'
+import { PKG_CLI, pkgAvailable, PKG_MISSING_REASON } from '../support/load-pkg.mjs'
+import { runCli } from '../support/cli.mjs'
 import { snapDefaultMapping } from '../support/segment-reference.mjs'
 import { SETTINGS, TOKEN, DESTINATION, ORDER_COMPLETED, webEvent, appEvent, appSubscription } from '../support/fixtures.mjs'
 
 const skip = !pkgAvailable() ? PKG_MISSING_REASON : !existsSync(PKG_CLI) ? `CLI not built: ${PKG_CLI} missing` : false
 
-function runCli(args, { stdin, timeoutMs = 30000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PKG_CLI, ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const t = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`CLI timed out after ${timeoutMs} ms; stderr: ${stderr}`))
-    }, timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(t)
-      const lines = []
-      const bad = []
-      for (const raw of stdout.split('\n')) {
-        if (raw.trim() === '') continue
-        try {
-          lines.push(JSON.parse(raw))
-        } catch {
-          bad.push(raw)
-        }
-      }
-      resolve({ code, signal, stdout, stderr, lines, bad })
-    })
-    if (stdin !== undefined) child.stdin.end(stdin)
-    else child.stdin.end()
-  })
-}
 
 const kind = (l) => (l.request ? 'request' : l.error ? 'error' : l.skipped ? 'skipped' : l.delivered !== undefined ? 'result' : 'unknown')
 

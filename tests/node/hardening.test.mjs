@@ -12,6 +12,7 @@ import { startMockSnap } from '../support/mock-snap.mjs'
 import { loadPkg, pkgAvailable, PKG_MISSING_REASON, PKG_CLI, REPO_ROOT } from '../support/load-pkg.mjs'
 import { TOKEN, SETTINGS, DESTINATION, webEvent } from '../support/fixtures.mjs'
 import { generateEvents } from '../differential/generate.mjs'
+import { runCli } from '../support/cli.mjs'
 
 const skip = pkgAvailable() ? false : PKG_MISSING_REASON
 
@@ -134,7 +135,8 @@ describe('one event never sinks the others', { skip }, () => {
       const deepLine = (id, d) => JSON.stringify(webEvent('Order Completed', id)).replace(/}$/, `,"x":${'['.repeat(d)}1${']'.repeat(d)}}`)
       const [g1, g2, g3] = GOOD().map((e) => JSON.stringify(e))
       const input = [g1, deepLine('deep-200', 200), g2, deepLine('deep-5000', 5000), g3].join('\n') + '\n'
-      const planned = await runCli(['plan', '--destination', DESTINATION, '--settings', s], input)
+      const planned = await runCli(['plan', '--destination', DESTINATION, '--settings', s], { stdin: input })
+      assert.deepEqual(planned.bad, [], 'every stdout line must be JSON')
       assert.equal(planned.code, 0, planned.stderr)
       assert.ok(!/^\s+at /m.test(planned.stderr), planned.stderr)
       const kinds = planned.lines.map((l) => [l.messageId, l.request ? 'request' : l.error?.code])
@@ -143,18 +145,21 @@ describe('one event never sinks the others', { skip }, () => {
       assert.equal(planned.lines[3].error.message, 'line 4: The event is nested deeper than 64 levels')
       assert.match(planned.stderr, /5 events read; 3 planned, 2 rejected, 0 skipped/)
 
-      const sent = await runCli(['send', '--destination', DESTINATION, '--settings', s, '--base-url', mock.url], input)
+      const sent = await runCli(['send', '--destination', DESTINATION, '--settings', s, '--base-url', mock.url], { stdin: input })
+      assert.deepEqual(sent.bad, [], 'every stdout line must be JSON')
       assert.equal(sent.code, 1, 'a rejected event fails the run')
       assert.deepEqual(sent.lines.map((l) => [l.messageId, l.delivered]), [['good-1', true], ['deep-200', false], ['good-2', true], ['deep-5000', false], ['good-3', true]])
       assert.equal(mock.requests.length, 3)
       assert.match(sent.stderr, /5 events read; 3 delivered, 2 rejected, 0 skipped, 0 failed/)
 
-      const quiet = await runCli(['plan', '--quiet', '--destination', DESTINATION, '--settings', s], input)
+      const quiet = await runCli(['plan', '--quiet', '--destination', DESTINATION, '--settings', s], { stdin: input })
+      assert.deepEqual(quiet.bad, [], 'every stdout line must be JSON')
       assert.equal(quiet.stderr, '')
 
       // A line too long to hold (10 MB, no newline until its end) is skipped, not buffered.
       const long = [g1, `{"type":"track","x":"${'a'.repeat(10 << 20)}"}`, g2].join('\n')
-      const res = await runCli(['plan', '--destination', DESTINATION, '--settings', s], long)
+      const res = await runCli(['plan', '--destination', DESTINATION, '--settings', s], { stdin: long })
+      assert.deepEqual(res.bad, [], 'every stdout line must be JSON')
       assert.deepEqual(res.lines.map((l) => [l.messageId, l.request ? 'request' : l.error?.message]), [
         ['good-1', 'request'],
         [null, `line 2: The event is longer than ${8 << 20} characters`],
@@ -166,18 +171,6 @@ describe('one event never sinks the others', { skip }, () => {
   })
 })
 
-function runCli(args, stdin) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PKG_CLI, ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr, lines: stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)) }))
-    child.stdin.end(stdin)
-  })
-}
 
 describe('planNdjson is plan() as NDJSON, byte for byte', { skip }, () => {
   before(async () => {
