@@ -37,6 +37,18 @@ function cycle(id) {
   return e
 }
 
+// The package and a fresh mock Snap server for a describe block, reset before each test.
+function withMockSnap() {
+  before(async () => {
+    pkg = await loadPkg()
+    mock = await startMockSnap()
+  })
+  after(async () => {
+    await mock?.close()
+  })
+  beforeEach(() => mock.reset())
+}
+
 describe('redirects are never followed', { skip }, () => {
   before(async () => {
     pkg = await loadPkg()
@@ -80,14 +92,7 @@ describe('redirects are never followed', { skip }, () => {
 })
 
 describe('one event never sinks the others', { skip }, () => {
-  before(async () => {
-    pkg = await loadPkg()
-    mock = await startMockSnap()
-  })
-  after(async () => {
-    await mock?.close()
-  })
-  beforeEach(() => mock.reset())
+  withMockSnap()
 
   const BAD = [
     ['200 levels deep', () => deepEvent('bad', 200), 'bad', /nested deeper than 64 levels/],
@@ -254,14 +259,7 @@ describe('CLI memory stays flat when stdout is a slow pipe', { skip }, () => {
 })
 
 describe('rate limits and Retry-After', { skip }, () => {
-  before(async () => {
-    pkg = await loadPkg()
-    mock = await startMockSnap()
-  })
-  after(async () => {
-    await mock?.close()
-  })
-  beforeEach(() => mock.reset())
+  withMockSnap()
 
   test('concurrent send() calls on one destination share its rate limit', async () => {
     const dest = make({ rateLimit: { requestsPerSecond: 20, burst: 1 } })
