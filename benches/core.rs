@@ -17,8 +17,8 @@ fn main() {
         r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"px-123","snap_app_id":"snap-app-456","app_id":"com.example.app","access_token":"TEST_TOKEN"}}"#,
     )
     .unwrap();
-    // The wasm binding hands the lines back to JS as one JSON string; do the same here.
-    let run = || serde_json::to_string(&api::plan(&cfg, &body).unwrap()).unwrap().len();
+    // The wasm binding hands the lines back to JS as one JSON string; so does this.
+    let run = || api::plan_json(&cfg, &body).unwrap().len();
     run();
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let (mut wall, mut cpu) = (Vec::new(), Vec::new());

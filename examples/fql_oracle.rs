@@ -19,7 +19,7 @@ fn answer(line: &str) -> Value {
     };
     match fql::parse(src) {
         Err(e) => json!({"error": {"position": e.position, "message": e.message}}),
-        Ok(f) => json!({"matches": case.get("event").is_some_and(|ev| f.matches(ev))}),
+        Ok(f) => json!({"matches": case.get("event").is_some_and(|ev| f.matches_value(ev))}),
     }
 }
 

@@ -3,7 +3,8 @@
 
 use crate::config::{self, Config};
 use crate::delivery::{self, Policy, Transport};
-use crate::engine::{self, Input};
+use crate::engine::{self, Plan, Prepared};
+use crate::input::Piece;
 use crate::error::{ErrorCode, EventError};
 use crate::{fql, input, mapping};
 use serde::Serialize;
@@ -39,6 +40,19 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// For a plan: every prepared entry is a line.
+    fn of_plan(events: usize, plan: &Plan) -> Counts {
+        let mut c = Counts { events, ..Counts::default() };
+        for p in &plan.prepared {
+            match p {
+                Prepared::Item { .. } => c.planned += 1,
+                Prepared::Error { .. } => c.rejected += 1,
+                Prepared::Skipped { .. } => c.skipped += 1,
+            }
+        }
+        c
+    }
+
     fn of(events: usize, lines: &[Value]) -> Counts {
         let mut c = Counts { events, ..Counts::default() };
         for l in lines {
@@ -64,18 +78,35 @@ pub fn create(options_json: &str) -> Result<Config, EventError> {
     config::parse(&opts)
 }
 
-/// Plan lines for a JSON array of events (each element parsed on its own).
-pub fn plan(cfg: &Config, events_json: &str) -> Result<Vec<Value>, EventError> {
+/// Plan lines for a JSON array of events (each element parsed on its own), as the text of a
+/// JSON array: what the bindings hand to JS.
+pub fn plan_json(cfg: &Config, events_json: &str) -> Result<String, EventError> {
     let evs = input::events_from_array(events_json)?;
-    Ok(engine::plan_lines(cfg, cfg.plan(&evs)))
+    let plan = cfg.plan(&evs);
+    let mut out = String::with_capacity(events_json.len() + 64);
+    out.push('[');
+    engine::write_plan_lines(cfg, &plan, &mut out, ',');
+    if out.ends_with(',') {
+        out.pop();
+    }
+    out.push(']');
+    Ok(out)
+}
+
+/// `plan_json` as values (tests and native callers).
+pub fn plan(cfg: &Config, events_json: &str) -> Result<Vec<Value>, EventError> {
+    let text = plan_json(cfg, events_json)?;
+    Ok(serde_json::from_str(&text).unwrap_or_default())
 }
 
 /// Plan for NDJSON events: NDJSON output, byte for byte what `JSON.stringify` gives for
 /// each line of `plan`. `first_line` numbers the first input line in error messages.
 pub fn plan_ndjson(cfg: &Config, ndjson: &str, first_line: usize) -> (String, Counts) {
     let evs = input::events_from_ndjson(ndjson, first_line);
-    let lines = engine::plan_lines(cfg, cfg.plan(&evs));
-    (input::ndjson(&lines), Counts::of(evs.len(), &lines))
+    let plan = cfg.plan(&evs);
+    let mut out = String::with_capacity(ndjson.len() + 64);
+    engine::write_plan_lines(cfg, &plan, &mut out, '\n');
+    (out, Counts::of_plan(evs.len(), &plan))
 }
 
 fn policy(options_json: &str) -> Result<Policy, EventError> {
@@ -83,7 +114,7 @@ fn policy(options_json: &str) -> Result<Policy, EventError> {
     Policy::from_options(&opts)
 }
 
-async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T) -> Vec<Value> {
+async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Piece<'_>], policy: &Policy, t: &T) -> Vec<Value> {
     let plan = cfg.plan(evs);
     delivery::send_plan(t, &plan, policy, &cfg.limiter).await
 }
@@ -112,7 +143,7 @@ pub fn transform(mapping_json: &str, payload_json: &str) -> Result<Value, EventE
 
 /// `Ok(None)` carries a parse error position via the error's `field` ("position N").
 pub fn matches_trigger(fql_src: &str, event_json: &str) -> Result<bool, EventError> {
-    let ev = parse_json("event", event_json)?;
+    let ev = crate::json::J::from_value(&parse_json("event", event_json)?);
     let f = fql::parse(fql_src).map_err(|e| {
         EventError::new(ErrorCode::InvalidConfig, format!("Invalid FQL: {} at position {}", e.message, e.position))
             .with_field(format!("position {}", e.position))

@@ -47,7 +47,7 @@ impl Destination {
     /// JSON array of plan lines.
     pub fn plan(&self, events_json: &str) -> Result<String, JsValue> {
         reserve_heap(events_json.len());
-        api::plan(&self.cfg, events_json).map(|l| to_json(&l)).map_err(throw)
+        api::plan_json(&self.cfg, events_json).map_err(throw)
     }
 
     /// Promise of a JSON array of result lines.
@@ -114,7 +114,7 @@ impl Transport for Fetch {
         init.set_redirect(web_sys::RequestRedirect::Manual);
         init.set_method(req.method);
         init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(&serde_json::to_string(&req.body).unwrap_or_default()));
+        init.set_body(&JsValue::from_str(&req.body));
         // Aborted on timeout: otherwise the connection (and a concurrency slot's socket on the
         // server) stays open until the server gives up.
         let abort = web_sys::AbortController::new().ok();

@@ -501,7 +501,7 @@ mod tests {
     }
 
     fn req() -> HttpRequest {
-        HttpRequest { method: "POST", url: "http://x/1".into(), headers: Map::new(), body: Value::Null }
+        HttpRequest { method: "POST", url: "http://x/1".into(), headers: Map::new(), body: String::new() }
     }
 
     fn run(answers: Vec<Result<Response, TransportError>>, p: Policy) -> (Outcome, Vec<u64>) {

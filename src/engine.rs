@@ -5,7 +5,9 @@
 use crate::config::{Config, Subscription};
 use crate::destinations::Item;
 use crate::error::{ErrorCode, EventError};
-use crate::{event, mapping, schema};
+use crate::json::J;
+use crate::mapping::value::JsVal;
+use crate::{event, input, schema};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -14,7 +16,8 @@ pub struct HttpRequest {
     pub method: &'static str,
     pub url: String,
     pub headers: Map<String, Value>,
-    pub body: Value,
+    /// JSON text.
+    pub body: String,
 }
 
 /// What happened to one (event, subscription) before delivery.
@@ -45,35 +48,26 @@ pub const NO_MATCH: &str = "no matching subscription";
 /// One input position: an event, or something rejected before it could be parsed (not JSON,
 /// too large, too deep, not serializable in JS), which still gets its line in order.
 #[derive(Debug, Clone)]
-pub enum Input {
-    Event(Value),
+pub enum Input<'a> {
+    Event(J<'a>),
     Rejected { message_id: Option<String>, error: EventError },
 }
 
-impl From<Value> for Input {
-    fn from(v: Value) -> Input {
-        Input::Event(v)
-    }
-}
-
 impl Config {
-    /// Every (event, subscription) outcome, in input order.
-    pub fn prepare(&self, inputs: &[Input]) -> Vec<Prepared> {
-        let mut out = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            match input {
-                Input::Event(raw) => self.prepare_one(raw, &mut out),
-                Input::Rejected { message_id, error } => out.push(Prepared::Error {
-                    message_id: message_id.clone(),
-                    subscription: None,
-                    error: error.clone(),
-                }),
+    /// Every (event, subscription) outcome, in input order. Each event is parsed, prepared
+    /// and dropped before the next one is read, so the working set stays one event.
+    pub fn prepare(&self, pieces: &[input::Piece]) -> Vec<Prepared> {
+        let mut out = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            match input::parse_event(piece.text, piece.line) {
+                Input::Event(raw) => self.prepare_one(&raw, &mut out),
+                Input::Rejected { message_id, error } => out.push(Prepared::Error { message_id, subscription: None, error }),
             }
         }
         out
     }
 
-    fn prepare_one(&self, raw: &Value, out: &mut Vec<Prepared>) {
+    fn prepare_one(&self, raw: &J, out: &mut Vec<Prepared>) {
         let message_id = event::message_id_of(raw);
         let ev = match event::parse(raw) {
             Ok(ev) => ev,
@@ -91,13 +85,10 @@ impl Config {
             out.push(Prepared::Skipped { message_id, reason: format!("consent not granted for category {missing}") });
             return;
         }
-        // Converted once for all matching subscriptions.
-        let payload = mapping::payload(ev.raw);
+        // Made at most once, for the subscriptions whose mapping needs the full evaluator.
+        let mut converted = None;
         for sub in matching {
-            let res = payload
-                .as_ref()
-                .map_err(|e| EventError::new(ErrorCode::MappingError, e.message.clone()).with_field(e.path.clone()))
-                .and_then(|p| self.run_action(sub, p));
+            let res = self.run_action(sub, ev.raw, &mut converted);
             let subscription = sub.name.clone();
             out.push(match res {
                 Ok(item) => Prepared::Item { message_id: message_id.clone(), subscription, item },
@@ -109,18 +100,18 @@ impl Config {
     /// The first required category the event's consent preferences do not grant. As in
     /// Segment's Consent Management, an event without a consent object is not enforced, and
     /// one with it must grant every category the destination is mapped to.
-    fn missing_consent<'a>(&'a self, ev: &Value) -> Option<&'a str> {
-        let prefs = ev.pointer("/context/consent/categoryPreferences")?;
+    fn missing_consent<'a>(&'a self, ev: &J) -> Option<&'a str> {
+        let prefs = ev.as_obj()?.obj("context")?.obj("consent")?.get("categoryPreferences")?;
         self.consent_categories
             .iter()
-            .find(|c| prefs.get(c.as_str()) != Some(&Value::Bool(true)))
+            .find(|c| prefs.as_obj().and_then(|p| p.get(c.as_str())) != Some(&J::Bool(true)))
             .map(String::as_str)
     }
 
-    fn run_action(&self, sub: &Subscription, payload: &mapping::value::JsVal) -> Result<Item, EventError> {
-        let mapped = sub.mapping.apply(payload)
+    fn run_action(&self, sub: &Subscription, event: &J, converted: &mut Option<JsVal>) -> Result<Item, EventError> {
+        let mapped = sub.mapping.apply_event(event, converted)
             .map_err(|e| EventError::new(ErrorCode::MappingError, e.message).with_field(e.path))?;
-        let Value::Object(mut payload) = mapped else {
+        let J::Obj(mut payload) = mapped else {
             return Err(EventError::new(ErrorCode::MappingError, "The mapping did not produce an object"));
         };
         schema::remove_empty_values(&mut payload, sub.action.fields);
@@ -137,7 +128,7 @@ impl Config {
         headers
     }
 
-    fn request(&self, target: &str, body: Value, redact: bool) -> HttpRequest {
+    fn request(&self, target: &str, body: String, redact: bool) -> HttpRequest {
         HttpRequest {
             method: "POST",
             url: (self.definition.url)(&self.origin, target, &self.settings, redact),
@@ -147,10 +138,10 @@ impl Config {
     }
 
     /// Group consecutive items with the same target into requests of at most `batch_size`.
-    /// Each item's body moves into its request (nothing reads it after batching), so the
-    /// plan's `Prepared::Item` bodies are left null.
-    pub fn plan(&self, inputs: &[Input]) -> Plan {
-        let mut prepared = self.prepare(inputs);
+    /// Each item's text is copied into its request (nothing reads it after batching), so the
+    /// plan's `Prepared::Item` bodies are left empty.
+    pub fn plan(&self, pieces: &[input::Piece]) -> Plan {
+        let mut prepared = self.prepare(pieces);
         // (target, entries) of each request, in the order they fill up.
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         let mut open: Vec<(String, Vec<usize>)> = Vec::new();
@@ -169,80 +160,113 @@ impl Config {
             }
         }
         groups.extend(open);
-        let mut batches: Vec<Batch> = groups
+        let batches: Vec<Batch> = groups
             .into_iter()
             .map(|(target, entries)| {
-                let items: Vec<Value> = entries
+                let items: Vec<&str> = entries
                     .iter()
-                    .filter_map(|&e| match &mut prepared[e] {
-                        Prepared::Item { item, .. } => Some(std::mem::take(&mut item.body)),
+                    .filter_map(|&e| match &prepared[e] {
+                        Prepared::Item { item, .. } => Some(item.body.as_str()),
                         _ => None,
                     })
                     .collect();
-                let body = (self.definition.envelope)(items);
+                let body = (self.definition.envelope)(&items);
                 Batch { request: self.request(&target, body, false), target, entries }
             })
             .collect();
+        // The items' texts now live in their requests.
+        for p in &mut prepared {
+            if let Prepared::Item { item, .. } = p {
+                item.body = String::new();
+            }
+        }
+        let mut batches = batches;
         batches.sort_by_key(|b| b.entries[0]);
         Plan { prepared, batches }
     }
 }
 
-/// The NDJSON line for a prepared entry (plan output). Consumes the plan: each request body
-/// moves into its line instead of being copied.
-pub fn plan_lines(cfg: &Config, plan: Plan) -> Vec<Value> {
-    let Plan { prepared, mut batches } = plan;
+/// Plan output: one line per prepared entry, written as `JSON.stringify` writes it. A
+/// batched request is printed once, on its first event's line. `sep` follows every line
+/// (`\n` for NDJSON, `,` inside a JSON array: the caller trims the last).
+pub fn write_plan_lines(cfg: &Config, plan: &Plan, out: &mut String, sep: char) {
+    let Plan { prepared, batches } = plan;
     let mut batch_of = vec![None; prepared.len()];
     for (b, batch) in batches.iter().enumerate() {
         for &e in &batch.entries {
             batch_of[e] = Some(b);
         }
     }
-    let mut lines = Vec::with_capacity(prepared.len());
+    // The redacted headers are the same on every line.
+    let mut headers = String::new();
+    input::write_js_json(&Value::Object(cfg.headers(true)), &mut headers);
+    let quote = |s: &str, out: &mut String| crate::js::quote_json_string(s, out);
+    let id = |m: &Option<String>, out: &mut String| match m {
+        Some(s) => quote(s, out),
+        None => out.push_str("null"),
+    };
     for (idx, p) in prepared.iter().enumerate() {
-        let mut line = Map::new();
         match p {
             Prepared::Item { message_id, subscription, .. } => {
                 let Some(b) = batch_of[idx] else { continue };
-                let batch = &mut batches[b];
-                // A batched request is printed once, on its first event's line.
+                let batch = &batches[b];
+                out.push_str("{\"messageId\":");
+                id(message_id, out);
+                out.push_str(",\"subscription\":");
+                quote(subscription, out);
                 if batch.entries[0] != idx {
-                    line.insert("messageId".into(), json_opt(message_id));
-                    line.insert("subscription".into(), Value::String(subscription.clone()));
-                    line.insert("batchedWith".into(), json_opt(&entry_message_id(&prepared[batch.entries[0]])));
+                    out.push_str(",\"batchedWith\":");
+                    id(&entry_message_id(&prepared[batch.entries[0]]), out);
                 } else {
-                    line.insert("messageId".into(), json_opt(message_id));
-                    line.insert("subscription".into(), Value::String(subscription.clone()));
                     if batch.entries.len() > 1 {
-                        let ids = batch.entries.iter().map(|&e| json_opt(&entry_message_id(&prepared[e]))).collect();
-                        line.insert("messageIds".into(), Value::Array(ids));
+                        out.push_str(",\"messageIds\":[");
+                        for (i, &e) in batch.entries.iter().enumerate() {
+                            if i > 0 {
+                                out.push(',');
+                            }
+                            id(&entry_message_id(&prepared[e]), out);
+                        }
+                        out.push(']');
                     }
-                    // Built only here: delivery never needs the redacted form. The JSON is built
-                    // directly (what serializing an `HttpRequest` gives, fields in declaration
-                    // order), and the body moves in: it is printed once, on this line.
-                    let mut shown = Map::new();
-                    shown.insert("method".into(), Value::String(batch.request.method.into()));
-                    shown.insert("url".into(), Value::String((cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true)));
-                    shown.insert("headers".into(), Value::Object(cfg.headers(true)));
-                    shown.insert("body".into(), std::mem::take(&mut batch.request.body));
-                    line.insert("request".into(), Value::Object(shown));
+                    // Built only here: delivery never needs the redacted form.
+                    out.push_str(",\"request\":{\"method\":");
+                    quote(batch.request.method, out);
+                    out.push_str(",\"url\":");
+                    quote(&(cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true), out);
+                    out.push_str(",\"headers\":");
+                    out.push_str(&headers);
+                    out.push_str(",\"body\":");
+                    out.push_str(&batch.request.body);
+                    out.push('}');
                 }
+                out.push('}');
             }
-            Prepared::Error { message_id, subscription, error, .. } => {
-                line.insert("messageId".into(), json_opt(message_id));
+            Prepared::Error { message_id, subscription, error } => {
+                out.push_str("{\"messageId\":");
+                id(message_id, out);
                 if let Some(s) = subscription {
-                    line.insert("subscription".into(), Value::String(s.clone()));
+                    out.push_str(",\"subscription\":");
+                    quote(s, out);
                 }
-                line.insert("error".into(), serde_json::to_value(error).unwrap_or(Value::Null));
+                out.push_str(",\"error\":");
+                write_error(error, out);
+                out.push('}');
             }
-            Prepared::Skipped { message_id, reason, .. } => {
-                line.insert("messageId".into(), json_opt(message_id));
-                line.insert("skipped".into(), Value::String(reason.clone()));
+            Prepared::Skipped { message_id, reason } => {
+                out.push_str("{\"messageId\":");
+                id(message_id, out);
+                out.push_str(",\"skipped\":");
+                quote(reason, out);
+                out.push('}');
             }
         }
-        lines.push(Value::Object(line));
+        out.push(sep);
     }
-    lines
+}
+
+/// An error as its serde form prints (`code`, `message`, `field` when set).
+pub fn write_error(e: &EventError, out: &mut String) {
+    input::write_js_json(&serde_json::to_value(e).unwrap_or(Value::Null), out);
 }
 
 pub fn entry_message_id(p: &Prepared) -> Option<String> {

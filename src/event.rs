@@ -6,27 +6,27 @@
 //! or rejects them exactly as Segment does (a numeric `messageId` becomes a string `event_id`).
 
 use crate::error::{ErrorCode, EventError};
-use serde_json::{Map, Value};
+use crate::json::{Obj, J};
 
 pub const EVENT_TYPES: [&str; 6] = ["track", "identify", "page", "screen", "group", "alias"];
 
 /// A validated event: the original JSON object.
-pub struct Event<'a> {
-    pub raw: &'a Value,
-    pub fields: &'a Map<String, Value>,
+pub struct Event<'e, 'a> {
+    pub raw: &'e J<'a>,
+    pub fields: &'e Obj<'a>,
 }
 
-impl<'a> Event<'a> {
-    pub fn event_type(&self) -> &'a str {
-        self.fields.get("type").and_then(Value::as_str).unwrap_or("")
+impl<'e, 'a> Event<'e, 'a> {
+    pub fn event_type(&self) -> &'e str {
+        self.fields.str("type").unwrap_or("")
     }
 }
 
 /// The `messageId` of anything that looks like an event, for reporting (even invalid ones).
-pub fn message_id_of(v: &Value) -> Option<String> {
-    match v.get("messageId")? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(crate::js::to_js_string(&Value::Number(n.clone()))),
+pub fn message_id_of(v: &J) -> Option<String> {
+    match v.as_obj()?.get("messageId")? {
+        J::Str(s) => Some(s.to_string()),
+        J::Num(n) => Some(crate::js::number_to_string(*n)),
         _ => None,
     }
 }
@@ -35,24 +35,24 @@ fn invalid(field: &str, message: String) -> EventError {
     EventError::new(ErrorCode::InvalidEvent, message).with_field(field)
 }
 
-pub fn parse(raw: &Value) -> Result<Event<'_>, EventError> {
-    let Value::Object(fields) = raw else {
+pub fn parse<'e, 'a>(raw: &'e J<'a>) -> Result<Event<'e, 'a>, EventError> {
+    let J::Obj(fields) = raw else {
         return Err(EventError::new(
             ErrorCode::InvalidEvent,
             format!("An event must be a JSON object, got {}", kind(raw)),
         ));
     };
     match fields.get("type") {
-        None | Some(Value::Null) => return Err(invalid("type", "The event has no `type`".into())),
-        Some(Value::String(t)) if EVENT_TYPES.contains(&t.as_str()) => {}
-        Some(Value::String(_)) => {
+        None | Some(J::Null) => return Err(invalid("type", "The event has no `type`".into())),
+        Some(J::Str(t)) if EVENT_TYPES.contains(&t.as_ref()) => {}
+        Some(J::Str(_)) => {
             return Err(invalid("type", format!("Unknown event type; expected one of {}", EVENT_TYPES.join(", "))));
         }
         Some(other) => return Err(invalid("type", format!("`type` must be a string, got {}", kind(other)))),
     }
     for key in ["properties", "traits", "context", "integrations"] {
         if let Some(v) = fields.get(key) {
-            if !v.is_object() && !v.is_null() {
+            if v.as_obj().is_none() && !v.is_null() {
                 return Err(invalid(key, format!("`{key}` must be an object, got {}", kind(v))));
             }
         }
@@ -60,14 +60,14 @@ pub fn parse(raw: &Value) -> Result<Event<'_>, EventError> {
     Ok(Event { raw, fields })
 }
 
-pub fn kind(v: &Value) -> &'static str {
+pub fn kind(v: &J) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        J::Null => "null",
+        J::Bool(_) => "a boolean",
+        J::Num(_) => "a number",
+        J::Str(_) => "a string",
+        J::Arr(_) => "an array",
+        J::Obj(_) => "an object",
     }
 }
 
@@ -76,14 +76,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn j(v: serde_json::Value) -> J<'static> {
+        J::from_value(&v)
+    }
+
     #[test]
     fn accepts_every_spec_call_and_keeps_unknown_fields() {
         for t in EVENT_TYPES {
-            let v = json!({"type": t, "messageId": "m1", "custom": {"x": 1}});
+            let v = j(json!({"type": t, "messageId": "m1", "custom": {"x": 1}}));
             let e = parse(&v).unwrap();
             assert_eq!(e.event_type(), t);
             assert_eq!(message_id_of(e.raw).as_deref(), Some("m1"));
-            assert_eq!(e.fields["custom"]["x"], 1);
+            assert_eq!(e.fields.obj("custom").and_then(|c| c.get("x")), Some(&J::Num(1.0)));
         }
     }
 
@@ -99,9 +103,10 @@ mod tests {
             (json!({"type": "track", "context": 7}), Some("context")),
         ];
         for (v, field) in cases {
-            let e = parse(&v).err().unwrap_or_else(|| panic!("accepted {v}"));
+            let v = j(v);
+            let e = parse(&v).err().unwrap_or_else(|| panic!("accepted {v:?}"));
             assert_eq!(e.code, ErrorCode::InvalidEvent);
-            assert_eq!(e.field.as_deref(), field, "{v}");
+            assert_eq!(e.field.as_deref(), field, "{v:?}");
         }
     }
 }

@@ -14,6 +14,13 @@ use crate::error::{ErrorCode, EventError};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// One event's text and, for NDJSON, its line number; parsed when the engine reaches it.
+#[derive(Debug, Clone, Copy)]
+pub struct Piece<'a> {
+    pub text: &'a str,
+    pub line: Option<usize>,
+}
+
 /// Largest accepted event, as serialized JSON. Segment's own API takes 32 KB per event; we
 /// allow more, but a multi-megabyte "event" is a mistake that must not exhaust an edge
 /// worker's memory or reach the destination.
@@ -79,26 +86,34 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The bytes of a JSON text from `from` on that lie outside string literals (the quotes
-/// themselves excluded), with their indexes: what both scanners below need, without recursion.
+/// The structural bytes (`[ ] { } ,`) of a JSON text from `from` on that lie outside string
+/// literals, with their indexes: what both scanners below need, without recursion. String
+/// contents are skipped a run at a time.
 fn outside_strings(b: &[u8], from: usize) -> impl Iterator<Item = (usize, u8)> + '_ {
-    let (mut in_str, mut esc) = (false, false);
-    b[from.min(b.len())..].iter().enumerate().filter_map(move |(k, &c)| {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
+    let mut i = from.min(b.len());
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let c = b[i];
+            i += 1;
+            match c {
+                b'"' => {
+                    // To the closing quote: skip escaped characters, stop at an unescaped quote.
+                    while i < b.len() {
+                        match b[i] {
+                            b'\\' => i += 2,
+                            b'"' => {
+                                i += 1;
+                                break;
+                            }
+                            _ => i += 1,
+                        }
+                    }
+                }
+                b'[' | b']' | b'{' | b'}' | b',' => return Some((i - 1, c)),
+                _ => {}
             }
-            None
-        } else if c == b'"' {
-            in_str = true;
-            None
-        } else {
-            Some((from + k, c))
         }
+        None
     })
 }
 
@@ -152,7 +167,7 @@ fn shallow_message_id(text: &str) -> Option<String> {
 
 /// One event's text into an `Input`: parsed, or rejected with a clear reason. `line` is the
 /// NDJSON line number, named in the message so a rejected line can be found.
-pub fn parse_event(text: &str, line: Option<usize>) -> Input {
+pub fn parse_event(text: &str, line: Option<usize>) -> Input<'_> {
     let at = |m: String| match line {
         Some(n) => format!("line {n}: {m}"),
         None => m,
@@ -176,7 +191,7 @@ pub fn parse_event(text: &str, line: Option<usize>) -> Input {
     if max_depth(text) > MAX_EVENT_DEPTH {
         return reject(shallow_message_id(text), at(format!("The event is nested deeper than {MAX_EVENT_DEPTH} levels")));
     }
-    match serde_json::from_str::<Value>(text) {
+    match crate::json::parse(text) {
         Ok(v) => Input::Event(v),
         Err(e) => {
             // serde's message names line/column only, never the content.
@@ -200,18 +215,18 @@ pub fn parse_event(text: &str, line: Option<usize>) -> Input {
     }
 }
 
-/// A JSON array of events, each parsed on its own.
-pub fn events_from_array(text: &str) -> Result<Vec<Input>, EventError> {
-    Ok(split_array(text)?.into_iter().map(|t| parse_event(t, None)).collect())
+/// A JSON array of events, each to be parsed on its own.
+pub fn events_from_array(text: &str) -> Result<Vec<Piece<'_>>, EventError> {
+    Ok(split_array(text)?.into_iter().map(|text| Piece { text, line: None }).collect())
 }
 
 /// NDJSON events (blank lines skipped); `first_line` numbers the first line of `text`.
-pub fn events_from_ndjson(text: &str, first_line: usize) -> Vec<Input> {
+pub fn events_from_ndjson(text: &str, first_line: usize) -> Vec<Piece<'_>> {
     text.split('\n')
         .enumerate()
         .filter_map(|(i, l)| {
             let l = l.trim_matches(is_ws);
-            (!l.is_empty()).then(|| parse_event(l, Some(first_line + i)))
+            (!l.is_empty()).then_some(Piece { text: l, line: Some(first_line + i) })
         })
         .collect()
 }
@@ -283,11 +298,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rejected(i: &Input) -> Option<&str> {
+    fn rejected(i: &Input) -> Option<String> {
         match i {
-            Input::Rejected { error, .. } => Some(&error.message),
+            Input::Rejected { error, .. } => Some(error.message.clone()),
             Input::Event(_) => None,
         }
+    }
+
+    fn parsed<'a>(pieces: Vec<Piece<'a>>) -> Vec<Input<'a>> {
+        pieces.into_iter().map(|p| parse_event(p.text, p.line)).collect()
     }
 
     #[test]
@@ -306,22 +325,22 @@ mod tests {
     fn each_bad_event_is_rejected_alone() {
         let deep = format!(r#"{{"type":"track","messageId":"deep","p":{}1{}}}"#, "[".repeat(200), "]".repeat(200));
         let text = format!(r#"[{{"type":"track"}},{deep},{{"x":1e400}},{{"s":"\ud800"}},!{{"message":"cycle","messageId":"c"}},{{"ok":1}}]"#);
-        let inputs = events_from_array(&text).unwrap();
+        let inputs = parsed(events_from_array(&text).unwrap());
         assert_eq!(inputs.len(), 6);
         assert!(rejected(&inputs[0]).is_none() && rejected(&inputs[5]).is_none());
-        assert_eq!(rejected(&inputs[1]), Some("The event is nested deeper than 64 levels"));
+        assert_eq!(rejected(&inputs[1]).as_deref(), Some("The event is nested deeper than 64 levels"));
         match &inputs[1] {
             Input::Rejected { message_id, .. } => assert_eq!(message_id.as_deref(), Some("deep")),
             _ => unreachable!(),
         }
         assert!(rejected(&inputs[2]).unwrap().contains("beyond the range of a 64-bit float"));
         assert!(rejected(&inputs[3]).unwrap().contains("unpaired UTF-16 surrogate"), "{:?}", rejected(&inputs[3]));
-        assert_eq!(rejected(&inputs[4]), Some("cycle"));
+        assert_eq!(rejected(&inputs[4]).as_deref(), Some("cycle"));
     }
 
     #[test]
     fn ndjson_lines_are_numbered() {
-        let inputs = events_from_ndjson("{\"a\":1}\n\n oops\r\n{\"b\":2}", 10);
+        let inputs = parsed(events_from_ndjson("{\"a\":1}\n\n oops\r\n{\"b\":2}", 10));
         assert_eq!(inputs.len(), 3);
         assert!(rejected(&inputs[1]).unwrap().starts_with("line 12 is not valid JSON"));
     }

@@ -13,6 +13,7 @@ pub mod event;
 pub mod fql;
 pub mod input;
 pub mod js;
+pub mod json;
 pub mod mapping;
 pub mod pii;
 pub mod ratelimit;

@@ -5,7 +5,8 @@
 
 use crate::error::{ErrorCode, EventError};
 use crate::js::number_to_string;
-use serde_json::{Map, Number, Value};
+use crate::json::{Obj, J};
+use serde_json::{Number, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
@@ -106,13 +107,13 @@ impl JType {
             JType::Null => "null",
         }
     }
-    fn accepts(self, v: &Value) -> bool {
+    fn accepts(self, v: &J) -> bool {
         match (self, v) {
-            (JType::String, Value::String(_)) | (JType::Boolean, Value::Bool(_)) => true,
-            (JType::Number, Value::Number(_)) => true,
-            (JType::Integer, Value::Number(n)) => n.as_f64().is_some_and(|f| f.fract() == 0.0),
-            (JType::Object, Value::Object(_)) | (JType::Array, Value::Array(_)) => true,
-            (JType::Null, Value::Null) => true,
+            (JType::String, J::Str(_)) | (JType::Boolean, J::Bool(_)) => true,
+            (JType::Number, J::Num(_)) => true,
+            (JType::Integer, J::Num(n)) => n.fract() == 0.0,
+            (JType::Object, J::Obj(_)) | (JType::Array, J::Arr(_)) => true,
+            (JType::Null, J::Null) => true,
             _ => false,
         }
     }
@@ -120,11 +121,11 @@ impl JType {
 
 /// Segment's `removeEmptyValues`: nulls dropped where the schema does not allow null, empty
 /// strings dropped where it is not a string (and at the root always).
-pub fn remove_empty_values(payload: &mut Map<String, Value>, fields: &'static [Field]) {
+pub fn remove_empty_values(payload: &mut Obj, fields: &'static [Field]) {
     remove_empty_in_object(payload, fields, true);
 }
 
-fn remove_empty_in_object(obj: &mut Map<String, Value>, fields: &'static [Field], root: bool) {
+fn remove_empty_in_object(obj: &mut Obj, fields: &'static [Field], root: bool) {
     obj.retain(|key, v| {
         let Some(f) = Field::find(fields, key) else { return true };
         if !keep_after_removal(v, f) {
@@ -136,14 +137,14 @@ fn remove_empty_in_object(obj: &mut Map<String, Value>, fields: &'static [Field]
 
 /// Applies removal inside `v` and says whether `v` itself survives. Array items are only
 /// filtered, never cleaned inside (Segment filters them but keeps the originals).
-fn keep_after_removal(v: &mut Value, f: &Field) -> bool {
+fn keep_after_removal(v: &mut J, f: &Field) -> bool {
     match v {
-        Value::Array(items) if f.multiple => {
+        J::Arr(items) if f.multiple => {
             let item = Field { multiple: false, ..*f };
             items.retain(|i| survives(i, &item));
             true
         }
-        Value::Object(o) if f.ty == Ty::Object && !f.multiple && !f.properties.is_empty() => {
+        J::Obj(o) if f.ty == Ty::Object && !f.multiple && !f.properties.is_empty() => {
             remove_empty_in_object(o, f.properties, false);
             true
         }
@@ -151,22 +152,22 @@ fn keep_after_removal(v: &mut Value, f: &Field) -> bool {
     }
 }
 
-fn survives(v: &Value, f: &Field) -> bool {
+fn survives(v: &J, f: &Field) -> bool {
     match v {
-        Value::Null => f.allow_null && !f.multiple,
-        Value::String(s) if s.is_empty() => f.ty == Ty::String && !f.multiple,
+        J::Null => f.allow_null && !f.multiple,
+        J::Str(s) if s.is_empty() => f.ty == Ty::String && !f.multiple,
         _ => true,
     }
 }
 
 /// Validate and coerce the mapped payload in place, like AJV does for Segment.
-pub fn validate_and_coerce(payload: &mut Map<String, Value>, fields: &'static [Field]) -> Result<(), EventError> {
+pub fn validate_and_coerce(payload: &mut Obj, fields: &'static [Field]) -> Result<(), EventError> {
     // Top-level `multiple` fields are wrapped in an array first (Segment's arrifyFields),
     // null included.
-    for (k, v) in payload.iter_mut() {
+    for (k, v) in payload.0.iter_mut() {
         if let Some(f) = Field::find(fields, k) {
-            if f.multiple && !v.is_array() && !v.is_null() {
-                *v = Value::Array(vec![v.take()]);
+            if f.multiple && !matches!(v, J::Arr(_) | J::Null) {
+                *v = J::Arr(vec![std::mem::replace(v, J::Null)]);
             }
         }
     }
@@ -175,18 +176,18 @@ pub fn validate_and_coerce(payload: &mut Map<String, Value>, fields: &'static [F
 
 /// `path` is the location of `obj` (`/a/b`); it is extended per key and restored, so no
 /// string is built per checked value.
-fn check_object(obj: &mut Map<String, Value>, fields: &'static [Field], path: &mut String) -> Result<(), EventError> {
+fn check_object(obj: &mut Obj, fields: &'static [Field], path: &mut String) -> Result<(), EventError> {
     // removeAdditional: keys without a declared field are dropped.
     obj.retain(|k, _| Field::find(fields, k).is_some());
     for f in fields {
-        if f.required && !obj.contains_key(f.name) {
+        if f.required && !obj.contains(f.name) {
             return Err(schema_error(
                 &format!("{path}/{}", f.name),
                 format!("The {} is missing the required field '{}'.", where_(path), f.name),
             ));
         }
     }
-    for (k, v) in obj.iter_mut() {
+    for (k, v) in obj.0.iter_mut() {
         // The retain above guarantees the field exists.
         let Some(f) = Field::find(fields, k) else { continue };
         let len = path.len();
@@ -202,12 +203,12 @@ fn where_(path: &str) -> String {
     if path.is_empty() { "root value".into() } else { format!("value at {path}") }
 }
 
-fn check_value(v: &mut Value, f: &Field, path: &mut String) -> Result<(), EventError> {
+fn check_value(v: &mut J, f: &Field, path: &mut String) -> Result<(), EventError> {
     let (types, n) = f.value_types();
     coerce(v, &types[..n], path)?;
     if f.multiple {
         let item = Field { multiple: false, ..*f };
-        if let Value::Array(items) = v {
+        if let J::Arr(items) = v {
             for (i, it) in items.iter_mut().enumerate() {
                 let len = path.len();
                 path.push('/');
@@ -218,7 +219,7 @@ fn check_value(v: &mut Value, f: &Field, path: &mut String) -> Result<(), EventE
         }
         return Ok(());
     }
-    if let Value::Object(o) = v {
+    if let J::Obj(o) = v {
         if !f.properties.is_empty() {
             check_object(o, f.properties, path)?;
         }
@@ -226,7 +227,7 @@ fn check_value(v: &mut Value, f: &Field, path: &mut String) -> Result<(), EventE
     check_choices(v, f, path)
 }
 
-fn check_choices(v: &Value, f: &Field, path: &str) -> Result<(), EventError> {
+fn check_choices(v: &J, f: &Field, path: &str) -> Result<(), EventError> {
     let ok = match f.choices {
         Choices::None => true,
         _ if v.is_null() && f.allow_null => true,
@@ -245,14 +246,14 @@ fn check_choices(v: &Value, f: &Field, path: &str) -> Result<(), EventError> {
 }
 
 /// AJV's coercion for a value whose type is not one of `types`.
-fn coerce(v: &mut Value, types: &[JType], path: &str) -> Result<(), EventError> {
+fn coerce(v: &mut J, types: &[JType], path: &str) -> Result<(), EventError> {
     if types.iter().any(|t| t.accepts(v)) {
         return Ok(());
     }
     // coerceTypes "array": a one-element array stands for its element.
-    if let Value::Array(a) = v {
+    if let J::Arr(a) = v {
         if a.len() == 1 && !types.contains(&JType::Array) {
-            let inner = a[0].take();
+            let inner = std::mem::replace(&mut a[0], J::Null);
             *v = inner;
             if types.iter().any(|t| t.accepts(v)) {
                 return Ok(());
@@ -270,42 +271,43 @@ fn coerce(v: &mut Value, types: &[JType], path: &str) -> Result<(), EventError> 
     Err(schema_error(path, format!("The value at {path} must be {article} {names}.")))
 }
 
-fn coerce_to(v: &Value, t: JType) -> Option<Value> {
+fn coerce_to<'a>(v: &J<'a>, t: JType) -> Option<J<'a>> {
     match t {
         JType::String => match v {
-            Value::Number(n) => Some(Value::String(number_to_string(n.as_f64()?))),
-            Value::Bool(b) => Some(Value::String(b.to_string())),
-            Value::Null => Some(Value::String(String::new())),
+            J::Num(n) => Some(J::str(number_to_string(*n))),
+            J::Bool(b) => Some(J::str(b.to_string())),
+            J::Null => Some(J::str("")),
             _ => None,
         },
         JType::Number | JType::Integer => {
             let n = match v {
-                Value::Bool(b) => f64::from(u8::from(*b)),
-                Value::Null => 0.0,
-                Value::String(s) if !s.is_empty() => js_string_to_number(s)?,
+                J::Bool(b) => f64::from(u8::from(*b)),
+                J::Null => 0.0,
+                J::Str(s) if !s.is_empty() => js_string_to_number(s)?,
                 _ => return None,
             };
             if t == JType::Integer && n.fract() != 0.0 {
                 return None;
             }
-            Some(number_value(n))
+            // Non-finite numbers are not JSON: what the JSON round trip made of them.
+            Some(if n.is_finite() { J::Num(n) } else { J::Null })
         }
         JType::Boolean => match v {
-            Value::String(s) if s == "true" => Some(Value::Bool(true)),
-            Value::String(s) if s == "false" => Some(Value::Bool(false)),
-            Value::Number(n) if n.as_f64() == Some(1.0) => Some(Value::Bool(true)),
-            Value::Number(n) if n.as_f64() == Some(0.0) => Some(Value::Bool(false)),
-            Value::Null => Some(Value::Bool(false)),
+            J::Str(s) if s == "true" => Some(J::Bool(true)),
+            J::Str(s) if s == "false" => Some(J::Bool(false)),
+            J::Num(n) if *n == 1.0 => Some(J::Bool(true)),
+            J::Num(n) if *n == 0.0 => Some(J::Bool(false)),
+            J::Null => Some(J::Bool(false)),
             _ => None,
         },
         JType::Null => match v {
-            Value::String(s) if s.is_empty() => Some(Value::Null),
-            Value::Bool(false) => Some(Value::Null),
-            Value::Number(n) if n.as_f64() == Some(0.0) => Some(Value::Null),
+            J::Str(s) if s.is_empty() => Some(J::Null),
+            J::Bool(false) => Some(J::Null),
+            J::Num(n) if *n == 0.0 => Some(J::Null),
             _ => None,
         },
         JType::Array => match v {
-            Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null => Some(Value::Array(vec![v.clone()])),
+            J::Str(_) | J::Num(_) | J::Bool(_) | J::Null => Some(J::Arr(vec![v.clone()])),
             _ => None,
         },
         JType::Object => None,
@@ -346,10 +348,10 @@ mod tests {
     ];
 
     fn run(v: Value) -> Result<Value, EventError> {
-        let mut m = v.as_object().cloned().unwrap();
+        let J::Obj(mut m) = J::from_value(&v) else { panic!("an object") };
         remove_empty_values(&mut m, &FIELDS);
         validate_and_coerce(&mut m, &FIELDS)?;
-        Ok(Value::Object(m))
+        Ok(J::Obj(m).to_value())
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod snap_capi;
 
 use crate::error::EventError;
+use crate::json::{Obj, J};
 use crate::schema::Field;
 use serde_json::{Map, Value};
 
@@ -14,8 +15,31 @@ pub struct Item {
     /// Path (and query without secrets) on the destination's origin; items with the same
     /// target may share a batched request.
     pub target: String,
-    /// The JSON object for this event inside the request body.
-    pub body: Value,
+    /// The JSON text of this event's object inside the request body, written once, as
+    /// `JSON.stringify` writes it: batching and printing splice it in without re-encoding.
+    pub body: String,
+}
+
+impl Item {
+    pub fn new(target: String, body: &J) -> Item {
+        Item { target, body: body.to_json_string() }
+    }
+}
+
+/// `{"<key>":[item,item,...]}` from items' JSON texts.
+pub fn wrap_array(key: &str, items: &[&str]) -> String {
+    let mut out = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + key.len() + 8);
+    out.push('{');
+    crate::js::quote_json_string(key, &mut out);
+    out.push_str(":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push_str("]}");
+    out
 }
 
 pub struct Action {
@@ -24,7 +48,8 @@ pub struct Action {
     pub fields: &'static [Field],
     /// Segment's default field mappings (JSON text), the base of every preset.
     pub default_mapping: &'static str,
-    pub perform: fn(&Map<String, Value>, &Settings) -> Result<Item, EventError>,
+    /// Builds the item from the mapped payload after schema validation.
+    pub perform: fn(&Obj, &Settings) -> Result<Item, EventError>,
 }
 
 pub struct Preset {
@@ -67,8 +92,8 @@ pub struct Definition {
     pub url: fn(origin: &str, target: &str, settings: &Settings, redact: bool) -> String,
     /// Extra request headers (auth); secrets replaced when `redact`.
     pub headers: fn(settings: &Settings, redact: bool) -> Vec<(&'static str, String)>,
-    /// Request body for a batch of items.
-    pub envelope: fn(Vec<Value>) -> Value,
+    /// Request body (JSON text) for a batch of items' JSON texts.
+    pub envelope: fn(&[&str]) -> String,
 }
 
 impl Definition {

@@ -4,9 +4,10 @@
 use super::{Action, Definition, Item, Preset, Settings};
 use crate::error::{ErrorCode, EventError};
 use crate::pii;
-use crate::schema::{number_value, Field, Ty};
+use crate::json::{Obj, J};
+use crate::schema::{Field, Ty};
 use crate::time::{js_parse_int, parse_date_ms, MAX_SAFE_INTEGER};
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 const S: Ty = Ty::String;
 
@@ -237,8 +238,7 @@ pub static DEFINITION: Definition = Definition {
     presets: &PRESETS,
     url,
     headers: bearer,
-    // Built directly: `json!` would copy every item through serde.
-    envelope: |items| Value::Object(Map::from_iter([("data".to_string(), Value::Array(items))])),
+    envelope: |items| super::wrap_array("data", items),
 };
 
 fn url(origin: &str, target: &str, settings: &Settings, redact: bool) -> String {
@@ -279,28 +279,32 @@ const CURRENCIES: [&str; 60] = [
 
 // ---- small readers over the validated payload ----
 
-fn get<'a>(m: Option<&'a Map<String, Value>>, k: &str) -> Option<&'a Value> {
-    m.and_then(|m| m.get(k)).filter(|v| !v.is_null())
+fn get<'p, 'a>(m: Option<&'p Obj<'a>>, k: &str) -> Option<&'p J<'a>> {
+    m.and_then(|m| m.val(k))
 }
-fn get_str<'a>(m: Option<&'a Map<String, Value>>, k: &str) -> Option<&'a str> {
-    get(m, k).and_then(Value::as_str)
-}
-fn obj<'a>(p: &'a Map<String, Value>, k: &str) -> Option<&'a Map<String, Value>> {
-    p.get(k).and_then(Value::as_object)
+fn get_str<'p>(m: Option<&'p Obj>, k: &str) -> Option<&'p str> {
+    get(m, k).and_then(J::as_str)
 }
 /// `emptyStringToUndefined`: trimmed, and absent when blank.
-fn non_blank(s: Option<&str>) -> Option<String> {
-    s.map(pii::js_trim).filter(|s| !s.is_empty()).map(str::to_string)
+fn non_blank(s: Option<&str>) -> Option<&str> {
+    s.map(pii::js_trim).filter(|s| !s.is_empty())
 }
-fn set(out: &mut Map<String, Value>, k: &str, v: Option<Value>) {
+fn set<'a>(out: &mut Obj<'a>, k: &'static str, v: Option<J<'a>>) {
     if let Some(v) = v {
-        out.insert(k.to_string(), v);
+        out.push(k, v);
     }
+}
+/// A string borrowed from the payload when it can be.
+fn text<'a>(s: &str) -> J<'a> {
+    J::Str(Cow::Owned(s.to_string()))
+}
+fn string(s: String) -> J<'static> {
+    J::Str(Cow::Owned(s))
 }
 
 /// Hash a user_data field with its normalizer; a value that normalizes to nothing is an error
 /// naming the field (never the value).
-fn hashed(user: Option<&Map<String, Value>>, fallback: Option<&str>, key: &str, normalize: fn(&str) -> String) -> Result<Option<String>, EventError> {
+fn hashed(user: Option<&Obj>, fallback: Option<&str>, key: &str, normalize: fn(&str) -> String) -> Result<Option<String>, EventError> {
     let Some(v) = get_str(user, key).or(fallback) else { return Ok(None) };
     pii::normalize_and_hash(v, normalize).map(Some).map_err(|_| {
         EventError::new(ErrorCode::PayloadValidation, format!("user_data.{key} is empty after normalization; nothing to hash"))
@@ -309,22 +313,23 @@ fn hashed(user: Option<&Map<String, Value>>, fallback: Option<&str>, key: &str, 
 }
 
 /// A one-element array of a non-empty string.
-fn boxed(v: Option<String>) -> Option<Value> {
-    v.filter(|s| !s.is_empty()).map(|s| json!([s]))
+fn boxed(v: Option<String>) -> Option<J<'static>> {
+    v.filter(|s| !s.is_empty()).map(|s| J::Arr(vec![string(s)]))
 }
 
-fn user_data(p: &Map<String, Value>) -> Result<Map<String, Value>, EventError> {
-    let u = obj(p, "user_data");
-    let top = |k| p.get(k).and_then(Value::as_str);
-    let mut out = Map::new();
-    let s = |v: Option<&str>| v.map(|x| Value::String(x.to_string()));
+fn user_data<'a>(p: &Obj<'a>) -> Result<Obj<'a>, EventError> {
+    let u = p.obj("user_data");
+    let top = |k| p.str(k);
+    let mut out = Obj::with_capacity(12);
+    let s = |v: Option<&str>| v.map(text);
+    let h = |v: Option<String>| v.map(string);
     set(&mut out, "client_ip_address", s(get_str(u, "client_ip_address").or(top("ip_address"))));
     set(&mut out, "client_user_agent", s(get_str(u, "client_user_agent").or(top("user_agent"))));
-    set(&mut out, "country", hashed(u, None, "country", pii::country)?.map(Value::String));
-    set(&mut out, "ct", hashed(u, None, "city", pii::strip_lower)?.map(Value::String));
-    set(&mut out, "db", hashed(u, None, "dateOfBirth", pii::as_is)?.map(Value::String));
+    set(&mut out, "country", h(hashed(u, None, "country", pii::country)?));
+    set(&mut out, "ct", h(hashed(u, None, "city", pii::strip_lower)?));
+    set(&mut out, "db", h(hashed(u, None, "dateOfBirth", pii::as_is)?));
     set(&mut out, "em", boxed(hashed(u, top("email"), "email", pii::strip_lower)?));
-    if let Some(Value::Array(ids)) = get(u, "externalId") {
+    if let Some(J::Arr(ids)) = get(u, "externalId") {
         let mut hashed_ids = Vec::with_capacity(ids.len());
         for id in ids {
             let id = id.as_str().unwrap_or_default();
@@ -332,59 +337,59 @@ fn user_data(p: &Map<String, Value>) -> Result<Map<String, Value>, EventError> {
                 EventError::new(ErrorCode::PayloadValidation, "user_data.externalId has an id that is empty after normalization")
                     .with_field("user_data.externalId")
             })?;
-            hashed_ids.push(Value::String(h));
+            hashed_ids.push(string(h));
         }
-        out.insert("external_id".into(), Value::Array(hashed_ids));
+        out.push("external_id", J::Arr(hashed_ids));
     }
-    set(&mut out, "fn", hashed(u, None, "firstName", pii::strip_lower)?.map(Value::String));
-    set(&mut out, "ge", hashed(u, None, "gender", pii::gender)?.map(Value::String));
+    set(&mut out, "fn", h(hashed(u, None, "firstName", pii::strip_lower)?));
+    set(&mut out, "ge", h(hashed(u, None, "gender", pii::gender)?));
     set(&mut out, "idfv", s(get_str(u, "idfv").or(top("idfv"))));
     set(&mut out, "lead_id", get(u, "leadID").cloned());
-    set(&mut out, "ln", hashed(u, None, "lastName", pii::strip_lower)?.map(Value::String));
+    set(&mut out, "ln", h(hashed(u, None, "lastName", pii::strip_lower)?));
     // The mobile ad id is lower-cased, not hashed (Snap takes it raw).
-    set(&mut out, "madid", get_str(u, "madid").or(top("mobile_ad_id")).map(|m| Value::String(m.to_lowercase())));
+    set(&mut out, "madid", get_str(u, "madid").or(top("mobile_ad_id")).map(|m| string(m.to_lowercase())));
     set(&mut out, "ph", boxed(hashed(u, top("phone_number"), "phone", pii::phone_digits)?));
     set(&mut out, "sc_click_id", s(get_str(u, "sc_click_id").or(top("click_id"))));
     set(&mut out, "sc_cookie1", s(get_str(u, "sc_cookie1").or(top("uuid_c1"))));
-    set(&mut out, "st", hashed(u, None, "state", pii::state)?.map(Value::String));
+    set(&mut out, "st", h(hashed(u, None, "state", pii::state)?));
     set(&mut out, "subscription_id", s(get_str(u, "subscriptionID")));
-    set(&mut out, "zp", hashed(u, None, "zip", pii::strip_lower)?.map(Value::String));
+    set(&mut out, "zp", h(hashed(u, None, "zip", pii::strip_lower)?));
     Ok(out)
 }
 
 /// `a;b` or `a,b` -> ["a","b"], blanks dropped.
-fn split_list(s: &str) -> Option<Value> {
+fn split_list(s: &str) -> Option<J<'static>> {
     let sep = if s.contains(';') { ';' } else { ',' };
-    let parts: Vec<Value> = s.split(sep).map(pii::js_trim).filter(|x| !x.is_empty()).map(|x| json!(x)).collect();
-    (!parts.is_empty()).then_some(Value::Array(parts))
+    let parts: Vec<J> = s.split(sep).map(pii::js_trim).filter(|x| !x.is_empty()).map(text).collect();
+    (!parts.is_empty()).then_some(J::Arr(parts))
 }
 
-fn custom_data(p: &Map<String, Value>) -> Option<Map<String, Value>> {
-    let c = obj(p, "custom_data");
-    let top = |k| p.get(k).and_then(Value::as_str);
-    let products: Option<Vec<&Map<String, Value>>> = p.get("products").and_then(Value::as_array).map(|a| {
-        a.iter().filter_map(Value::as_object).filter(|o| o.get("item_id").is_some_and(|v| !v.is_null())).collect()
+fn custom_data<'a>(p: &Obj<'a>) -> Option<Obj<'a>> {
+    let c = p.obj("custom_data");
+    let top = |k| p.str(k);
+    let products: Option<Vec<&Obj<'a>>> = p.get("products").and_then(J::as_arr).map(|a| {
+        a.iter().filter_map(J::as_obj).filter(|o| o.val("item_id").is_some()).collect()
     });
-    let pluck = |k: &str| -> Option<Value> {
-        products.as_ref().map(|ps| Value::Array(ps.iter().map(|o| o.get(k).filter(|v| !v.is_null()).cloned().unwrap_or(json!(""))).collect()))
+    let pluck = |k: &str| -> Option<J<'a>> {
+        products.as_ref().map(|ps| J::Arr(ps.iter().map(|o| o.val(k).cloned().unwrap_or(J::str(""))).collect()))
     };
-    let mut out = Map::new();
+    let mut out = Obj::with_capacity(8);
     set(&mut out, "brands", pluck("brand").or_else(|| p.get("brands").cloned()));
     set(&mut out, "content_category", pluck("item_category").or_else(|| split_list(top("item_category").unwrap_or(""))));
     set(&mut out, "content_ids", pluck("item_id").or_else(|| split_list(top("item_ids").unwrap_or(""))));
-    set(&mut out, "currency", non_blank(get_str(c, "currency").or(top("currency"))).map(|s| json!(s.to_uppercase())));
+    set(&mut out, "currency", non_blank(get_str(c, "currency").or(top("currency"))).map(|s| string(s.to_uppercase())));
     let num_items = get(c, "num_items")
         .cloned()
-        .or_else(|| products.as_ref().map(|ps| json!(ps.len())))
-        .or_else(|| top("number_items").and_then(js_parse_int).map(|n| json!(n)));
+        .or_else(|| products.as_ref().map(|ps| J::Num(ps.len() as f64)))
+        .or_else(|| top("number_items").and_then(js_parse_int).map(|n| J::Num(n as f64)));
     set(&mut out, "num_items", num_items);
-    set(&mut out, "order_id", non_blank(get_str(c, "order_id").or(top("transaction_id"))).map(Value::String));
-    set(&mut out, "search_string", non_blank(get_str(c, "search_string").or(top("search_string"))).map(Value::String));
-    set(&mut out, "sign_up_method", non_blank(get_str(c, "sign_up_method").or(top("sign_up_method"))).map(Value::String));
+    set(&mut out, "order_id", non_blank(get_str(c, "order_id").or(top("transaction_id"))).map(text));
+    set(&mut out, "search_string", non_blank(get_str(c, "search_string").or(top("search_string"))).map(text));
+    set(&mut out, "sign_up_method", non_blank(get_str(c, "sign_up_method").or(top("sign_up_method"))).map(text));
     set(&mut out, "value", get(c, "value").or_else(|| p.get("price")).cloned());
     for key in TRAVEL_STRINGS.iter().chain(TRAVEL_COUNTS.iter()) {
         let v = match get(c, key) {
-            Some(Value::String(s)) => non_blank(Some(s)).map(Value::String),
+            Some(J::Str(s)) => non_blank(Some(s)).map(text),
             other => other.cloned(),
         };
         set(&mut out, key, v);
@@ -392,52 +397,52 @@ fn custom_data(p: &Map<String, Value>) -> Option<Map<String, Value>> {
     (!out.is_empty()).then_some(out)
 }
 
-fn app_data(p: &Map<String, Value>, settings: &Settings) -> Value {
-    let a = obj(p, "app_data");
+fn app_data<'a>(p: &Obj<'a>, settings: &Settings) -> J<'a> {
+    let a = p.obj("app_data");
     let truthy = |k| get(a, k).is_some_and(|v| v.as_bool() == Some(true));
-    let text = |k: &str, fallback: Option<&str>| json!(get_str(a, k).or(fallback).unwrap_or(""));
-    let top = |k| p.get(k).and_then(Value::as_str);
+    let field = |k: &str, fallback: Option<&str>| text(get_str(a, k).or(fallback).unwrap_or(""));
+    let top = |k| p.str(k);
     let app_id = settings.str("app_id");
     let version = get_str(a, "version").unwrap_or(match app_id {
         // A numeric app id is an App Store id (iOS); anything else is an Android package name.
         Some(id) if id.bytes().all(|b| b.is_ascii_digit()) => "i2",
         _ => "a2",
     });
-    let extinfo = json!([
-        version,
-        text("packageName", None),
-        text("shortVersion", None),
-        text("longVersion", None),
-        text("osVersion", top("os_version")),
-        text("deviceName", top("device_model")),
-        text("locale", None),
-        text("timezone", None),
-        text("carrier", None),
-        text("width", None),
-        text("height", None),
-        text("density", None),
-        text("cpuCores", None),
-        text("storageSize", None),
-        text("freeStorage", None),
-        text("deviceTimezone", None),
+    let extinfo = J::Arr(vec![
+        text(version),
+        field("packageName", None),
+        field("shortVersion", None),
+        field("longVersion", None),
+        field("osVersion", top("os_version")),
+        field("deviceName", top("device_model")),
+        field("locale", None),
+        field("timezone", None),
+        field("carrier", None),
+        field("width", None),
+        field("height", None),
+        field("density", None),
+        field("cpuCores", None),
+        field("storageSize", None),
+        field("freeStorage", None),
+        field("deviceTimezone", None),
     ]);
-    let mut out = Map::new();
-    set(&mut out, "app_id", app_id.map(|s| json!(s)));
-    out.insert("advertiser_tracking_enabled".into(), json!(u8::from(truthy("advertiser_tracking_enabled"))));
+    let mut out = Obj::with_capacity(4);
+    set(&mut out, "app_id", app_id.map(text));
+    out.push("advertiser_tracking_enabled", J::Num(f64::from(u8::from(truthy("advertiser_tracking_enabled")))));
     if a.is_some() {
-        out.insert("application_tracking_enabled".into(), json!(u8::from(truthy("application_tracking_enabled"))));
+        out.push("application_tracking_enabled", J::Num(f64::from(u8::from(truthy("application_tracking_enabled")))));
     }
-    out.insert("extinfo".into(), extinfo);
-    Value::Object(out)
+    out.push("extinfo", extinfo);
+    J::Obj(out)
 }
 
 /// `website` and `app` pass; any other non-blank value means an offline conversion.
-fn action_source(p: &Map<String, Value>) -> Option<&'static str> {
-    match non_blank(p.get("action_source").and_then(Value::as_str)).as_deref() {
+fn action_source(p: &Obj) -> Option<&'static str> {
+    match non_blank(p.str("action_source")) {
         Some("website") => Some("website"),
         Some("app") => Some("app"),
         Some(_) => Some("OFFLINE"),
-        None => match p.get("event_conversion_type").and_then(Value::as_str) {
+        None => match p.str("event_conversion_type") {
             Some("WEB") => Some("website"),
             Some("MOBILE_APP") => Some("app"),
             Some("OFFLINE") => Some("OFFLINE"),
@@ -446,41 +451,44 @@ fn action_source(p: &Map<String, Value>) -> Option<&'static str> {
     }
 }
 
-fn event_time(p: &Map<String, Value>) -> Option<Value> {
-    let raw = p.get("event_time").or_else(|| p.get("timestamp")).and_then(Value::as_str)?;
+fn event_time(p: &Obj) -> Option<J<'static>> {
+    let raw = p.get("event_time").or_else(|| p.get("timestamp")).and_then(J::as_str)?;
     parse_date_ms(raw)
         .filter(|ms| ms.abs() <= MAX_SAFE_INTEGER)
         .or_else(|| js_parse_int(raw))
-        .map(|ms| number_value(ms as f64))
+        .map(|ms| J::Num(ms as f64))
 }
 
-fn required(v: Option<&Value>, field: &str) -> Result<(), EventError> {
+fn required(v: Option<&J>, field: &str) -> Result<(), EventError> {
     match v {
         Some(v) if !v.is_null() => Ok(()),
         _ => Err(EventError::misconfigured(field, format!("The required field '{field}' is missing."))),
     }
 }
 
-fn perform(p: &Map<String, Value>, settings: &Settings) -> Result<Item, EventError> {
+fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
     let source = action_source(p);
     let user = user_data(p)?;
     let custom = custom_data(p);
-    let mut ev = Map::new();
-    ev.insert("integration".into(), json!("segment"));
-    let event_id = non_blank(p.get("event_id").and_then(Value::as_str))
-        .or_else(|| non_blank(p.get("client_dedup_id").and_then(Value::as_str)));
-    set(&mut ev, "event_id", event_id.map(Value::String));
+    let mut ev = Obj::with_capacity(12);
+    ev.push("integration", J::str("segment"));
+    let event_id = non_blank(p.str("event_id")).or_else(|| non_blank(p.str("client_dedup_id")));
+    set(&mut ev, "event_id", event_id.map(text));
     set(&mut ev, "event_name", p.get("event_name").or_else(|| p.get("event_type")).cloned());
     set(&mut ev, "event_source_url", p.get("event_source_url").or_else(|| p.get("page_url")).cloned());
     set(&mut ev, "event_time", event_time(p));
-    ev.insert("user_data".into(), Value::Object(user));
-    set(&mut ev, "custom_data", custom.map(Value::Object));
-    set(&mut ev, "action_source", source.map(|s| json!(s)));
+    // Checked before `user_data` moves in; the checks keep Segment's order below.
+    let identified = ["em", "ph", "madid"].iter().any(|k| user.contains(k))
+        || (user.contains("client_ip_address") && user.contains("client_user_agent"));
+    ev.push("user_data", J::Obj(user));
+    let currency = custom.as_ref().and_then(|c| c.str("currency")).map(str::to_string);
+    set(&mut ev, "custom_data", custom.map(J::Obj));
+    set(&mut ev, "action_source", source.map(J::str));
     if source == Some("app") {
-        ev.insert("app_data".into(), app_data(p, settings));
+        ev.push("app_data", app_data(p, settings));
     }
-    if p.get("data_processing_options").and_then(Value::as_bool) == Some(true) {
-        ev.insert("data_processing_options".into(), json!(["LDU"]));
+    if p.get("data_processing_options").and_then(J::as_bool) == Some(true) {
+        ev.push("data_processing_options", J::Arr(vec![J::str("LDU")]));
     }
     set(&mut ev, "data_processing_options_country", p.get("data_processing_options_country").cloned());
     set(&mut ev, "data_processing_options_state", p.get("data_processing_options_state").cloned());
@@ -489,14 +497,11 @@ fn perform(p: &Map<String, Value>, settings: &Settings) -> Result<Item, EventErr
     required(ev.get("action_source"), "action_source")?;
     required(ev.get("event_name"), "event_name")?;
     required(ev.get("event_time"), "event_time")?;
-    if let Some(cur) = ev.get("custom_data").and_then(|c| c.get("currency")).and_then(Value::as_str) {
-        if !CURRENCIES.contains(&cur) {
+    if let Some(cur) = currency {
+        if !CURRENCIES.contains(&cur.as_str()) {
             return Err(EventError::misconfigured("custom_data.currency", "The currency is not a supported ISO 4217 code."));
         }
     }
-    let u = &ev["user_data"];
-    let has = |k| u.get(k).is_some();
-    let identified = has("em") || has("ph") || has("madid") || (has("client_ip_address") && has("client_user_agent"));
     if !identified {
         return Err(EventError::misconfigured(
             "user_data",
@@ -515,5 +520,5 @@ fn perform(p: &Map<String, Value>, settings: &Settings) -> Result<Item, EventErr
         return Err(EventError::misconfigured("access_token", "Missing access token."));
     }
     let suffix = if settings.test_mode { "/events/validate" } else { "/events" };
-    Ok(Item { target: format!("/v3/{}{suffix}", encode_query(id)), body: Value::Object(ev) })
+    Ok(Item::new(format!("/v3/{}{suffix}", encode_query(id)), &J::Obj(ev)))
 }

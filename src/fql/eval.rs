@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use crate::json::{Obj, J};
 
 use super::parser::{Cond, Field, Lit, Node, Op, Path};
 
@@ -165,8 +165,8 @@ enum Js<'a> {
     Str(Cow<'a, str>),
     /// `"…"[i]`: one UTF-16 code unit, possibly half of a surrogate pair.
     Unit(u16),
-    Obj(&'a Map<String, Value>),
-    Arr(&'a [Value]),
+    Obj(&'a Obj<'a>),
+    Arr(&'a [J<'a>]),
     /// A built-in function; `ctor` is set for the prototype's `constructor`.
     Func {
         name: &'static str,
@@ -178,15 +178,15 @@ enum Js<'a> {
 }
 
 impl<'a> Js<'a> {
-    fn from(v: Option<&'a Value>) -> Js<'a> {
+    fn from(v: Option<&'a J<'a>>) -> Js<'a> {
         match v {
             None => Js::Undefined,
-            Some(Value::Null) => Js::Null,
-            Some(Value::Bool(b)) => Js::Bool(*b),
-            Some(Value::Number(n)) => Js::Num(n.as_f64().unwrap_or(f64::NAN)),
-            Some(Value::String(s)) => Js::Str(Cow::Borrowed(s)),
-            Some(Value::Array(a)) => Js::Arr(a),
-            Some(Value::Object(o)) => Js::Obj(o),
+            Some(J::Null) => Js::Null,
+            Some(J::Bool(b)) => Js::Bool(*b),
+            Some(J::Num(n)) => Js::Num(*n),
+            Some(J::Str(s)) => Js::Str(Cow::Borrowed(s)),
+            Some(J::Arr(a)) => Js::Arr(a),
+            Some(J::Obj(o)) => Js::Obj(o),
         }
     }
 
@@ -310,9 +310,9 @@ fn array_index(key: &str) -> Option<usize> {
     usize::try_from(n).ok()
 }
 
-fn top<'a>(event: &'a Value, key: &str) -> Js<'a> {
+fn top<'a>(event: &'a J<'a>, key: &str) -> Js<'a> {
     match event {
-        Value::Object(m) => Js::from(m.get(key)),
+        J::Obj(m) => Js::from(m.get(key)),
         // Strings, numbers, booleans and arrays have no such members.
         _ => Js::Undefined,
     }
@@ -404,7 +404,7 @@ fn compare(actual: &Js, op: Op, expected: &Lit) -> bool {
     }
 }
 
-fn condition(c: &Cond, event: &Value) -> Result<bool, Thrown> {
+fn condition<'a>(c: &Cond, event: &'a J<'a>) -> Result<bool, Thrown> {
     if event.is_null() {
         return Err(Thrown); // `null.type`
     }
@@ -420,7 +420,7 @@ fn condition(c: &Cond, event: &Value) -> Result<bool, Thrown> {
     Ok(compare(&actual, c.op, &c.value))
 }
 
-pub(crate) fn node(n: Option<&Node>, event: &Value) -> Result<bool, Thrown> {
+pub(crate) fn node<'a>(n: Option<&Node>, event: &'a J<'a>) -> Result<bool, Thrown> {
     match n {
         None => Err(Thrown), // `undefined.type`
         Some(Node::Cond(c)) => condition(c, event),

@@ -113,8 +113,13 @@ fn check_nesting(tokens: &[lexer::Token]) -> Result<(), usize> {
 }
 
 impl Fql {
-    pub fn matches(&self, event: &Value) -> bool {
+    pub fn matches(&self, event: &crate::json::J) -> bool {
         eval::node(Some(&self.root), event).unwrap_or(false)
+    }
+
+    /// `matches` for a serde value (tests, one-off checks).
+    pub fn matches_value(&self, event: &Value) -> bool {
+        self.matches(&crate::json::J::from_value(event))
     }
 }
 

@@ -7,7 +7,7 @@ use super::*;
 
 fn m(src: &str, event: Value) -> bool {
     match parse(src) {
-        Ok(f) => f.matches(&event),
+        Ok(f) => f.matches_value(&event),
         Err(e) => panic!("{src:?} should parse: {e}"),
     }
 }
@@ -327,7 +327,7 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(src in "\\PC{0,40}", ev in event_strategy()) {
         if let Ok(f) = parse(&src) {
-            let _ = f.matches(&ev);
+            let _ = f.matches_value(&ev);
         }
     }
 
@@ -345,7 +345,7 @@ proptest! {
     ) {
         let src = parts.concat();
         match parse(&src) {
-            Ok(f) => { let _ = f.matches(&json!({"type": "track", "properties": ev.clone(), "traits": ev.clone()})); }
+            Ok(f) => { let _ = f.matches_value(&json!({"type": "track", "properties": ev.clone(), "traits": ev.clone()})); }
             Err(e) => prop_assert!(e.position <= src.chars().count()),
         }
     }

@@ -4,10 +4,12 @@
 //! Values are evaluated as JS values (`value::JsVal`, which has `undefined`) and only turned
 //! back into JSON at the end, because several directives observe undefined-ness, falsiness and
 //! JS key order before the final JSON round trip.
+mod fast;
 mod liquid;
 mod validate;
 pub mod value;
 
+use crate::json::J;
 use serde_json::Value;
 use std::borrow::Cow;
 use value::{JsVal, Obj, get, strip_root_marker};
@@ -109,6 +111,8 @@ pub fn transform(mapping: &Value, payload: &Value) -> Result<Value, MappingError
 #[derive(Debug, Clone)]
 pub struct Compiled {
     mapping: JsVal,
+    /// The same mapping as a node tree, when it only uses what `fast` covers.
+    fast: Option<fast::Node>,
 }
 
 impl Compiled {
@@ -116,17 +120,36 @@ impl Compiled {
         let m = mapping_to_process(&to_js(mapping, "mapping")?)?;
         check_nesting(&m)?;
         validate::validate(&m, &[])?;
-        Ok(Compiled { mapping: m })
+        let fast = fast::compile(&m);
+        Ok(Compiled { mapping: m, fast })
+    }
+
+    /// Whether `apply_event` evaluates without converting the event.
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// `apply` for the parsed event; `converted` holds the event as the full evaluator needs
+    /// it, made at most once per event and shared by the subscriptions that need it.
+    pub fn apply_event<'a>(&self, event: &J<'a>, converted: &mut Option<JsVal>) -> Result<J<'a>, MappingError> {
+        if let Some(node) = &self.fast {
+            if let Ok(v) = fast::Run::new().eval(node, event) {
+                return Ok(v.unwrap_or(J::Null));
+            }
+        }
+        let payload = converted.get_or_insert_with(|| JsVal::from_j(event));
+        Ok(self.apply(payload)?.into_j())
     }
 
     /// `payload` converted once with [`payload`], shared by every subscription of an event.
-    pub fn apply(&self, payload: &JsVal) -> Result<Value, MappingError> {
+    /// Undefined properties are left for the caller's conversion (`into_json` / `into_j`),
+    /// which drops them itself.
+    pub fn apply(&self, payload: &JsVal) -> Result<JsVal, MappingError> {
         let mut ev = Eval::new();
         if !matches!(payload, JsVal::Obj(_)) {
             return Err(ev.err(format!("data must be an object, got {}", payload.real_type())));
         }
-        // `into_json` drops undefined properties itself: no separate `remove_undefined` copy.
-        Ok(ev.resolve(&self.mapping, payload)?.into_json())
+        ev.resolve(&self.mapping, payload)
     }
 }
 

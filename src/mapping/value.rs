@@ -213,6 +213,35 @@ impl JsVal {
         })
     }
 
+    /// From the hot path's parsed event (for the full evaluator).
+    pub fn from_j(v: &crate::json::J) -> JsVal {
+        use crate::json::J;
+        match v {
+            J::Null => JsVal::Null,
+            J::Bool(b) => JsVal::Bool(*b),
+            J::Num(n) => JsVal::Num(*n),
+            J::Str(s) => JsVal::Str(s.to_string()),
+            J::Arr(a) => JsVal::Arr(a.iter().map(JsVal::from_j).collect()),
+            J::Obj(o) => JsVal::Obj(o.iter().map(|(k, x)| (k.to_string(), JsVal::from_j(x))).collect()),
+        }
+    }
+
+    /// `into_json`, to the hot path's value type.
+    pub fn into_j(self) -> crate::json::J<'static> {
+        use crate::json::{Obj as JObj, J};
+        match self {
+            JsVal::Undef | JsVal::Null => J::Null,
+            JsVal::Bool(b) => J::Bool(b),
+            JsVal::Num(n) if n.is_finite() => J::Num(n),
+            JsVal::Num(_) => J::Null,
+            JsVal::Str(s) => J::Str(s.into()),
+            JsVal::Arr(a) => J::Arr(a.into_iter().map(JsVal::into_j).collect()),
+            JsVal::Obj(o) => J::Obj(JObj(
+                o.into_entries().into_iter().filter(|(_, v)| !v.is_undef()).map(|(k, v)| (k.into(), v.into_j())).collect(),
+            )),
+        }
+    }
+
     /// What `JSON.parse(JSON.stringify(v))` would give (top-level undefined becomes null).
     /// Undefined properties are dropped and undefined array slots become null, so this also
     /// does actions-core's `removeUndefined`. Consumes the value: strings and keys are moved.

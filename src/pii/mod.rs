@@ -13,6 +13,16 @@ pub use crate::js::{is_js_whitespace as is_js_space, js_trim};
 
 /// Remove every JS whitespace character, then lower-case (email, names, city, zip, external ids).
 pub fn strip_lower(s: &str) -> String {
+    if s.is_ascii() {
+        // The common case, byte by byte: ASCII JS whitespace is \t \n \v \f \r and space.
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            if !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
+                out.push(b.to_ascii_lowercase() as char);
+            }
+        }
+        return out;
+    }
     s.chars().filter(|c| !is_js_space(*c)).collect::<String>().to_lowercase()
 }
 

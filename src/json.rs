@@ -1,0 +1,407 @@
+//! The data of the hot path: JSON values that borrow their strings from the input text (a
+//! string is copied only when it has escapes) and keep objects as small vectors in JS
+//! enumeration order. Events are parsed into this once; FQL, the mapping evaluator, the
+//! schema checks and `perform` all read it by reference, and request bodies are written from
+//! it straight into text (`write`), as `JSON.stringify` would write them.
+//!
+//! Segment events are small objects (tens of keys), where a scan beats hashing every key and
+//! one allocation per object beats a hash table per object.
+
+use crate::js;
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum J<'a> {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(Cow<'a, str>),
+    Arr(Vec<J<'a>>),
+    Obj(Obj<'a>),
+}
+
+/// Own properties in JS enumeration order (array-index keys ascending, then insertion
+/// order), each key once.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Obj<'a>(pub Vec<(Cow<'a, str>, J<'a>)>);
+
+/// A key JS enumerates as an array index: canonical decimal below 2^32 - 1.
+pub fn array_index(k: &str) -> Option<u32> {
+    let b = k.as_bytes();
+    if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    k.parse::<u64>().ok().filter(|&n| n < u64::from(u32::MAX)).map(|n| n as u32)
+}
+
+impl<'a> Obj<'a> {
+    pub fn with_capacity(n: usize) -> Self {
+        Obj(Vec::with_capacity(n))
+    }
+    pub fn get(&self, key: &str) -> Option<&J<'a>> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    /// A property that is present and not null.
+    pub fn val(&self, key: &str) -> Option<&J<'a>> {
+        self.get(key).filter(|v| !v.is_null())
+    }
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(J::as_str)
+    }
+    pub fn obj(&self, key: &str) -> Option<&Obj<'a>> {
+        self.get(key).and_then(J::as_obj)
+    }
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &J<'a>)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+    /// Appends a key known not to be present (builders that write each key once).
+    pub fn push(&mut self, key: impl Into<Cow<'a, str>>, v: J<'a>) {
+        self.0.push((key.into(), v));
+    }
+    /// Property assignment: an existing key keeps its place; a new one goes where JS puts it.
+    pub fn set(&mut self, key: Cow<'a, str>, v: J<'a>) {
+        if let Some(slot) = self.0.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = v;
+            return;
+        }
+        match array_index(&key) {
+            Some(i) => {
+                let at = self.0.iter().position(|(k, _)| array_index(k).is_none_or(|j| j > i)).unwrap_or(self.0.len());
+                self.0.insert(at, (key, v));
+            }
+            None => self.0.push((key, v)),
+        }
+    }
+    pub fn retain(&mut self, mut f: impl FnMut(&str, &mut J<'a>) -> bool) {
+        self.0.retain_mut(|(k, v)| f(k, v));
+    }
+
+    /// Puts entries parsed in text order into JS order: duplicate keys keep the first place
+    /// and the last value, array-index keys move first. Nearly every object needs neither.
+    fn normalize(&mut self) {
+        let n = self.0.len();
+        let has_index = self.0.iter().any(|(k, _)| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some());
+        let has_dup = if n <= 24 {
+            (1..n).any(|i| self.0[..i].iter().any(|(k, _)| *k == self.0[i].0))
+        } else {
+            let mut seen = std::collections::HashSet::with_capacity(n);
+            !self.0.iter().all(|(k, _)| seen.insert(k.as_ref()))
+        };
+        if !has_index && !has_dup {
+            return;
+        }
+        let entries = std::mem::take(&mut self.0);
+        let mut out = Obj::with_capacity(entries.len());
+        if has_dup {
+            let mut pos: std::collections::HashMap<Cow<'a, str>, usize> = std::collections::HashMap::with_capacity(n);
+            for (k, v) in entries {
+                match pos.get(&k) {
+                    Some(&i) => out.0[i].1 = v,
+                    None => {
+                        pos.insert(k.clone(), out.0.len());
+                        out.0.push((k, v));
+                    }
+                }
+            }
+        } else {
+            out.0 = entries;
+        }
+        if has_index {
+            // Stable: named keys keep their order; index keys sort numerically ahead of them.
+            out.0.sort_by_key(|(k, _)| array_index(k).map_or(u64::MAX, u64::from));
+        }
+        *self = out;
+    }
+}
+
+impl<'a> J<'a> {
+    pub fn is_null(&self) -> bool {
+        matches!(self, J::Null)
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            J::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_obj(&self) -> Option<&Obj<'a>> {
+        match self {
+            J::Obj(o) => Some(o),
+            _ => None,
+        }
+    }
+    pub fn as_arr(&self) -> Option<&[J<'a>]> {
+        match self {
+            J::Arr(a) => Some(a),
+            _ => None,
+        }
+    }
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            J::Num(n) => Some(*n),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            J::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn str(s: impl Into<Cow<'a, str>>) -> J<'a> {
+        J::Str(s.into())
+    }
+
+    /// JS truthiness.
+    pub fn truthy(&self) -> bool {
+        match self {
+            J::Null => false,
+            J::Bool(b) => *b,
+            J::Num(n) => *n != 0.0 && !n.is_nan(),
+            J::Str(s) => !s.is_empty(),
+            J::Arr(_) | J::Obj(_) => true,
+        }
+    }
+
+    /// A copy that owns its strings (outlives the input text).
+    pub fn into_owned(self) -> J<'static> {
+        match self {
+            J::Null => J::Null,
+            J::Bool(b) => J::Bool(b),
+            J::Num(n) => J::Num(n),
+            J::Str(s) => J::Str(Cow::Owned(s.into_owned())),
+            J::Arr(a) => J::Arr(a.into_iter().map(J::into_owned).collect()),
+            J::Obj(o) => J::Obj(Obj(o.0.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect())),
+        }
+    }
+
+    /// From a serde value (configuration, tests); numbers as JS sees them.
+    pub fn from_value(v: &Value) -> J<'static> {
+        match v {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Number(n) => J::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => J::Str(Cow::Owned(s.clone())),
+            Value::Array(a) => J::Arr(a.iter().map(J::from_value).collect()),
+            Value::Object(m) => {
+                let mut o = Obj(m.iter().map(|(k, v)| (Cow::Owned(k.clone()), J::from_value(v))).collect());
+                o.normalize();
+                J::Obj(o)
+            }
+        }
+    }
+
+    /// To a serde value (integral numbers as integers, as JS prints them).
+    pub fn to_value(&self) -> Value {
+        match self {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Num(n) => crate::mapping::value::num_to_json(*n),
+            J::Str(s) => Value::String(s.to_string()),
+            J::Arr(a) => Value::Array(a.iter().map(J::to_value).collect()),
+            J::Obj(o) => Value::Object(o.iter().map(|(k, v)| (k.to_string(), v.to_value())).collect()),
+        }
+    }
+
+    /// `JSON.stringify` of this value appended to `out`.
+    pub fn write(&self, out: &mut String) {
+        match self {
+            J::Null => out.push_str("null"),
+            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            J::Num(n) => write_num(*n, out),
+            J::Str(s) => js::quote_json_string(s, out),
+            J::Arr(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    x.write(out);
+                }
+                out.push(']');
+            }
+            J::Obj(o) => {
+                out.push('{');
+                for (i, (k, x)) in o.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    js::quote_json_string(k, out);
+                    out.push(':');
+                    x.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    pub fn to_json_string(&self) -> String {
+        let mut s = String::new();
+        self.write(&mut s);
+        s
+    }
+}
+
+/// A number as `JSON.stringify` writes it (non-finite as null).
+pub fn write_num(n: f64, out: &mut String) {
+    if !n.is_finite() {
+        out.push_str("null");
+    } else if n.fract() == 0.0 && n.abs() < 9007199254740992.0 {
+        // Integers (nearly all numbers in events) without the float formatter.
+        let i = n as i64;
+        if i == 0 {
+            out.push('0'); // -0 prints as 0
+        } else {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}");
+        }
+    } else {
+        out.push_str(&js::number_to_string(n));
+    }
+}
+
+/// Parses one JSON text (an event) into a borrowed value. Depth is the caller's check
+/// (serde_json's own limit of 128 stays as a backstop).
+pub fn parse(text: &str) -> Result<J<'_>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = J::deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+impl<'de> Deserialize<'de> for J<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<J<'de>, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = J<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<J<'de>, E> {
+        Ok(J::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<J<'de>, E> {
+        Ok(J::Num(v as f64))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<J<'de>, E> {
+        Ok(J::Num(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<J<'de>, E> {
+        Ok(J::Num(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<J<'de>, E> {
+        Ok(J::Str(Cow::Owned(v)))
+    }
+    fn visit_unit<E>(self) -> Result<J<'de>, E> {
+        Ok(J::Null)
+    }
+    fn visit_none<E>(self) -> Result<J<'de>, E> {
+        Ok(J::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<J<'de>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(J::Arr(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<J<'de>, A::Error> {
+        let mut o = Obj::with_capacity(8);
+        while let Some(k) = map.next_key_seed(KeySeed)? {
+            let v = map.next_value()?;
+            o.0.push((k, v));
+        }
+        o.normalize();
+        Ok(J::Obj(o))
+    }
+}
+
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrows_plain_strings_and_orders_like_js() {
+        let text = r#"{"b":"x","10":1,"a":"e\u00e9","b":2,"2":[true,null,-0,1.5e300]}"#;
+        let v = parse(text).unwrap();
+        let J::Obj(o) = &v else { panic!() };
+        let keys: Vec<&str> = o.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["2", "10", "b", "a"]);
+        assert_eq!(o.get("b"), Some(&J::Num(2.0)));
+        assert!(matches!(o.get("a"), Some(J::Str(Cow::Owned(s))) if s == "eé"));
+        assert_eq!(v.to_json_string(), r#"{"2":[true,null,0,1.5e+300],"10":1,"b":2,"a":"eé"}"#);
+        let J::Obj(o) = parse(r#"{"k":"plain"}"#).unwrap() else { panic!() };
+        assert!(matches!(o.get("k"), Some(J::Str(Cow::Borrowed("plain")))));
+    }
+
+    #[test]
+    fn same_numbers_as_serde_values() {
+        for t in ["0", "-0", "1", "-1", "1.0", "9007199254740993", "18446744073709551615", "1e21", "1.5e-7", "-2.5"] {
+            let a = parse(t).unwrap();
+            let b: Value = serde_json::from_str(t).unwrap();
+            assert_eq!(a, J::from_value(&b), "{t}");
+        }
+        assert!(parse("1e400").is_err());
+        assert!(parse("{} x").is_err());
+    }
+
+    #[test]
+    fn set_places_keys_like_js() {
+        let mut o = Obj::default();
+        o.set("b".into(), J::Num(1.0));
+        o.set("5".into(), J::Num(2.0));
+        o.set("1".into(), J::Num(3.0));
+        o.set("b".into(), J::Num(4.0));
+        assert_eq!(J::Obj(o).to_json_string(), r#"{"1":3,"5":2,"b":4}"#);
+    }
+}

@@ -1,0 +1,238 @@
+//! Mappings compiled once per subscription into a node tree and evaluated against the parsed
+//! event by reference: paths are split at compile time, nothing is converted per event, and
+//! values are copied out of the event only where the mapping puts them.
+//!
+//! This covers what Segment's presets and nearly all user mappings use: literals, objects,
+//! arrays, `@path` with a literal path, `@if` (exists / blank, then / else) and `@arrayPath`
+//! with a literal path. A mapping with anything else is evaluated by the full mapping-kit
+//! evaluator (`Eval`) instead, whole, so results and error messages stay exactly the same.
+
+use super::value::{split_path, strip_root_marker, JsVal, Obj as JsObj};
+use super::{is_directive, MAX_EVAL_BYTES};
+use crate::json::{array_index, Obj, J};
+use std::borrow::Cow;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Lit(J<'static>),
+    /// Keys of a literal `@path`; empty reads the whole payload.
+    Path(Vec<String>),
+    If { cond: Box<Node>, blank: bool, then: Option<Box<Node>>, otherwise: Option<Box<Node>> },
+    Obj(Vec<(String, Node)>),
+    Arr(Vec<Node>),
+    ArrayPath { path: Vec<String>, shape: Option<Box<Node>> },
+}
+
+/// `None` when the mapping needs the full evaluator.
+pub(crate) fn compile(m: &JsVal) -> Option<Node> {
+    Some(match m {
+        JsVal::Undef => return None,
+        JsVal::Null => Node::Lit(J::Null),
+        JsVal::Bool(b) => Node::Lit(J::Bool(*b)),
+        JsVal::Num(n) => Node::Lit(J::Num(*n)),
+        JsVal::Str(s) => Node::Lit(J::Str(Cow::Owned(s.clone()))),
+        JsVal::Arr(a) => Node::Arr(a.iter().map(compile).collect::<Option<_>>()?),
+        JsVal::Obj(o) if is_directive(o) => directive(o)?,
+        JsVal::Obj(o) => Node::Obj(o.iter().map(|(k, v)| Some((k.clone(), compile(v)?))).collect::<Option<_>>()?),
+    })
+}
+
+fn path_keys(p: &str) -> Vec<String> {
+    let p = strip_root_marker(p);
+    if p.is_empty() || p == "." {
+        return Vec::new();
+    }
+    if !p.bytes().any(|b| matches!(b, b'[' | b']' | b'"' | b'\'')) {
+        return p.split('.').filter(|k| !k.is_empty()).map(str::to_string).collect();
+    }
+    split_path(&p)
+}
+
+fn directive(o: &JsObj) -> Option<Node> {
+    let name = o.keys().find(|k| k.starts_with('@'))?;
+    let arg = o.get(name)?;
+    match name.as_str() {
+        "@path" => Some(Node::Path(path_keys(arg.as_str()?))),
+        "@if" => {
+            let opts = arg.as_obj()?;
+            let exists = opts.get("exists");
+            let blank = opts.get("blank");
+            // The evaluator's error for this case stays the evaluator's.
+            if !exists.is_some_and(JsVal::truthy) && !blank.is_some_and(JsVal::truthy) {
+                return None;
+            }
+            let (cond, is_blank) = match exists {
+                Some(e) => (e, false),
+                None => (blank?, true),
+            };
+            Some(Node::If {
+                cond: Box::new(compile(cond)?),
+                blank: is_blank,
+                then: match opts.get("then") {
+                    Some(t) => Some(Box::new(compile(t)?)),
+                    None => None,
+                },
+                // A falsy `else` mapping value gives undefined, like the evaluator.
+                otherwise: match opts.get("else") {
+                    Some(e) if e.truthy() => Some(Box::new(compile(e)?)),
+                    _ => None,
+                },
+            })
+        }
+        "@arrayPath" => {
+            let JsVal::Arr(a) = arg else { return None };
+            let path = path_keys(a.first()?.as_str()?);
+            let shape = match a.get(1) {
+                Some(s @ JsVal::Obj(o)) if !o.is_empty() => Some(Box::new(compile(s)?)),
+                _ => None,
+            };
+            Some(Node::ArrayPath { path, shape })
+        }
+        _ => None,
+    }
+}
+
+/// Evaluation ran past the per-event budget: the caller reruns the full evaluator, which
+/// reports it with its exact message.
+pub(crate) struct OverBudget;
+
+pub(crate) struct Run {
+    made: usize,
+}
+
+impl Run {
+    pub(crate) fn new() -> Run {
+        Run { made: 0 }
+    }
+
+    fn charge<'a>(&mut self, v: Option<J<'a>>) -> Result<Option<J<'a>>, OverBudget> {
+        if let Some(x @ (J::Arr(_) | J::Obj(_))) = &v {
+            self.made += approx_size(x);
+            if self.made > MAX_EVAL_BYTES {
+                return Err(OverBudget);
+            }
+        }
+        Ok(v)
+    }
+
+    /// `None` is JS `undefined`.
+    pub(crate) fn eval<'a>(&mut self, n: &Node, payload: &J<'a>) -> Result<Option<J<'a>>, OverBudget> {
+        Ok(match n {
+            Node::Lit(v) => Some(v.clone()),
+            Node::Path(keys) => return self.charge(get(payload, keys).map(Cow::into_owned)),
+            Node::If { cond, blank, then, otherwise } => {
+                let v = self.eval(cond, payload)?;
+                let holds = match (&v, blank) {
+                    (None | Some(J::Null), _) => false,
+                    (Some(v), true) => !loosely_equals_empty_string(v),
+                    (Some(_), false) => true,
+                };
+                let branch = if holds { then } else { otherwise };
+                match branch {
+                    Some(b) => return self.eval(b, payload),
+                    None => None,
+                }
+            }
+            Node::Obj(fields) => {
+                let mut out = Obj::with_capacity(fields.len());
+                for (k, f) in fields {
+                    // Undefined properties are dropped, as `JSON.stringify` drops them.
+                    if let Some(v) = self.eval(f, payload)? {
+                        out.push(Cow::Owned(k.clone()), v);
+                    }
+                }
+                Some(J::Obj(out))
+            }
+            Node::Arr(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for f in items {
+                    out.push(self.eval(f, payload)?.unwrap_or(J::Null));
+                }
+                Some(J::Arr(out))
+            }
+            Node::ArrayPath { path, shape } => {
+                let root = self.charge(get(payload, path).map(Cow::into_owned))?;
+                let Some(shape) = shape else { return Ok(root) };
+                let items: Vec<J<'a>> = match root {
+                    Some(J::Arr(items)) => items,
+                    Some(o @ J::Obj(_)) => vec![o],
+                    other => return Ok(other),
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for item in &items {
+                    out.push(self.eval(shape, item)?.unwrap_or(J::Null));
+                }
+                Some(J::Arr(out))
+            }
+        })
+    }
+}
+
+/// `v == ''` in JS.
+fn loosely_equals_empty_string(v: &J) -> bool {
+    match v {
+        J::Null => false,
+        J::Bool(b) => !*b,
+        J::Num(n) => *n == 0.0,
+        J::Str(s) => s.is_empty(),
+        // `String([...]) == ''`: empty, or only null / empty-string elements.
+        J::Arr(a) => JsVal::from_j(&J::Arr(a.clone())).loosely_equals_empty_string(),
+        J::Obj(_) => false,
+    }
+}
+
+/// Segment's `get`: walks while the current value is truthy (a falsy value part-way is the
+/// result). Reads that produce new values (`length`, a character of a string) are rare and
+/// return through `Cow`.
+fn get<'p, 'a>(root: &'p J<'a>, keys: &[String]) -> Option<Cow<'p, J<'a>>> {
+    let mut cur: Cow<'p, J<'a>> = Cow::Borrowed(root);
+    for key in keys {
+        if !cur.truthy() {
+            return Some(cur);
+        }
+        cur = match cur {
+            Cow::Borrowed(v) => prop(v, key)?,
+            Cow::Owned(v) => Cow::Owned(prop(&v, key)?.into_owned()),
+        };
+    }
+    Some(cur)
+}
+
+fn prop<'p, 'a>(v: &'p J<'a>, key: &str) -> Option<Cow<'p, J<'a>>> {
+    match v {
+        J::Obj(o) => o.get(key).map(Cow::Borrowed),
+        J::Arr(a) if key == "length" => Some(Cow::Owned(J::Num(a.len() as f64))),
+        J::Arr(a) => a.get(array_index(key)? as usize).map(Cow::Borrowed),
+        J::Str(_) => {
+            // Rare (`name.length`, `id.0`): the evaluator's own string semantics.
+            match JsVal::Str(v.as_str()?.to_string()).prop(key).into_owned() {
+                JsVal::Undef => None,
+                other => Some(Cow::Owned(other.into_j())),
+            }
+        }
+        _ => None,
+    }
+}
+
+fn approx_size(v: &J) -> usize {
+    let mut total = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += std::mem::size_of::<J>();
+        match v {
+            J::Str(s) => total += s.len(),
+            J::Arr(a) => stack.extend(a.iter()),
+            J::Obj(o) => {
+                for (k, x) in o.iter() {
+                    total += k.len();
+                    stack.push(x);
+                }
+            }
+            _ => {}
+        }
+        if total > MAX_EVAL_BYTES {
+            break;
+        }
+    }
+    total
+}
