@@ -188,11 +188,13 @@ pub fn parse_event(text: &str, line: Option<usize>) -> Input<'_> {
     if text.len() > MAX_EVENT_BYTES {
         return reject(shallow_message_id(text), at(format!("The event is {} bytes; the limit is {MAX_EVENT_BYTES}", text.len())));
     }
-    if max_depth(text) > MAX_EVENT_DEPTH {
-        return reject(shallow_message_id(text), at(format!("The event is nested deeper than {MAX_EVENT_DEPTH} levels")));
-    }
+    // Depth is checked on the parsed tree (serde_json stops at 128 levels, so parsing itself
+    // stays bounded): no separate scan of every event's text.
+    let too_deep = || reject(shallow_message_id(text), at(format!("The event is nested deeper than {MAX_EVENT_DEPTH} levels")));
     match crate::json::parse(text) {
+        Ok(v) if v.depth() > MAX_EVENT_DEPTH => too_deep(),
         Ok(v) => Input::Event(v),
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => too_deep(),
         Err(e) => {
             // serde's message names line/column only, never the content.
             let s = e.to_string();

@@ -175,6 +175,15 @@ impl<'a> J<'a> {
         }
     }
 
+    /// Nesting of arrays and objects (a scalar is 0, `{}` is 1).
+    pub fn depth(&self) -> usize {
+        match self {
+            J::Arr(a) => 1 + a.iter().map(J::depth).max().unwrap_or(0),
+            J::Obj(o) => 1 + o.0.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     /// A copy that owns its strings (outlives the input text).
     pub fn into_owned(self) -> J<'static> {
         match self {

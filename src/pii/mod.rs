@@ -66,7 +66,12 @@ pub fn is_sha256_hex(s: &str) -> bool {
 
 /// Lower-case hex SHA-256 of a string.
 pub fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    let mut buf = [0u8; 64];
+    // `hex::encode` builds the string a char at a time; this writes all 64 bytes at once.
+    match hex::encode_to_slice(Sha256::digest(s.as_bytes()), &mut buf) {
+        Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
+        Err(_) => hex::encode(Sha256::digest(s.as_bytes())),
+    }
 }
 
 /// The value normalized to nothing, so there is nothing to hash.
