@@ -282,7 +282,7 @@ const CURRENCIES: [&str; 60] = [
 fn get<'p, 'a>(m: Option<&'p Obj<'a>>, k: &str) -> Option<&'p J<'a>> {
     m.and_then(|m| m.val(k))
 }
-fn get_str<'p>(m: Option<&'p Obj>, k: &str) -> Option<&'p str> {
+fn get_str<'p>(m: Option<&'p Obj<'p>>, k: &str) -> Option<&'p str> {
     get(m, k).and_then(J::as_str)
 }
 /// `emptyStringToUndefined`: trimmed, and absent when blank.
@@ -294,9 +294,9 @@ fn set<'a>(out: &mut Obj<'a>, k: &'static str, v: Option<J<'a>>) {
         out.push(k, v);
     }
 }
-/// A string borrowed from the payload when it can be.
-fn text<'a>(s: &str) -> J<'a> {
-    J::Str(Cow::Owned(s.to_string()))
+/// A string borrowed from the payload.
+fn text(s: &str) -> J<'_> {
+    J::Str(Cow::Borrowed(s))
 }
 fn string(s: String) -> J<'static> {
     J::Str(Cow::Owned(s))
@@ -317,11 +317,11 @@ fn boxed(v: Option<String>) -> Option<J<'static>> {
     v.filter(|s| !s.is_empty()).map(|s| J::Arr(vec![string(s)]))
 }
 
-fn user_data<'a>(p: &Obj<'a>) -> Result<Obj<'a>, EventError> {
+fn user_data<'a>(p: &'a Obj<'a>) -> Result<Obj<'a>, EventError> {
     let u = p.obj("user_data");
     let top = |k| p.str(k);
     let mut out = Obj::with_capacity(12);
-    let s = |v: Option<&str>| v.map(text);
+    let s = |v: Option<&'a str>| v.map(text);
     let h = |v: Option<String>| v.map(string);
     set(&mut out, "client_ip_address", s(get_str(u, "client_ip_address").or(top("ip_address"))));
     set(&mut out, "client_user_agent", s(get_str(u, "client_user_agent").or(top("user_agent"))));
@@ -358,13 +358,13 @@ fn user_data<'a>(p: &Obj<'a>) -> Result<Obj<'a>, EventError> {
 }
 
 /// `a;b` or `a,b` -> ["a","b"], blanks dropped.
-fn split_list(s: &str) -> Option<J<'static>> {
+fn split_list(s: &str) -> Option<J<'_>> {
     let sep = if s.contains(';') { ';' } else { ',' };
     let parts: Vec<J> = s.split(sep).map(pii::js_trim).filter(|x| !x.is_empty()).map(text).collect();
     (!parts.is_empty()).then_some(J::Arr(parts))
 }
 
-fn custom_data<'a>(p: &Obj<'a>) -> Option<Obj<'a>> {
+fn custom_data<'a>(p: &'a Obj<'a>) -> Option<Obj<'a>> {
     let c = p.obj("custom_data");
     let top = |k| p.str(k);
     let products: Option<Vec<&Obj<'a>>> = p.get("products").and_then(J::as_arr).map(|a| {
@@ -397,10 +397,10 @@ fn custom_data<'a>(p: &Obj<'a>) -> Option<Obj<'a>> {
     (!out.is_empty()).then_some(out)
 }
 
-fn app_data<'a>(p: &Obj<'a>, settings: &Settings) -> J<'a> {
+fn app_data<'a>(p: &'a Obj<'a>, settings: &'a Settings) -> J<'a> {
     let a = p.obj("app_data");
     let truthy = |k| get(a, k).is_some_and(|v| v.as_bool() == Some(true));
-    let field = |k: &str, fallback: Option<&str>| text(get_str(a, k).or(fallback).unwrap_or(""));
+    let field = |k: &str, fallback: Option<&'a str>| text(get_str(a, k).or(fallback).unwrap_or(""));
     let top = |k| p.str(k);
     let app_id = settings.str("app_id");
     let version = get_str(a, "version").unwrap_or(match app_id {
@@ -467,6 +467,7 @@ fn required(v: Option<&J>, field: &str) -> Result<(), EventError> {
 }
 
 fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
+    let p: &Obj = p;
     let source = action_source(p);
     let user = user_data(p)?;
     let custom = custom_data(p);

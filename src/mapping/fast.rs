@@ -115,9 +115,11 @@ impl Run {
         Ok(v)
     }
 
-    /// `None` is JS `undefined`.
-    pub(crate) fn eval<'a>(&mut self, n: &Node, payload: &J<'a>) -> Result<Option<J<'a>>, OverBudget> {
+    /// `None` is JS `undefined`. The result borrows from both the event and the mapping
+    /// (keys and literal strings are not copied).
+    pub(crate) fn eval<'a>(&mut self, n: &'a Node, payload: &J<'a>) -> Result<Option<J<'a>>, OverBudget> {
         Ok(match n {
+            Node::Lit(J::Str(s)) => Some(J::Str(Cow::Borrowed(s))),
             Node::Lit(v) => Some(v.clone()),
             Node::Path(keys) => return self.charge(get(payload, keys).map(Cow::into_owned)),
             Node::If { cond, blank, then, otherwise } => {
@@ -138,7 +140,7 @@ impl Run {
                 for (k, f) in fields {
                     // Undefined properties are dropped, as `JSON.stringify` drops them.
                     if let Some(v) = self.eval(f, payload)? {
-                        out.push(Cow::Owned(k.clone()), v);
+                        out.push(Cow::Borrowed(k.as_str()), v);
                     }
                 }
                 Some(J::Obj(out))

@@ -131,7 +131,7 @@ impl Compiled {
 
     /// `apply` for the parsed event; `converted` holds the event as the full evaluator needs
     /// it, made at most once per event and shared by the subscriptions that need it.
-    pub fn apply_event<'a>(&self, event: &J<'a>, converted: &mut Option<JsVal>) -> Result<J<'a>, MappingError> {
+    pub fn apply_event<'a>(&'a self, event: &J<'a>, converted: &mut Option<JsVal>) -> Result<J<'a>, MappingError> {
         if let Some(node) = &self.fast {
             if let Ok(v) = fast::Run::new().eval(node, event) {
                 return Ok(v.unwrap_or(J::Null));
