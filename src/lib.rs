@@ -14,6 +14,7 @@ pub mod fql;
 pub mod input;
 pub mod js;
 pub mod mapping;
+pub mod monitor;
 pub mod pii;
 pub mod ratelimit;
 pub mod schema;
