@@ -129,6 +129,23 @@ export function makeApi(getWasm) {
           rethrow(e)
         }
       },
+      // send() plus the monitoring record of what was delivered (docs/monitoring.md).
+      async sendWithRecord(events, options = {}) {
+        try {
+          const [lines, record] = await inner.sendRecorded(eventsJson(events), JSON.stringify(options ?? {}))
+          return { lines: JSON.parse(lines), record: JSON.parse(record) }
+        } catch (e) {
+          rethrow(e)
+        }
+      },
+      async sendNdjsonWithRecord(ndjson, options = {}, { firstLine = 1 } = {}) {
+        try {
+          const [output, counts, record] = await inner.sendNdjsonRecorded(String(ndjson), firstLine, JSON.stringify(options ?? {}))
+          return { output, counts: JSON.parse(counts), record: JSON.parse(record) }
+        } catch (e) {
+          rethrow(e)
+        }
+      },
       free() {
         inner.free()
       }
@@ -148,5 +165,18 @@ export function makeApi(getWasm) {
     const wasm = getWasm()
     return JSON.parse(call(() => wasm.presets(String(destination))))
   }
-  return { createDestination, transform, matchesTrigger, presets }
+  // The monitor's decisions (pkg/monitor.js does the I/O): records and configs as JSON values.
+  const monitor = {
+    mergeRecords(records) {
+      return JSON.parse(call(() => getWasm().monitorMerge(configJson(records, 'records', 'INVALID_CONFIG'))))
+    },
+    plan(config, record, day) {
+      return JSON.parse(call(() => getWasm().monitorPlan(configJson(config, 'monitor configuration', 'INVALID_CONFIG'), valueJson(record ?? null, 'record', 'INVALID_CONFIG'), String(day))))
+    },
+    evaluate(config, record, day, responses) {
+      const w = getWasm()
+      return JSON.parse(call(() => w.monitorEvaluate(configJson(config, 'monitor configuration', 'INVALID_CONFIG'), valueJson(record ?? null, 'record', 'INVALID_CONFIG'), String(day), valueJson(responses ?? {}, 'responses', 'INVALID_CONFIG'))))
+    }
+  }
+  return { createDestination, transform, matchesTrigger, presets, monitor }
 }

@@ -5,7 +5,7 @@ use crate::config::{self, Config};
 use crate::delivery::{self, Policy, Transport};
 use crate::engine::{self, Input};
 use crate::error::{ErrorCode, EventError};
-use crate::{fql, input, mapping};
+use crate::{fql, input, mapping, monitor};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -101,6 +101,62 @@ pub async fn send_ndjson<T: Transport>(cfg: &Config, ndjson: &str, first_line: u
     let evs = input::events_from_ndjson(ndjson, first_line);
     let lines = send_inputs(cfg, &evs, &policy, t).await;
     Ok((input::ndjson(&lines), Counts::of(evs.len(), &lines)))
+}
+
+async fn send_inputs_recorded<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T) -> (Vec<Value>, Value) {
+    let plan = cfg.plan(evs);
+    let lines = delivery::send_plan(t, &plan, policy, &cfg.limiter).await;
+    let record = monitor::record_of_send(cfg.definition.slug, &plan, &lines, t.now_ms());
+    (lines, record.to_json())
+}
+
+/// `send`, plus the monitoring record of what it sent (see `monitor`).
+pub async fn send_recorded<T: Transport>(cfg: &Config, events_json: &str, options_json: &str, t: &T) -> Result<(Vec<Value>, Value), EventError> {
+    let evs = input::events_from_array(events_json)?;
+    let policy = policy(options_json)?;
+    Ok(send_inputs_recorded(cfg, &evs, &policy, t).await)
+}
+
+/// `send_ndjson`, plus the monitoring record of what it sent.
+pub async fn send_ndjson_recorded<T: Transport>(cfg: &Config, ndjson: &str, first_line: usize, options_json: &str, t: &T) -> Result<(String, Counts, Value), EventError> {
+    let policy = policy(options_json)?;
+    let evs = input::events_from_ndjson(ndjson, first_line);
+    let (lines, record) = send_inputs_recorded(cfg, &evs, &policy, t).await;
+    Ok((input::ndjson(&lines), Counts::of(evs.len(), &lines), record))
+}
+
+fn monitor_inputs(config_json: &str, record_json: &str) -> Result<(monitor::Config, monitor::Record), EventError> {
+    let bad = |e: EventError| EventError { code: ErrorCode::InvalidConfig, ..e };
+    let cfg = monitor::Config::from_json(&parse_json("monitor configuration", config_json).map_err(bad)?)?;
+    let record = monitor::Record::from_json(&parse_json("record", record_json).map_err(bad)?)?;
+    Ok((cfg, record))
+}
+
+/// Merge a JSON array of records (`null` entries are empty records) into one.
+pub fn monitor_merge(records_json: &str) -> Result<Value, EventError> {
+    let v = parse_json("records", records_json).map_err(|e| EventError { code: ErrorCode::InvalidConfig, ..e })?;
+    let Value::Array(items) = v else {
+        return Err(EventError::new(ErrorCode::InvalidConfig, "records must be an array").with_field("records"));
+    };
+    let mut out = monitor::Record::default();
+    for (i, r) in items.iter().enumerate() {
+        let r = monitor::Record::from_json(r).map_err(|e| EventError { field: e.field.map(|f| f.replacen("record", &format!("records[{i}]"), 1)), ..e })?;
+        out.merge(&r);
+    }
+    Ok(out.to_json())
+}
+
+/// The reads a monitor run needs for `day` (see `monitor::plan`).
+pub fn monitor_plan(config_json: &str, record_json: &str, day: &str) -> Result<Value, EventError> {
+    let (cfg, record) = monitor_inputs(config_json, record_json)?;
+    monitor::plan(&cfg, &record, day)
+}
+
+/// The monitor's findings, alert lines and webhook payload (see `monitor::evaluate`).
+pub fn monitor_evaluate(config_json: &str, record_json: &str, day: &str, responses_json: &str) -> Result<Value, EventError> {
+    let (cfg, record) = monitor_inputs(config_json, record_json)?;
+    let responses = parse_json("responses", responses_json)?;
+    monitor::evaluate(&cfg, &record, day, &responses)
 }
 
 pub fn transform(mapping_json: &str, payload_json: &str) -> Result<Value, EventError> {
