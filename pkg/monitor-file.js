@@ -19,7 +19,8 @@ export class FileRecordStore {
       // Validated (and normalised) by the core: a broken file is an error naming the entry.
       return this.core.mergeRecords([JSON.parse(text)])
     } catch (e) {
-      throw new Error(`record file ${this.path}: ${e.message}`)
+      const field = e?.field ? `${e.field.replace(/^records\[\d+\]\./, '')}: ` : ''
+      throw new Error(`record file ${this.path}: ${field}${e.message}`)
     }
   }
 

@@ -62,7 +62,9 @@ export async function fetchWithRetry(what, url, init, { fetch: fetchImpl = globa
       if (!retryable(res.status)) throw new MonitorFetchError(`${what}: HTTP ${res.status}`, { status: res.status, permanent: true })
       last = new MonitorFetchError(`${what}: HTTP ${res.status}`, { status: res.status })
       const wait = retryAfterMs(res.headers.get('retry-after'))
-      if (wait !== null && wait > r.maxRetryAfterMs) break
+      if (wait !== null && wait > r.maxRetryAfterMs) {
+        throw new MonitorFetchError(`${what}: HTTP ${res.status} with Retry-After ${Math.ceil(wait / 1000)} s, longer than the ${r.maxRetryAfterMs / 1000} s a run waits`, { status: res.status })
+      }
       if (attempt < r.maxAttempts) {
         await sleep(wait ?? backoff(attempt, r, random))
         continue
