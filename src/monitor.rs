@@ -9,7 +9,7 @@
 
 use crate::engine::Plan;
 use crate::error::{ErrorCode, EventError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -37,20 +37,6 @@ pub struct Tally {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Record {
     pub entries: BTreeMap<Key, Tally>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Row {
-    destination: String,
-    target: String,
-    #[serde(rename = "eventType")]
-    event_type: String,
-    day: String,
-    #[serde(default)]
-    delivered: u64,
-    #[serde(default)]
-    failed: u64,
 }
 
 fn config_error(field: impl Into<String>, message: impl Into<String>) -> EventError {
@@ -100,12 +86,15 @@ impl Record {
             return Err(config_error("record.entries", "the record's entries must be an array"));
         };
         for (i, row) in rows.iter().enumerate() {
-            let row: Row = serde_json::from_value(row.clone())
-                .map_err(|e| config_error(format!("record.entries[{i}]"), format!("bad record entry: {e}")))?;
-            if parse_day(&row.day).is_none() {
-                return Err(config_error(format!("record.entries[{i}].day"), "day must be YYYY-MM-DD"));
+            let o = Obj::new(row, format!("record.entries[{i}]"))?;
+            o.only(&["destination", "target", "eventType", "day", "delivered", "failed"])?;
+            let day = o.req_str("day")?;
+            if parse_day(&day).is_none() {
+                return Err(config_error(o.field("day"), "day must be YYYY-MM-DD"));
             }
-            r.add(Key { destination: row.destination, target: row.target, event_type: row.event_type, day: row.day }, row.delivered, row.failed);
+            let count = |k: &str| o.num(k, |x| x >= 0.0 && x.fract() == 0.0, "a whole number >= 0").map(|x| x.unwrap_or(0.0) as u64);
+            let key = Key { destination: o.req_str("destination")?, target: o.req_str("target")?, event_type: o.req_str("eventType")?, day };
+            r.add(key, count("delivered")?, count("failed")?);
         }
         Ok(r)
     }
@@ -287,101 +276,150 @@ pub fn record_of_send(destination: &str, plan: &Plan, lines: &[Value], now_ms: f
 // ---------------------------------------------------------------------------------------------
 // Configuration of the checks
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Thresholds {
-    /// Alert when |reported - sent| exceeds this fraction of what was sent ...
-    #[serde(default = "default_relative")]
-    pub relative: f64,
-    /// ... and is at least this many (small numbers are noisy).
-    #[serde(default = "default_absolute")]
-    pub absolute: u64,
+// Parsed by hand rather than with serde's derive: the derive's deserializers cost about 20 KB of
+// wasm for a configuration read once per run.
+
+/// A JSON object being read, with its path for error messages.
+struct Obj<'a> {
+    m: &'a Map<String, Value>,
+    at: String,
 }
 
-fn default_relative() -> f64 {
-    0.1
+impl<'a> Obj<'a> {
+    fn new(v: &'a Value, at: impl Into<String>) -> Result<Obj<'a>, EventError> {
+        let at = at.into();
+        match v.as_object() {
+            Some(m) => Ok(Obj { m, at }),
+            None => Err(config_error(at.clone(), format!("{at} must be an object"))),
+        }
+    }
+    fn field(&self, k: &str) -> String {
+        if self.at.is_empty() { k.to_string() } else { format!("{}.{k}", self.at) }
+    }
+    fn err(&self, k: &str, what: &str) -> EventError {
+        let f = self.field(k);
+        config_error(f.clone(), format!("{f} must be {what}"))
+    }
+    fn only(&self, keys: &[&str]) -> Result<(), EventError> {
+        match self.m.keys().find(|k| !keys.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(k) => {
+                let f = self.field(k);
+                Err(config_error(f.clone(), format!("{f}: unknown field (known: {})", keys.join(", "))))
+            }
+        }
+    }
+    fn get(&self, k: &str) -> Option<&'a Value> {
+        self.m.get(k).filter(|v| !v.is_null())
+    }
+    fn str(&self, k: &str) -> Result<Option<String>, EventError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
+            Some(_) => Err(self.err(k, "a non-empty string")),
+        }
+    }
+    fn req_str(&self, k: &str) -> Result<String, EventError> {
+        self.str(k)?.ok_or_else(|| self.err(k, "a non-empty string (it is required)"))
+    }
+    fn num(&self, k: &str, ok: impl Fn(f64) -> bool, what: &str) -> Result<Option<f64>, EventError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(v) => v.as_f64().filter(|x| x.is_finite() && ok(*x)).map(Some).ok_or_else(|| self.err(k, what)),
+        }
+    }
+    fn strings(&self, k: &str) -> Result<Option<Vec<String>>, EventError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_string).ok_or_else(|| self.err(k, "an array of strings")))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(self.err(k, "an array of strings")),
+        }
+    }
 }
-fn default_absolute() -> u64 {
-    5
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// Alert when |reported - expected| exceeds this fraction of what was expected ...
+    pub relative: f64,
+    /// ... and is at least this many (small numbers are noisy).
+    pub absolute: u64,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { relative: default_relative(), absolute: default_absolute() }
+        Thresholds { relative: 0.1, absolute: 5 }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+impl Thresholds {
+    fn read(o: &Obj, k: &str, base: Thresholds) -> Result<Option<Thresholds>, EventError> {
+        let Some(v) = o.get(k) else { return Ok(None) };
+        let t = Obj::new(v, o.field(k))?;
+        t.only(&["relative", "absolute"])?;
+        Ok(Some(Thresholds {
+            relative: t.num("relative", |x| x >= 0.0, "a number >= 0 (0.1 = 10%)")?.unwrap_or(base.relative),
+            absolute: t.num("absolute", |x| x >= 0.0 && x.fract() == 0.0, "a whole number >= 0")?.map_or(base.absolute, |x| x as u64),
+        }))
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct ConversionCheck {
     /// Pixel or Snap app id, as in the destination's settings.
     pub pixel_id: String,
-    #[serde(default = "default_capi")]
     pub destination: String,
     /// Event types to compare (default: every type sent that day that has a stats field).
-    #[serde(default)]
     pub event_types: Option<Vec<String>>,
     /// Extra or overriding event type -> Snap stats field names.
-    #[serde(default)]
     pub fields: BTreeMap<String, String>,
     /// Read the stats of this ad account instead of the pixel's.
-    #[serde(default)]
     pub ad_account_id: Option<String>,
-    #[serde(default)]
     pub thresholds: Option<Thresholds>,
 }
 
-fn default_capi() -> String {
-    SNAP_CAPI.into()
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudienceSource {
-    #[serde(rename = "snap-segment")]
     SnapSegment,
-    #[serde(rename = "braze-segment")]
     BrazeSegment,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AudienceCheck {
     /// The destination slug that syncs the audience (`snap-audiences`, `braze-cohorts`).
     pub destination: String,
     /// The audience key in the record (default: `id`).
-    #[serde(default)]
     pub audience: Option<String>,
     /// Where its size is read: a Snap segment or a Braze segment.
     pub source: AudienceSource,
     /// The segment id at the source.
     pub id: String,
     /// Members before the record began.
-    #[serde(default)]
     pub baseline: i64,
     /// The share of sent identifiers the destination is expected to match (Snap reports
     /// matched users only).
-    #[serde(default = "one")]
     pub match_rate: f64,
     /// Snap segment statuses that are fine (default `["ACTIVE"]`; empty: not checked).
-    #[serde(default)]
     pub expect_status: Option<Vec<String>>,
-    #[serde(default)]
     pub thresholds: Option<Thresholds>,
 }
 
-fn one() -> f64 {
-    1.0
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub thresholds: Thresholds,
+    pub conversions: Vec<ConversionCheck>,
+    pub audiences: Vec<AudienceCheck>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Config {
-    #[serde(default)]
-    pub thresholds: Thresholds,
-    #[serde(default)]
-    pub conversions: Vec<ConversionCheck>,
-    #[serde(default)]
-    pub audiences: Vec<AudienceCheck>,
+fn list<'a>(o: &Obj<'a>, k: &str) -> Result<&'a [Value], EventError> {
+    match o.get(k) {
+        None => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(o.err(k, "an array")),
+    }
 }
 
 impl Config {
@@ -390,50 +428,45 @@ impl Config {
         if !v.is_object() {
             return Err(config_error("monitor", "the monitor configuration must be a JSON object"));
         }
-        let mut c = Config::default();
-        if let Some(t) = v.get("thresholds") {
-            c.thresholds = serde_json::from_value(t.clone()).map_err(|e| config_error("thresholds", format!("thresholds: {e}")))?;
-        }
-        for (name, out) in [("conversions", 0), ("audiences", 1)] {
-            let Some(list) = v.get(name) else { continue };
-            let Some(items) = list.as_array() else {
-                return Err(config_error(name, format!("{name} must be an array")));
-            };
-            for (i, item) in items.iter().enumerate() {
-                let at = format!("{name}[{i}]");
-                let e = |e: serde_json::Error| config_error(at.clone(), format!("{at}: {e}"));
-                if out == 0 {
-                    c.conversions.push(serde_json::from_value(item.clone()).map_err(e)?);
-                } else {
-                    c.audiences.push(serde_json::from_value(item.clone()).map_err(e)?);
+        let top = Obj::new(v, "")?;
+        let mut c = Config { thresholds: Thresholds::read(&top, "thresholds", Thresholds::default())?.unwrap_or_default(), ..Config::default() };
+        for (i, item) in list(&top, "conversions")?.iter().enumerate() {
+            let o = Obj::new(item, format!("conversions[{i}]"))?;
+            o.only(&["pixelId", "destination", "eventTypes", "fields", "adAccountId", "thresholds"])?;
+            let mut fields = BTreeMap::new();
+            if let Some(f) = o.get("fields") {
+                let fo = Obj::new(f, o.field("fields"))?;
+                for k in fo.m.keys() {
+                    fields.insert(k.clone(), fo.req_str(k)?);
                 }
             }
+            c.conversions.push(ConversionCheck {
+                pixel_id: o.req_str("pixelId")?,
+                destination: o.str("destination")?.unwrap_or_else(|| SNAP_CAPI.into()),
+                event_types: o.strings("eventTypes")?,
+                fields,
+                ad_account_id: o.str("adAccountId")?,
+                thresholds: Thresholds::read(&o, "thresholds", c.thresholds)?,
+            });
         }
-        let check_t = |t: &Thresholds, at: String| {
-            if !(t.relative >= 0.0 && t.relative.is_finite()) {
-                return Err(config_error(format!("{at}.relative"), "relative must be a number >= 0 (0.1 = 10%)"));
-            }
-            Ok(())
-        };
-        check_t(&c.thresholds, "thresholds".into())?;
-        for (i, cc) in c.conversions.iter().enumerate() {
-            if cc.pixel_id.trim().is_empty() {
-                return Err(config_error(format!("conversions[{i}].pixelId"), "pixelId must not be empty"));
-            }
-            if let Some(t) = &cc.thresholds {
-                check_t(t, format!("conversions[{i}].thresholds"))?;
-            }
-        }
-        for (i, a) in c.audiences.iter().enumerate() {
-            if a.id.trim().is_empty() {
-                return Err(config_error(format!("audiences[{i}].id"), "id must not be empty"));
-            }
-            if !(a.match_rate > 0.0 && a.match_rate <= 1.0) {
-                return Err(config_error(format!("audiences[{i}].matchRate"), "matchRate must be a number in (0, 1]"));
-            }
-            if let Some(t) = &a.thresholds {
-                check_t(t, format!("audiences[{i}].thresholds"))?;
-            }
+        for (i, item) in list(&top, "audiences")?.iter().enumerate() {
+            let o = Obj::new(item, format!("audiences[{i}]"))?;
+            o.only(&["destination", "audience", "source", "id", "baseline", "matchRate", "expectStatus", "thresholds"])?;
+            let source = match o.req_str("source")?.as_str() {
+                "snap-segment" => AudienceSource::SnapSegment,
+                "braze-segment" => AudienceSource::BrazeSegment,
+                _ => return Err(o.err("source", "\"snap-segment\" or \"braze-segment\"")),
+            };
+            c.audiences.push(AudienceCheck {
+                destination: o.req_str("destination")?,
+                audience: o.str("audience")?,
+                source,
+                id: o.req_str("id")?,
+                baseline: o.num("baseline", |x| x.fract() == 0.0, "a whole number")?.map_or(0, |x| x as i64),
+                match_rate: o.num("matchRate", |x| x > 0.0 && x <= 1.0, "a number in (0, 1]")?.unwrap_or(1.0),
+                expect_status: o.strings("expectStatus")?,
+                thresholds: Thresholds::read(&o, "thresholds", c.thresholds)?,
+            });
         }
         Ok(c)
     }
@@ -557,19 +590,19 @@ pub fn exceeds(expected: i64, reported: i64, t: &Thresholds) -> bool {
     expected <= 0 || diff as f64 > t.relative * expected as f64
 }
 
+/// The change in percent with one decimal, `+3.3%`. Integer arithmetic: Rust's float formatting
+/// would add its own code to the wasm for this one string.
 fn pct(expected: i64, reported: i64) -> String {
     if expected == 0 {
         return "n/a".into();
     }
-    format!("{:+.1}%", (reported - expected) as f64 * 100.0 / expected as f64)
+    let tenths = ((reported - expected) as f64 * 1000.0 / expected as f64).round() as i64;
+    let sign = if tenths < 0 { '-' } else { '+' };
+    format!("{sign}{}.{}%", tenths.unsigned_abs() / 10, tenths.unsigned_abs() % 10)
 }
 
 fn num(v: Option<&Value>) -> Option<f64> {
-    match v? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+    v?.as_f64().filter(|x| x.is_finite())
 }
 
 /// Sum of a stats field over every stats object in a Snap stats response (DAY timeseries or
@@ -643,7 +676,7 @@ fn response<'a>(responses: &'a Value, id: &str) -> Result<&'a Value, String> {
 }
 
 fn threshold_text(t: &Thresholds) -> String {
-    format!("threshold {}% and at least {}", t.relative * 100.0, t.absolute.max(1))
+    format!("threshold {}% and at least {}", crate::js::number_to_string((t.relative * 100.0 * 1e6).round() / 1e6), t.absolute.max(1))
 }
 
 /// Compares the record with the reported figures. `responses` maps each `plan` request id to
@@ -844,7 +877,8 @@ mod tests {
         let e = Record::from_json(&json!({"version": 1, "entries": [{"destination": "d", "target": "t", "eventType": "E", "day": "2025-13-01"}]})).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("record.entries[0].day"));
         let e = Record::from_json(&json!({"version": 1, "entries": [{"destination": "d", "target": "t", "eventType": "E", "day": "2025-12-01", "delivered": -1}]})).unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("record.entries[0]"));
+        assert_eq!(e.field.as_deref(), Some("record.entries[0].delivered"));
+        assert_eq!(e.message, "record.entries[0].delivered must be a whole number >= 0");
         assert_eq!(e.code, ErrorCode::InvalidConfig);
     }
 
@@ -1036,12 +1070,19 @@ mod tests {
         let e = |v: Value| Config::from_json(&v).unwrap_err().field.unwrap();
         assert_eq!(e(json!([])), "monitor");
         assert_eq!(e(json!({"conversions": {}})), "conversions");
-        assert_eq!(e(json!({"conversions": [{"pixelID": "x"}]})), "conversions[0]");
+        assert_eq!(e(json!({"conversions": [{"pixelID": "x"}]})), "conversions[0].pixelID");
+        assert_eq!(e(json!({"conversions": [{}]})), "conversions[0].pixelId");
+        assert_eq!(e(json!({"conversions": [{"pixelId": "p", "fields": {"X": 1}}]})), "conversions[0].fields.X");
         assert_eq!(e(json!({"conversions": [{"pixelId": " "}]})), "conversions[0].pixelId");
-        assert_eq!(e(json!({"audiences": [{"destination": "d", "source": "nope", "id": "x"}]})), "audiences[0]");
+        assert_eq!(e(json!({"audiences": [{"destination": "d", "source": "nope", "id": "x"}]})), "audiences[0].source");
         assert_eq!(e(json!({"audiences": [{"destination": "d", "source": "snap-segment", "id": "x", "matchRate": 0}]})), "audiences[0].matchRate");
         assert_eq!(e(json!({"thresholds": {"relative": -1}})), "thresholds.relative");
-        assert_eq!(e(json!({"thresholds": {"absolute": 1.5}})), "thresholds");
+        assert_eq!(e(json!({"thresholds": {"absolute": 1.5}})), "thresholds.absolute");
+        let msg = Config::from_json(&json!({"conversions": [{"pixelID": "x"}]})).unwrap_err().message;
+        assert_eq!(msg, "conversions[0].pixelID: unknown field (known: pixelId, destination, eventTypes, fields, adAccountId, thresholds)");
+        // A check's thresholds inherit what they do not set from the global ones.
+        let c = Config::from_json(&json!({"thresholds": {"relative": 0.5, "absolute": 9}, "conversions": [{"pixelId": "p", "thresholds": {"absolute": 1}}]})).unwrap();
+        assert_eq!(c.conversions[0].thresholds, Some(Thresholds { relative: 0.5, absolute: 1 }));
         // Keys for the JS glue are left alone.
         assert!(Config::from_json(&json!({"snap": {}, "store": {"file": "x"}, "webhook": "http://h"})).is_ok());
     }

@@ -316,7 +316,7 @@ describe('edge-actions monitor: faults', { skip }, () => {
   test('bad configuration and record files are named', async () => {
     let res = await monitor({ conversions: [{ pixelID: 'x' }] }, sent)
     assert.equal(res.code, 2)
-    assert.match(res.stderr, /INVALID_CONFIG \(conversions\[0\]\): conversions\[0\]: unknown field `pixelID`/)
+    assert.match(res.stderr, /INVALID_CONFIG \(conversions\[0\]\.pixelID\): conversions\[0\]\.pixelID: unknown field \(known: pixelId, /)
     res = await monitor(monitorConfig(), { version: 1, entries: [{ destination: 'd', target: 't', eventType: 'E', day: '29/11/2026' }] })
     assert.equal(res.code, 2)
     assert.match(res.stderr, /record file .*record\.json: entries\[0\]\.day: day must be YYYY-MM-DD/)
