@@ -6,6 +6,7 @@
 import { createReadStream, readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { parseArgs } from 'node:util'
+import { resolve, dirname } from 'node:path'
 import { createDestination, EdgeActionsError, monitor as monitorCore } from './node.js'
 import { runMonitor, previousDay } from './monitor.js'
 import { FileRecordStore } from './monitor-file.js'
@@ -226,7 +227,8 @@ async function monitorCommand(values, rest) {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) fail('the monitor configuration must be a JSON object')
   const day = values.day ?? previousDay()
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) fail('--day must be YYYY-MM-DD')
-  const recordPath = values.record ?? config.store?.file
+  // store.file is relative to the configuration file; --record to the working directory.
+  const recordPath = values.record ?? (typeof config.store?.file === 'string' ? resolve(dirname(values.config), config.store.file) : undefined)
   if (!recordPath) fail('no record file: pass --record FILE or set store.file in the configuration')
   const snap = config.snap ?? {}
   const credentials = {

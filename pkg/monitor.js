@@ -77,6 +77,19 @@ export async function fetchWithRetry(what, url, init, { fetch: fetchImpl = globa
   throw new MonitorFetchError(`${last.message} (gave up after retries)`, { status: last.status })
 }
 
+/** `retry` of the configuration, checked: a typo fails the run instead of retrying oddly. */
+export function retryOptions(retry) {
+  if (retry === undefined || retry === null) return {}
+  if (typeof retry !== 'object' || Array.isArray(retry)) throw new TypeError('retry must be an object')
+  const limits = { maxAttempts: [1, 20], baseDelayMs: [0, 60000], maxDelayMs: [0, 600000], maxRetryAfterMs: [0, 600000], timeoutMs: [1, 600000] }
+  for (const [k, v] of Object.entries(retry)) {
+    const range = limits[k]
+    if (!range) throw new TypeError(`retry.${k}: unknown setting (known: ${Object.keys(limits).join(', ')})`)
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < range[0] || v > range[1]) throw new TypeError(`retry.${k} must be a number from ${range[0]} to ${range[1]}`)
+  }
+  return retry
+}
+
 function backoff(attempt, r, random) {
   const ceiling = Math.min(r.maxDelayMs, r.baseDelayMs * 2 ** (attempt - 1))
   return ceiling / 2 + random() * (ceiling / 2)
@@ -136,7 +149,7 @@ async function snapGet(path, auth, origin, io) {
  *   webhook     URL of a Slack-compatible incoming webhook (a secret: never logged)
  */
 export async function runMonitor({ core, config, store, day, credentials = {}, webhook, fetch: fetchImpl = globalThis.fetch, sleep, random }) {
-  const io = { fetch: fetchImpl, sleep, random, retry: config.retry ?? {} }
+  const io = { fetch: fetchImpl, sleep, random, retry: retryOptions(config.retry) }
   const record = (await store.load()) ?? null
   const reads = core.plan(config, record, day)
   const snap = snapAuth({ ...credentials.snap, tokenUrl: config.snap?.tokenUrl ?? credentials.snap?.tokenUrl })

@@ -4,7 +4,7 @@
 //   node --test tests/node/monitor.test.mjs
 import { test, describe, before, after, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 
@@ -325,6 +325,20 @@ describe('edge-actions monitor: faults', { skip }, () => {
     res = await runCli(['monitor', '--config', file('c.json', monitorConfig())])
     assert.equal(res.code, 2)
     assert.match(res.stderr, /no record file/)
+    res = await monitor(monitorConfig({ retry: { maxAttempts: 0 } }), sent)
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /retry\.maxAttempts must be a number from 1 to 20/)
+  })
+
+  test('store.file is read relative to the configuration file', async () => {
+    market.setStats('px-123', DAY, { conversion_purchases: 100 })
+    const sub = path.join(dir, 'conf')
+    mkdirSync(sub, { recursive: true })
+    writeFileSync(path.join(sub, 'sent.json'), JSON.stringify(sent))
+    writeFileSync(path.join(sub, 'monitor.json'), JSON.stringify(monitorConfig({ store: { file: 'sent.json' } })))
+    const res = await runCli(['monitor', '--config', path.join(sub, 'monitor.json'), '--day', DAY])
+    assert.equal(res.code, 0, res.stderr)
+    assert.equal(res.stdout.trim(), `OK conversions snap-conversions-api pixel px-123 PURCHASE ${DAY}: sent 100, Snap reports 100 (+0, +0.0%; threshold 10% and at least 5)`)
   })
 })
 
