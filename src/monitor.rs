@@ -7,7 +7,7 @@
 //! - conversions: target = pixel / Snap app id, event type = the API's event name (`PURCHASE`);
 //! - audiences: target = the audience key, event type `add` or `remove`.
 
-use crate::engine::Plan;
+use crate::engine::{HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -215,25 +215,45 @@ fn str_field<'a>(body: &'a Value, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| body.get(*k).and_then(Value::as_str)).filter(|s| !s.is_empty())
 }
 
-/// (target, event type) of one sent item, or `None` when it is not counted (Snap's test-mode
-/// `/validate` endpoint records nothing). Snap CAPI: `/v3/{id}/events` and the item's
-/// `event_name`. Other destinations (the contract for new ones, docs/monitoring.md): the item's
-/// `audience_id` / `segment_id` / `cohort_id` / `audience`, else the target path; the item's
-/// `action` (`add` / `remove` for audiences) / `event_name` / `event_type` / `name`, else `event`.
-pub fn sent_key(destination: &str, target: &str, item: &Value) -> Option<(String, String)> {
-    let path = target.split('?').next().unwrap_or(target);
-    if destination == SNAP_CAPI {
-        let mut segs = path.trim_start_matches('/').split('/');
-        let (_version, id, rest) = (segs.next()?, segs.next()?, segs.collect::<Vec<_>>());
-        if rest.contains(&"validate") {
-            return None;
+pub const SNAP_AUDIENCES: &str = "snap-audiences";
+pub const BRAZE_COHORTS: &str = "braze-cohorts";
+
+/// (target, event type) of one sent entry, or `None` when it is not counted. `item_target` is
+/// the entry's own target (its group), `request` the first request that carried it, `item` its
+/// element of that request's body (`Null` when the body does not hold one per entry).
+/// - Snap CAPI: `/v3/{id}/events` and the item's `event_name`; Snap's test-mode `/validate`
+///   endpoint records nothing, so it is not counted.
+/// - snap-audiences: the segment id of `/v1/segments/{id}/users` (or the audience name of a
+///   segment found by name), `add` for POST and `remove` for DELETE; lookalike creation is not
+///   counted.
+/// - Others (the contract for new destinations, docs/monitoring.md): the item's `audience_id` /
+///   `segment_id` / `cohort_id` / `audience`, else the request path; its `action` / `event_name` /
+///   `event_type` / `name`, else `event`.
+pub fn sent_key(destination: &str, item_target: &str, request: &HttpRequest, request_target: &str, item: &Value) -> Option<(String, String)> {
+    let path = request_target.split('?').next().unwrap_or(request_target);
+    match destination {
+        SNAP_CAPI => {
+            let mut segs = path.trim_start_matches('/').split('/');
+            let (_version, id, rest) = (segs.next()?, segs.next()?, segs.collect::<Vec<_>>());
+            if rest.contains(&"validate") {
+                return None;
+            }
+            let event = str_field(item, &["event_name", "event_type"]).unwrap_or("event");
+            Some((percent_decode(id), event.to_string()))
         }
-        let event = str_field(item, &["event_name", "event_type"]).unwrap_or("event");
-        return Some((percent_decode(id), event.to_string()));
+        SNAP_AUDIENCES => {
+            let audience = match item_target.strip_prefix("named\n") {
+                Some(name) => name.to_string(),
+                None => percent_decode(item_target.strip_prefix("/v1/segments/")?.strip_suffix("/users")?),
+            };
+            Some((audience, if request.method == "DELETE" { "remove" } else { "add" }.to_string()))
+        }
+        _ => {
+            let target = str_field(item, &["audience_id", "segment_id", "cohort_id", "audience"]).map_or_else(|| path.to_string(), str::to_string);
+            let event = str_field(item, &["action", "event_name", "event_type", "name"]).unwrap_or("event");
+            Some((target, event.to_string()))
+        }
     }
-    let target = str_field(item, &["audience_id", "segment_id", "cohort_id", "audience"]).map_or_else(|| path.to_string(), str::to_string);
-    let event = str_field(item, &["action", "event_name", "event_type", "name"]).unwrap_or("event");
-    Some((target, event.to_string()))
 }
 
 /// The items of a request body in entry order: the body itself when it is an array of `n`, or
@@ -250,24 +270,86 @@ fn items_of(body: &Value, n: usize) -> Option<&Vec<Value>> {
     }
 }
 
+/// `Some(delivered)` for an entry that was sent, `None` for one never sent (rejected, skipped).
+fn outcome(line: Option<&Value>) -> Option<bool> {
+    let line = line?;
+    let delivered = line.get("delivered") == Some(&Value::Bool(true));
+    (delivered || line.get("attempts").and_then(Value::as_u64).unwrap_or(0) > 0).then_some(delivered)
+}
+
 /// The record of one send: `lines` are `send`'s result lines (one per prepared entry of `plan`,
 /// in order). Delivered lines count as delivered, lines with attempts as failed; entries never
-/// sent (rejected, skipped) are not counted.
+/// sent (rejected, skipped) are not counted. Each entry counts once, under the first request
+/// that carried it, except for Braze cohorts, whose requests are counted instead (below).
 pub fn record_of_send(destination: &str, plan: &Plan, lines: &[Value], now_ms: f64) -> Record {
+    if destination == BRAZE_COHORTS {
+        return braze_cohorts_record(plan, lines, now_ms);
+    }
     let mut r = Record::default();
-    for batch in &plan.batches {
-        let items = items_of(&batch.request.body, batch.entries.len());
+    let mut first: Vec<Option<(usize, usize)>> = vec![None; plan.prepared.len()];
+    for (b, batch) in plan.batches.iter().enumerate() {
         for (k, &e) in batch.entries.iter().enumerate() {
-            let Some(line) = lines.get(e) else { continue };
-            let delivered = line.get("delivered") == Some(&Value::Bool(true));
-            let attempted = line.get("attempts").and_then(Value::as_u64).unwrap_or(0) > 0;
-            if !delivered && !attempted {
-                continue;
+            if let Some(slot @ None) = first.get_mut(e) {
+                *slot = Some((b, k));
             }
-            let item = items.and_then(|a| a.get(k)).unwrap_or(&Value::Null);
-            let Some((target, event_type)) = sent_key(destination, &batch.target, item) else { continue };
-            let key = Key { destination: destination.to_string(), target, event_type, day: item_day(item, now_ms) };
-            r.add(key, u64::from(delivered), u64::from(!delivered));
+        }
+    }
+    for (e, prep) in plan.prepared.iter().enumerate() {
+        let (Prepared::Item { item: entry, .. }, Some((b, k))) = (prep, first[e]) else { continue };
+        let Some(delivered) = outcome(lines.get(e)) else { continue };
+        let batch = &plan.batches[b];
+        let item = items_of(&batch.request.body, batch.entries.len()).and_then(|a| a.get(k)).unwrap_or(&Value::Null);
+        let Some((target, event_type)) = sent_key(destination, &entry.target, &batch.request, &batch.target, item) else { continue };
+        let key = Key { destination: destination.to_string(), target, event_type, day: item_day(item, now_ms) };
+        r.add(key, u64::from(delivered), u64::from(!delivered));
+    }
+    r
+}
+
+/// Braze cohorts: an entry's item (with its change) is folded into requests that drop replays
+/// and take each user once, so the members added and removed are read from the requests. A
+/// cohort update (`/partners/segment/cohorts/users`) counts the ids of its `cohort_changes`
+/// (`should_remove`: removed) under the cohort name of its entries' group
+/// (`cohort\n{id}\n{name}`); a custom-attribute update (`/users/track`) counts each user's
+/// boolean attribute under the attribute's name (true: added). A request counts as delivered
+/// when every entry it carried was; failed when one was sent and is not. Day: the send's.
+fn braze_cohorts_record(plan: &Plan, lines: &[Value], now_ms: f64) -> Record {
+    let mut r = Record::default();
+    let day = day_of_ms(now_ms);
+    for batch in &plan.batches {
+        let outcomes: Vec<Option<bool>> = batch.entries.iter().map(|&e| outcome(lines.get(e))).collect();
+        if outcomes.iter().all(Option::is_none) {
+            continue;
+        }
+        let delivered = outcomes.iter().all(|o| *o == Some(true));
+        let mut count = |audience: &str, event_type: &str, n: u64| {
+            let key = Key { destination: BRAZE_COHORTS.into(), target: audience.into(), event_type: event_type.into(), day: day.clone() };
+            if delivered { r.add(key, n, 0) } else { r.add(key, 0, n) }
+        };
+        let body = &batch.request.body;
+        match batch.target.as_str() {
+            "/partners/segment/cohorts/users" => {
+                let group = batch.entries.first().and_then(|&e| match plan.prepared.get(e) {
+                    Some(Prepared::Item { item, .. }) => Some(item.target.as_str()),
+                    _ => None,
+                });
+                let Some(name) = group.and_then(|g| g.splitn(3, '\n').nth(2)) else { continue };
+                for change in body.get("cohort_changes").and_then(Value::as_array).into_iter().flatten() {
+                    let ids: usize = ["user_ids", "device_ids", "aliases"].iter().filter_map(|k| change.get(*k)?.as_array().map(Vec::len)).sum();
+                    let removed = change.get("should_remove") == Some(&Value::Bool(true));
+                    count(name, if removed { "remove" } else { "add" }, ids as u64);
+                }
+            }
+            "/users/track" => {
+                for object in body.get("attributes").and_then(Value::as_array).into_iter().flatten() {
+                    for (attribute, v) in object.as_object().into_iter().flatten() {
+                        if let Value::Bool(b) = v {
+                            count(attribute, if *b { "add" } else { "remove" }, 1);
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
     r
@@ -884,33 +966,53 @@ mod tests {
 
     #[test]
     fn sent_keys() {
+        let req = |method: &'static str| HttpRequest { method, url: String::new(), headers: Map::new(), body: Value::Null };
         let item = json!({"event_name": "PURCHASE", "event_time": 1});
-        assert_eq!(sent_key(SNAP_CAPI, "/v3/px%2F1/events", &item), Some(("px/1".into(), "PURCHASE".into())));
-        assert_eq!(sent_key(SNAP_CAPI, "/v3/px/events/validate", &item), None, "test mode is not recorded by Snap");
-        // The generic contract, for audience destinations.
-        assert_eq!(sent_key("snap-audiences", "/v1/segments/s1/users", &json!({"audience_id": "s1", "action": "remove"})), Some(("s1".into(), "remove".into())));
-        assert_eq!(sent_key("other", "/x/y?z=1", &json!({})), Some(("/x/y".into(), "event".into())));
+        let t = "/v3/px%2F1/events";
+        assert_eq!(sent_key(SNAP_CAPI, t, &req("POST"), t, &item), Some(("px/1".into(), "PURCHASE".into())));
+        let t = "/v3/px/events/validate";
+        assert_eq!(sent_key(SNAP_CAPI, t, &req("POST"), t, &item), None, "test mode is not recorded by Snap");
+        // snap-audiences: the segment from the entry's group, the change from the method.
+        let users = "/v1/segments/s%201/users";
+        assert_eq!(sent_key(SNAP_AUDIENCES, users, &req("POST"), users, &Value::Null), Some(("s 1".into(), "add".into())));
+        assert_eq!(sent_key(SNAP_AUDIENCES, users, &req("DELETE"), users, &Value::Null), Some(("s 1".into(), "remove".into())));
+        assert_eq!(sent_key(SNAP_AUDIENCES, "named\nhigh_ltv", &req("DELETE"), "/v1/segments/{segment}/users", &Value::Null), Some(("high_ltv".into(), "remove".into())));
+        assert_eq!(sent_key(SNAP_AUDIENCES, "/v1/adaccounts/a/segments", &req("POST"), "/v1/adaccounts/a/segments", &Value::Null), None, "lookalike creation");
+        // The generic contract.
+        assert_eq!(sent_key("other", "/x", &req("POST"), "/x", &json!({"audience_id": "s1", "action": "remove"})), Some(("s1".into(), "remove".into())));
+        assert_eq!(sent_key("other", "/x/y?z=1", &req("POST"), "/x/y?z=1", &json!({})), Some(("/x/y".into(), "event".into())));
     }
 
     fn line(delivered: bool, attempts: u64) -> Value {
         json!({"messageId": "m", "delivered": delivered, "attempts": attempts, "status": if delivered { json!(200) } else { Value::Null }})
     }
 
+    // The only places that build engine values: one to adjust if their shape changes.
+    fn batch(entries: Vec<usize>, target: &str, method: &'static str, body: Value) -> Batch {
+        let request = HttpRequest { method, url: "http://x".into(), headers: Map::new(), body };
+        Batch { entries, target: target.into(), request }
+    }
+    fn entry(target: &str) -> Prepared {
+        Prepared::Item { message_id: None, subscription: "s".into(), item: crate::destinations::Item { target: target.into(), body: Value::Null } }
+    }
+    fn rejected() -> Prepared {
+        Prepared::Error { message_id: None, subscription: None, error: EventError::new(ErrorCode::InvalidEvent, "x") }
+    }
+
     #[test]
     fn record_of_a_send_counts_delivered_and_failed_by_event_time_day() {
-        let req = |body: Value| HttpRequest { method: "POST", url: "http://x".into(), headers: Map::new(), body };
         let day1 = 1_764_460_800_000i64; // 2025-11-30
         let items = vec![
             json!({"event_name": "PURCHASE", "event_time": day1}),
             json!({"event_name": "PURCHASE", "event_time": day1 - 1}),
             json!({"event_name": "PAGE_VIEW", "event_time": day1}),
         ];
-        let prepared = |n: usize| (0..n).map(|_| Prepared::Skipped { message_id: None, reason: "x".into() }).collect::<Vec<_>>();
+        let t = "/v3/px/events";
         let plan = Plan {
-            prepared: prepared(5),
+            prepared: vec![entry(t), entry(t), entry(t), rejected(), entry(t)],
             batches: vec![
-                Batch { entries: vec![0, 1, 2], target: "/v3/px/events".into(), request: req(json!({"data": items})) },
-                Batch { entries: vec![4], target: "/v3/px/events".into(), request: req(json!({"data": [{"event_name": "PURCHASE", "event_time": day1}]})) },
+                batch(vec![0, 1, 2], t, "POST", json!({"data": items})),
+                batch(vec![4], t, "POST", json!({"data": [{"event_name": "PURCHASE", "event_time": day1}]})),
             ],
         };
         // Entry 3 is a rejection (never sent); 4 failed after 3 attempts.
@@ -923,6 +1025,59 @@ mod tests {
         ]
         .into_iter()
         .collect();
+        assert_eq!(r.entries, want);
+    }
+
+    #[test]
+    fn snap_audience_entries_count_once_under_their_first_request() {
+        let users = "/v1/segments/seg/users";
+        // Entry 0 has an email and a phone: two calls (one per schema), counted once.
+        let plan = Plan {
+            prepared: vec![entry(users), entry(users), entry(users), entry("named\nvip")],
+            batches: vec![
+                batch(vec![0], users, "POST", json!({"users": [{"schema": ["EMAIL_SHA256"], "data": [["h1"]]}]})),
+                batch(vec![0], users, "POST", json!({"users": [{"schema": ["PHONE_SHA256"], "data": [["h2"]]}]})),
+                batch(vec![1], users, "DELETE", json!({"users": [{"schema": ["EMAIL_SHA256"], "data": [["h3"]]}]})),
+                batch(vec![2], users, "POST", json!({"users": [{"schema": ["EMAIL_SHA256"], "data": [["h4"]]}]})),
+                batch(vec![3], "/v1/segments/{segment}/users", "POST", json!({"users": []})),
+            ],
+        };
+        let lines = vec![line(true, 1), line(true, 1), line(false, 4), line(true, 1)];
+        let r = record_of_send(SNAP_AUDIENCES, &plan, &lines, 1_764_460_800_000.0);
+        let want: BTreeMap<Key, Tally> = [
+            (key(SNAP_AUDIENCES, "seg", "add", "2025-11-30"), Tally { delivered: 1, failed: 1 }),
+            (key(SNAP_AUDIENCES, "seg", "remove", "2025-11-30"), Tally { delivered: 1, failed: 0 }),
+            (key(SNAP_AUDIENCES, "vip", "add", "2025-11-30"), Tally { delivered: 1, failed: 0 }),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(r.entries, want);
+    }
+
+    #[test]
+    fn braze_cohort_members_are_read_from_the_requests() {
+        let g = "cohort\nc-1\nvip";
+        let plan = Plan {
+            prepared: vec![entry(g), entry(g), entry(g), entry("/users/track"), entry("/users/track")],
+            batches: vec![
+                // The cohort creation carries the entries but adds nobody.
+                batch(vec![0, 1, 2], "/partners/segment/cohorts", "POST", json!({"name": "vip", "cohort_id": "c-1"})),
+                batch(vec![0, 1, 2], "/partners/segment/cohorts/users", "POST", json!({"cohort_id": "c-1", "cohort_changes": [
+                    {"user_ids": ["u1", "u2"], "device_ids": ["d1"], "aliases": []},
+                    {"user_ids": ["u3"], "device_ids": [], "aliases": [], "should_remove": true}]})),
+                batch(vec![3, 4], "/users/track", "POST", json!({"attributes": [{"external_id": "u1", "vip": true}, {"external_id": "u9", "churned": false}]})),
+            ],
+        };
+        let lines = vec![line(true, 1), line(true, 1), line(true, 1), line(true, 1), line(false, 2)];
+        let r = record_of_send(BRAZE_COHORTS, &plan, &lines, 1_764_460_800_000.0);
+        let want: BTreeMap<Key, Tally> = [
+            (key(BRAZE_COHORTS, "churned", "remove", "2025-11-30"), Tally { delivered: 0, failed: 1 }),
+            (key(BRAZE_COHORTS, "vip", "add", "2025-11-30"), Tally { delivered: 3, failed: 1 }),
+            (key(BRAZE_COHORTS, "vip", "remove", "2025-11-30"), Tally { delivered: 1, failed: 0 }),
+        ]
+        .into_iter()
+        .collect();
+        // The /users/track request had a failed entry: both its users count as failed.
         assert_eq!(r.entries, want);
     }
 
