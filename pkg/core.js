@@ -129,22 +129,17 @@ export function makeApi(getWasm) {
           rethrow(e)
         }
       },
-      // send() plus the monitoring record of what was delivered (docs/monitoring.md).
+      // send() plus the monitoring record of what was delivered (docs/monitoring.md): built
+      // on send() itself (`record: true` makes the core add it as a last line), so a recorded
+      // send goes exactly the way a plain one does.
       async sendWithRecord(events, options = {}) {
-        try {
-          const [lines, record] = await inner.sendRecorded(eventsJson(events), JSON.stringify(options ?? {}))
-          return { lines: JSON.parse(lines), record: JSON.parse(record) }
-        } catch (e) {
-          rethrow(e)
-        }
+        const lines = await this.send(events, { ...options, record: true })
+        return { lines, record: lines.pop().record }
       },
-      async sendNdjsonWithRecord(ndjson, options = {}, { firstLine = 1 } = {}) {
-        try {
-          const [output, counts, record] = await inner.sendNdjsonRecorded(String(ndjson), firstLine, JSON.stringify(options ?? {}))
-          return { output, counts: JSON.parse(counts), record: JSON.parse(record) }
-        } catch (e) {
-          rethrow(e)
-        }
+      async sendNdjsonWithRecord(ndjson, options = {}, opts = {}) {
+        const { output, counts } = await this.sendNdjson(ndjson, { ...options, record: true }, opts)
+        const cut = output.lastIndexOf('\n', output.length - 2)
+        return { output: output.slice(0, cut + 1), counts, record: JSON.parse(output.slice(cut + 1)).record }
       },
       free() {
         inner.free()

@@ -117,6 +117,9 @@ export interface SendOptions {
   maxRetryAfterMs?: number
   /** Cap on request starts per second for this call, on top of the destination's rateLimit (default: none). */
   maxRequestsPerSecond?: number
+  /** Add the monitoring record of what was sent as a last line `{ record }` (what
+   * sendWithRecord uses; docs/monitoring.md). */
+  record?: boolean
 }
 
 /** What an NDJSON call did: events read; lines planned / delivered, rejected before any request,

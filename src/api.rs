@@ -78,51 +78,40 @@ pub fn plan_ndjson(cfg: &Config, ndjson: &str, first_line: usize) -> (String, Co
     (input::ndjson(&lines), Counts::of(evs.len(), &lines))
 }
 
-fn policy(options_json: &str) -> Result<Policy, EventError> {
+/// The delivery policy, and whether the options ask for the monitor's record (`record: true`).
+fn policy(options_json: &str) -> Result<(Policy, bool), EventError> {
     let opts = if options_json.trim().is_empty() { Value::Null } else { parse_json("send options", options_json)? };
-    Policy::from_options(&opts)
+    Ok((Policy::from_options(&opts)?, opts.get("record") == Some(&Value::Bool(true))))
 }
 
-async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T) -> Vec<Value> {
+/// With `record`, also the line `{"record": ...}`: the monitor's record of what this send
+/// delivered (see `monitor`), built from the plan it executed. It goes last in the output
+/// (pkg/core.js `sendWithRecord` takes it off), so a record takes no other way out of the core
+/// and recorded sends go through exactly the code plain ones do.
+async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T, record: bool) -> (Vec<Value>, Option<Value>) {
     let plan = cfg.plan(evs);
-    delivery::send_plan(t, &plan, policy, &cfg.limiter).await
+    let lines = delivery::send_plan(t, &plan, policy, &cfg.limiter).await;
+    let record = record.then(|| serde_json::json!({"record": monitor::record_of_send(cfg.definition.slug, &plan, &lines, t.now_ms()).to_json()}));
+    (lines, record)
 }
 
 /// Deliver a JSON array of events; one result line per (event, subscription).
 pub async fn send<T: Transport>(cfg: &Config, events_json: &str, options_json: &str, t: &T) -> Result<Vec<Value>, EventError> {
     let evs = input::events_from_array(events_json)?;
-    let policy = policy(options_json)?;
-    Ok(send_inputs(cfg, &evs, &policy, t).await)
+    let (policy, record) = policy(options_json)?;
+    let (mut lines, record) = send_inputs(cfg, &evs, &policy, t, record).await;
+    lines.extend(record);
+    Ok(lines)
 }
 
 /// `send` for NDJSON events, with NDJSON result lines (see `plan_ndjson`).
 pub async fn send_ndjson<T: Transport>(cfg: &Config, ndjson: &str, first_line: usize, options_json: &str, t: &T) -> Result<(String, Counts), EventError> {
-    let policy = policy(options_json)?;
+    let (policy, record) = policy(options_json)?;
     let evs = input::events_from_ndjson(ndjson, first_line);
-    let lines = send_inputs(cfg, &evs, &policy, t).await;
-    Ok((input::ndjson(&lines), Counts::of(evs.len(), &lines)))
-}
-
-async fn send_inputs_recorded<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T) -> (Vec<Value>, Value) {
-    let plan = cfg.plan(evs);
-    let lines = delivery::send_plan(t, &plan, policy, &cfg.limiter).await;
-    let record = monitor::record_of_send(cfg.definition.slug, &plan, &lines, t.now_ms());
-    (lines, record.to_json())
-}
-
-/// `send`, plus the monitoring record of what it sent (see `monitor`).
-pub async fn send_recorded<T: Transport>(cfg: &Config, events_json: &str, options_json: &str, t: &T) -> Result<(Vec<Value>, Value), EventError> {
-    let evs = input::events_from_array(events_json)?;
-    let policy = policy(options_json)?;
-    Ok(send_inputs_recorded(cfg, &evs, &policy, t).await)
-}
-
-/// `send_ndjson`, plus the monitoring record of what it sent.
-pub async fn send_ndjson_recorded<T: Transport>(cfg: &Config, ndjson: &str, first_line: usize, options_json: &str, t: &T) -> Result<(String, Counts, Value), EventError> {
-    let policy = policy(options_json)?;
-    let evs = input::events_from_ndjson(ndjson, first_line);
-    let (lines, record) = send_inputs_recorded(cfg, &evs, &policy, t).await;
-    Ok((input::ndjson(&lines), Counts::of(evs.len(), &lines), record))
+    let (mut lines, record) = send_inputs(cfg, &evs, &policy, t, record).await;
+    let counts = Counts::of(evs.len(), &lines);
+    lines.extend(record);
+    Ok((input::ndjson(&lines), counts))
 }
 
 fn monitor_inputs(config_json: &str, record_json: &str) -> Result<(monitor::Config, monitor::Record), EventError> {

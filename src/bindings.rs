@@ -79,28 +79,6 @@ impl Destination {
             Ok(js_sys::Array::of2(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts))).into())
         })
     }
-
-    /// Promise of `[result lines JSON, record JSON]`: `send` plus the monitoring record.
-    #[wasm_bindgen(js_name = sendRecorded)]
-    pub fn send_recorded(&self, events_json: String, options_json: String) -> js_sys::Promise {
-        reserve_heap(events_json.len());
-        let cfg = Rc::clone(&self.cfg);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let (lines, record) = api::send_recorded(&cfg, &events_json, &options_json, &Fetch).await.map_err(throw)?;
-            Ok(js_sys::Array::of2(&JsValue::from_str(&to_json(&lines)), &JsValue::from_str(&to_json(&record))).into())
-        })
-    }
-
-    /// Promise of `[ndjson output, counts JSON, record JSON]`.
-    #[wasm_bindgen(js_name = sendNdjsonRecorded)]
-    pub fn send_ndjson_recorded(&self, ndjson: String, first_line: u32, options_json: String) -> js_sys::Promise {
-        reserve_heap(ndjson.len());
-        let cfg = Rc::clone(&self.cfg);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let (out, counts, record) = api::send_ndjson_recorded(&cfg, &ndjson, first_line as usize, &options_json, &Fetch).await.map_err(throw)?;
-            Ok(js_sys::Array::of3(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts)), &JsValue::from_str(&to_json(&record))).into())
-        })
-    }
 }
 
 #[wasm_bindgen(js_name = monitorMerge)]

@@ -99,9 +99,21 @@ describe('the sent record', { skip }, () => {
       [DESTINATION, 'px-123', 'PURCHASE', '2026-11-28', 1],
       [DESTINATION, 'px-123', 'PURCHASE', DAY, 1, 1]
     ]))
-    // send() itself is unchanged.
+    // send() itself is unchanged; `record: true` adds the record as a last line (what
+    // sendWithRecord is built on).
     const plain = await dest.send([ev('Order Completed', 'm7')])
+    assert.equal(plain.length, 1)
     assert.deepEqual(Object.keys(plain[0]).sort(), ['attempts', 'delivered', 'messageId', 'status', 'subscription'])
+    const withLine = await dest.send([ev('Order Completed', 'm8')], { record: true })
+    assert.equal(withLine.length, 2)
+    assert.deepEqual(withLine[1], { record: record([[DESTINATION, 'px-123', 'PURCHASE', DAY, 1]]) })
+    // NDJSON: the same, and the counts leave the record line out.
+    const nd = await dest.sendNdjsonWithRecord(JSON.stringify(ev('Order Completed', 'm9')) + '\n' + JSON.stringify(page('m10')) + '\n')
+    assert.deepEqual(nd.output.trim().split('\n').map((l) => JSON.parse(l).messageId), ['m9', 'm10'])
+    assert.deepEqual([nd.counts.events, nd.counts.delivered], [2, 2])
+    assert.deepEqual(nd.record, record([[DESTINATION, 'px-123', 'PAGE_VIEW', DAY, 1], [DESTINATION, 'px-123', 'PURCHASE', DAY, 1]]))
+    const empty = await dest.sendNdjsonWithRecord('')
+    assert.deepEqual([empty.output, empty.record], ['', { version: 1, entries: [] }])
   })
 
   test('test mode (the /validate endpoint) is not counted: Snap records nothing', async () => {
