@@ -110,6 +110,40 @@ describe('monitoring in the Worker', () => {
   })
 })
 
+describe('inline delivery records too; a cron run without a monitor section does nothing', () => {
+  let wi
+  after(async () => wi?.dispose())
+
+  test('inline: the record is written once per request; no monitor: no record, cron logs a warning', async () => {
+    const bindings = (monitor) => ({
+      EDGE_ACTIONS_CONFIG: JSON.stringify(config(monitor)),
+      EDGE_ACTIONS_SHARED_SECRET: SHARED_SECRET,
+      SNAP_ACCESS_TOKEN: SNAP_TOKEN,
+      SNAP_MARKETING_TOKEN: MARKETING_TOKEN,
+      EDGE_ACTIONS_BASE_URL: snap.url
+    })
+    wi = await startWorker({ kv: true, bindings: bindings({ ...MONITOR, snap: { baseUrl: market.url } }) })
+    const res = await wi.fetch('/events', signed([order(), order()]))
+    assert.equal(res.status, 200, await res.text())
+    const kv = await wi.mf.getKVNamespace('EDGE_ACTIONS_KV')
+    let { keys } = await kv.list({ prefix: 'monitor:sent:' })
+    assert.equal(keys.length, 1, 'one KV write for the request')
+    assert.deepEqual(JSON.parse(await kv.get(keys[0].name)).entries, [
+      { destination: 'snap-conversions-api', target: 'px-wk', eventType: 'PURCHASE', day: DAY, delivered: 2, failed: 0 }
+    ])
+    assert.deepEqual(JSON.parse(keys[0].metadata.r), JSON.parse(await kv.get(keys[0].name)), 'the part also travels in the metadata')
+
+    await wi.restart({ kv: true, bindings: bindings(undefined) })
+    const kv2 = await wi.mf.getKVNamespace('EDGE_ACTIONS_KV')
+    const before = (await kv2.list({ prefix: 'monitor:' })).keys.length
+    assert.equal((await wi.fetch('/events', signed([order()]))).status, 200)
+    assert.equal((await kv2.list({ prefix: 'monitor:' })).keys.length, before, 'nothing recorded without a monitor section')
+    const out = await (await wi.mf.getWorker()).scheduled({ scheduledTime: new Date(NOW), cron: '15 6 * * *' })
+    assert.equal(out.outcome, 'ok')
+    await waitFor(() => wi.records().some((r) => r.kind === 'monitor-not-configured'), { what: 'the warning' })
+  })
+})
+
 describe('monitor configuration in the Worker', () => {
   test('a monitor section needs the KV namespace; unknown keys and inline secrets are named', async () => {
     const { loadConfig } = await import('../../pkg/worker-config.js')
