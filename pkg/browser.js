@@ -19,4 +19,4 @@ function getWasm() {
 }
 
 export { EdgeActionsError } from './core.js'
-export const { createDestination, transform, matchesTrigger, presets } = makeApi(getWasm)
+export const { createDestination, transform, matchesTrigger, presets, monitor } = makeApi(getWasm)

@@ -6,14 +6,23 @@
 import { createReadStream, readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { parseArgs } from 'node:util'
-import { createDestination, EdgeActionsError } from './node.js'
+import { resolve, dirname } from 'node:path'
+import { createDestination, EdgeActionsError, monitor as monitorCore } from './node.js'
+import { runMonitor, previousDay } from './monitor.js'
+import { FileRecordStore } from './monitor-file.js'
 
 const USAGE = `usage: edge-actions <plan|send> --destination NAME --settings settings.json
                     [--subscriptions subs.json] [--base-url URL]
                     [--concurrency N] [--max-attempts N] [--timeout-ms N]
-                    [--rate N] [--burst N] [--quiet] [events.ndjson]
+                    [--rate N] [--burst N] [--record FILE] [--quiet] [events.ndjson]
+       edge-actions monitor --config monitor.json [--day YYYY-MM-DD] [--webhook URL]
+                    [--record FILE] [--json]
 Reads NDJSON Segment events from the file or stdin; prints NDJSON lines on stdout and a
 summary on stderr (--quiet: none).
+  --record FILE  send: add the counts of what was sent to this record file (monitoring)
+monitor: compares the record with what Snap / Braze report for the day (default: yesterday,
+UTC); prints one line per check (--json: the report); exit 1 on a discrepancy, 3 when a check
+could not run. See README "Monitoring".
   --rate N   at most N requests per second per pixel / app id (default: no ceiling; a 429
              halves the rate, which then recovers)
   --burst N  requests that may start back to back under --rate (default 20)`
@@ -61,6 +70,11 @@ async function main() {
         'timeout-ms': { type: 'string' },
         rate: { type: 'string' },
         burst: { type: 'string' },
+        record: { type: 'string' },
+        config: { type: 'string' },
+        day: { type: 'string' },
+        webhook: { type: 'string' },
+        json: { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -74,7 +88,8 @@ async function main() {
     return
   }
   const [command, file, ...rest] = positionals
-  if (command !== 'plan' && command !== 'send') fail(`expected a command, plan or send\n${USAGE}`)
+  if (command === 'monitor') return monitorCommand(values, positionals.slice(1))
+  if (command !== 'plan' && command !== 'send') fail(`expected a command, plan, send or monitor\n${USAGE}`)
   if (rest.length) fail(`unexpected arguments: ${rest.join(' ')}`)
   if (!values.destination) fail('--destination is required')
   if (!values.settings) fail('--settings is required')
@@ -114,11 +129,20 @@ async function main() {
     process.stderr.write(`\redge-actions: ${total.events} events read...`)
   }
 
+  // --record: the chunks' records are merged in memory and written once at the end.
+  const recording = command === 'send' && values.record !== undefined
+  let record = null
   let nextLine = 1
   const run = async (text, lines) => {
     const firstLine = nextLine
     nextLine += lines
-    const { output, counts } = command === 'plan' ? dest.planNdjson(text, { firstLine }) : await dest.sendNdjson(text, sendOptions, { firstLine })
+    let output, counts
+    if (command === 'plan') ({ output, counts } = dest.planNdjson(text, { firstLine }))
+    else if (recording) {
+      let part
+      ;({ output, counts, record: part } = await dest.sendNdjsonWithRecord(text, sendOptions, { firstLine }))
+      record = monitorCore.mergeRecords([record, part])
+    } else ({ output, counts } = await dest.sendNdjson(text, sendOptions, { firstLine }))
     for (const k of Object.keys(total)) total[k] += counts[k] ?? 0
     await write(output)
     showProgress()
@@ -169,6 +193,13 @@ async function main() {
   chunk += pending
   if (chunk.trim()) await run(chunk, chunkLines + 1)
 
+  if (recording) {
+    try {
+      await new FileRecordStore(monitorCore, values.record).add(record)
+    } catch (e) {
+      fail(`cannot write the record file ${values.record}: ${e.message}`, 1)
+    }
+  }
   if (progress && lastProgress) process.stderr.write('\r\x1b[K')
   if (!values.quiet) {
     const done = command === 'plan' ? `${total.planned} planned` : `${total.delivered} delivered`
@@ -176,6 +207,53 @@ async function main() {
     process.stderr.write(`edge-actions: ${total.events} events read; ${done}, ${total.rejected} rejected, ${total.skipped} skipped${tail}\n`)
   }
   if (command === 'send' && total.failed + total.rejected > 0) process.exitCode = 1
+}
+
+// Credentials come from the configuration file or from environment variables it names (never
+// printed): snap.accessToken | snap.accessTokenEnv (default SNAP_MARKETING_ACCESS_TOKEN), the
+// refresh trio snap.refreshToken / clientId / clientSecret (or their *Env names),
+// braze.apiKey | braze.apiKeyEnv (default BRAZE_API_KEY), webhook | webhookEnv.
+function fromConfig(section, key, defaultEnv) {
+  if (!section) return defaultEnv ? process.env[defaultEnv] || undefined : undefined
+  if (typeof section[key] === 'string' && section[key]) return section[key]
+  const env = section[`${key}Env`] ?? defaultEnv
+  return env ? process.env[env] || undefined : undefined
+}
+
+async function monitorCommand(values, rest) {
+  if (rest.length) fail(`unexpected arguments: ${rest.join(' ')}`)
+  if (!values.config) fail('--config is required')
+  const config = readJson(values.config, 'monitor configuration')
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) fail('the monitor configuration must be a JSON object')
+  const day = values.day ?? previousDay()
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) fail('--day must be YYYY-MM-DD')
+  // store.file is relative to the configuration file; --record to the working directory.
+  const recordPath = values.record ?? (typeof config.store?.file === 'string' ? resolve(dirname(values.config), config.store.file) : undefined)
+  if (!recordPath) fail('no record file: pass --record FILE or set store.file in the configuration')
+  const snap = config.snap ?? {}
+  const credentials = {
+    snap: {
+      accessToken: fromConfig(snap, 'accessToken', 'SNAP_MARKETING_ACCESS_TOKEN'),
+      refreshToken: fromConfig(snap, 'refreshToken', 'SNAP_REFRESH_TOKEN'),
+      clientId: fromConfig(snap, 'clientId', 'SNAP_CLIENT_ID'),
+      clientSecret: fromConfig(snap, 'clientSecret', 'SNAP_CLIENT_SECRET')
+    },
+    braze: { apiKey: fromConfig(config.braze ?? {}, 'apiKey', 'BRAZE_API_KEY') }
+  }
+  const webhook = values.webhook ?? fromConfig(config, 'webhook')
+  let report
+  try {
+    report = await runMonitor({ core: monitorCore, config, store: new FileRecordStore(monitorCore, recordPath), day, credentials, webhook })
+  } catch (e) {
+    fail(e instanceof EdgeActionsError ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
+  }
+  if (values.json) process.stdout.write(JSON.stringify(report) + '\n')
+  else for (const f of report.findings) process.stdout.write(f.line + '\n')
+  if (!values.quiet) {
+    const hook = report.webhookPosted ? '; webhook posted' : report.webhookError ? `; ${report.webhookError}` : ''
+    process.stderr.write(`edge-actions monitor ${day}: ${report.findings.length} checks, ${report.alerts} discrepancies, ${report.errors} could not run${hook}\n`)
+  }
+  process.exitCode = report.alerts > 0 ? 1 : report.errors > 0 ? 3 : 0
 }
 
 main().catch((e) => fail(e instanceof EdgeActionsError ? `${e.code}: ${e.message}` : String(e?.stack ?? e), 1))

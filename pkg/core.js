@@ -129,6 +129,18 @@ export function makeApi(getWasm) {
           rethrow(e)
         }
       },
+      // send() plus the monitoring record of what was delivered (docs/monitoring.md): built
+      // on send() itself (`record: true` makes the core add it as a last line), so a recorded
+      // send goes exactly the way a plain one does.
+      async sendWithRecord(events, options = {}) {
+        const lines = await this.send(events, { ...options, record: true })
+        return { lines, record: lines.pop().record }
+      },
+      async sendNdjsonWithRecord(ndjson, options = {}, opts = {}) {
+        const { output, counts } = await this.sendNdjson(ndjson, { ...options, record: true }, opts)
+        const cut = output.lastIndexOf('\n', output.length - 2)
+        return { output: output.slice(0, cut + 1), counts, record: JSON.parse(output.slice(cut + 1)).record }
+      },
       free() {
         inner.free()
       }
@@ -148,5 +160,18 @@ export function makeApi(getWasm) {
     const wasm = getWasm()
     return JSON.parse(call(() => wasm.presets(String(destination))))
   }
-  return { createDestination, transform, matchesTrigger, presets }
+  // The monitor's decisions (pkg/monitor.js does the I/O): records and configs as JSON values.
+  const monitor = {
+    mergeRecords(records) {
+      return JSON.parse(call(() => getWasm().monitorMerge(configJson(records, 'records', 'INVALID_CONFIG'))))
+    },
+    plan(config, record, day) {
+      return JSON.parse(call(() => getWasm().monitorPlan(configJson(config, 'monitor configuration', 'INVALID_CONFIG'), valueJson(record ?? null, 'record', 'INVALID_CONFIG'), String(day))))
+    },
+    evaluate(config, record, day, responses) {
+      const w = getWasm()
+      return JSON.parse(call(() => w.monitorEvaluate(configJson(config, 'monitor configuration', 'INVALID_CONFIG'), valueJson(record ?? null, 'record', 'INVALID_CONFIG'), String(day), valueJson(responses ?? {}, 'responses', 'INVALID_CONFIG'))))
+    }
+  }
+  return { createDestination, transform, matchesTrigger, presets, monitor }
 }

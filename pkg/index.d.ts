@@ -117,6 +117,9 @@ export interface SendOptions {
   maxRetryAfterMs?: number
   /** Cap on request starts per second for this call, on top of the destination's rateLimit (default: none). */
   maxRequestsPerSecond?: number
+  /** Add the monitoring record of what was sent as a last line `{ record }` (what
+   * sendWithRecord uses; docs/monitoring.md). */
+  record?: boolean
 }
 
 /** What an NDJSON call did: events read; lines planned / delivered, rejected before any request,
@@ -146,8 +149,89 @@ export interface Destination {
   planNdjson(ndjson: string, opts?: { firstLine?: number }): NdjsonResult
   /** send() for NDJSON text. */
   sendNdjson(ndjson: string, options?: SendOptions, opts?: { firstLine?: number }): Promise<NdjsonResult>
+  /** send() plus the monitoring record of what it sent (docs/monitoring.md). */
+  sendWithRecord(events: unknown[], options?: SendOptions): Promise<{ lines: SendLine[]; record: SentRecord }>
+  /** sendNdjson() plus the monitoring record of what it sent. */
+  sendNdjsonWithRecord(ndjson: string, options?: SendOptions, opts?: { firstLine?: number }): Promise<NdjsonResult & { record: SentRecord }>
   /** Release the wasm-side memory now instead of at garbage collection. */
   free(): void
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring (docs/monitoring.md): a record of what was sent, compared with what the destination
+// reports. `monitor` holds the decisions; pkg/monitor.js (`edge-actions/monitor`) the I/O.
+
+/** Counts of sent items by destination slug, target (pixel / app id, or audience key), event type
+ * (`PURCHASE`, or `add` / `remove` for audiences) and UTC day. */
+export interface SentRecord {
+  version: 1
+  entries: { destination: string; target: string; eventType: string; day: string; delivered: number; failed: number }[]
+}
+
+export interface MonitorThresholds {
+  /** Alert above this fraction of the expected figure (default 0.1) ... */
+  relative?: number
+  /** ... when the difference is at least this (default 5). */
+  absolute?: number
+}
+
+export interface MonitorConfig {
+  thresholds?: MonitorThresholds
+  conversions?: {
+    pixelId: string
+    destination?: string
+    eventTypes?: string[]
+    /** Event type -> Snap stats field, for types without a built-in one. */
+    fields?: Record<string, string>
+    /** Read this ad account's stats instead of the pixel's. */
+    adAccountId?: string
+    thresholds?: MonitorThresholds
+  }[]
+  audiences?: {
+    destination: string
+    audience?: string
+    source: 'snap-segment' | 'braze-segment'
+    id: string
+    baseline?: number
+    matchRate?: number
+    expectStatus?: string[]
+    thresholds?: MonitorThresholds
+  }[]
+  snap?: { baseUrl?: string; tokenUrl?: string }
+  braze?: { baseUrl?: string }
+  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; maxRetryAfterMs?: number; timeoutMs?: number }
+}
+
+export interface MonitorFinding {
+  kind: 'conversions' | 'audience'
+  destination: string
+  target: string
+  eventType?: string
+  day: string
+  sent?: number
+  expected?: number
+  reported?: number
+  status?: string
+  result: 'ok' | 'alert' | 'error' | 'skipped'
+  line: string
+}
+
+export interface MonitorReport {
+  day: string
+  ok: boolean
+  alerts: number
+  errors: number
+  findings: MonitorFinding[]
+  /** Slack incoming-webhook JSON when something is wrong, else null. */
+  webhook: { text: string; blocks: unknown[] } | null
+}
+
+export declare const monitor: {
+  mergeRecords(records: (SentRecord | null)[]): SentRecord
+  /** The reads a run needs: [{ id, api: 'snap' | 'braze', path }]. */
+  plan(config: MonitorConfig, record: SentRecord | null, day: string): { id: string; api: 'snap' | 'braze'; path: string }[]
+  /** `responses`: request id -> { body } or { error }. */
+  evaluate(config: MonitorConfig, record: SentRecord | null, day: string, responses: Record<string, { body: unknown } | { error: string }>): MonitorReport
 }
 
 export declare function createDestination(options: DestinationOptions): Destination
@@ -162,7 +246,7 @@ export declare function init(input?: string | URL | Response | BufferSource | We
 
 // ---------------------------------------------------------------------------------------------
 // The ready-made Cloudflare Worker (`edge-actions/worker`, pkg/worker.js): its default export is
-// a module Worker ({ fetch, queue }). Below: the shape of its EDGE_ACTIONS_CONFIG var and of its
+// a module Worker ({ fetch, queue, scheduled }). Below: the shape of its EDGE_ACTIONS_CONFIG var and of its
 // answers. Reference: docs/worker.md.
 
 /** One destination in EDGE_ACTIONS_CONFIG: createDestination's options plus a name and secrets. */
@@ -218,6 +302,14 @@ export interface WorkerConfig {
     cookieDomain?: string | null
     /** Origins allowed to call the route cross-origin with credentials. */
     allowedOrigins?: string[]
+  }
+  /** Monitoring (docs/monitoring.md): needs EDGE_ACTIONS_KV; runs on the Worker's cron trigger. */
+  monitor?: Omit<MonitorConfig, 'snap'> & {
+    /** Record what is sent (default true). */
+    record?: boolean
+    snap?: { baseUrl?: string; tokenUrl?: string }
+    /** Credential -> name of the Worker secret that holds it. */
+    secrets?: Partial<Record<'snapAccessToken' | 'snapRefreshToken' | 'snapClientId' | 'snapClientSecret' | 'brazeApiKey' | 'webhook', string>>
   }
 }
 

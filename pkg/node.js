@@ -6,4 +6,4 @@ import { makeApi } from './core.js'
 wasm.initSync({ module: readFileSync(new URL('./wasm/edge_actions_bg.wasm', import.meta.url)) })
 
 export { EdgeActionsError } from './core.js'
-export const { createDestination, transform, matchesTrigger, presets } = makeApi(() => wasm)
+export const { createDestination, transform, matchesTrigger, presets, monitor } = makeApi(() => wasm)

@@ -5,7 +5,8 @@
 //   EDGE_ACTIONS_API_TOKEN      secret: accepted as `Authorization: Bearer <token>`
 //   EDGE_ACTIONS_BASE_URL       var, optional: origin that replaces every API host (tests, proxies)
 //   EDGE_ACTIONS_QUEUE          Queue producer, optional: enqueue + 202 instead of inline delivery
-//   EDGE_ACTIONS_KV             KV namespace, optional: click ids by anonymousId, parked dead letters
+//   EDGE_ACTIONS_KV             KV namespace, optional: click ids by anonymousId, parked dead letters,
+//                               the monitor's sent record
 //
 // Secrets never sit in the JSON var (vars are plain text in wrangler.toml and the dashboard): a
 // destination names the Worker secret that fills a setting, `"secrets": {"access_token":
@@ -172,7 +173,7 @@ function readDestination(raw, i, env, baseUrl, createDestination) {
  */
 export function loadConfig(env, createDestination) {
   const raw = readRawConfig(env)
-  checkKeys(raw, ['destinations', 'inbound', 'delivery', 'queue', 'clickIds'], BINDINGS.config)
+  checkKeys(raw, ['destinations', 'inbound', 'delivery', 'queue', 'clickIds', 'monitor'], BINDINGS.config)
 
   const baseUrlVar = env[BINDINGS.baseUrl]
   const baseUrl = baseUrlVar === undefined || baseUrlVar === '' ? undefined : origin(String(baseUrlVar), BINDINGS.baseUrl)
@@ -261,8 +262,11 @@ export function loadConfig(env, createDestination) {
     throw new WorkerConfigError(BINDINGS.kv, 'must be a KV namespace binding ([[kv_namespaces]] in wrangler.toml)')
   }
 
+  const monitor = readMonitor(raw.monitor, kv, baseUrl)
+
   return {
     destinations,
+    monitor,
     byName: new Map(destinations.map((d) => [d.name, d])),
     inbound,
     delivery,
@@ -272,4 +276,32 @@ export function loadConfig(env, createDestination) {
     queueBinding: q2,
     kv
   }
+}
+
+// The monitor (docs/monitoring.md): the checks are validated by the core when a run starts; here
+// only what the Worker needs. Credentials are Worker secrets named in `secrets` and read when
+// the cron run starts, so a missing one fails the run, never event delivery.
+const MONITOR_SECRETS = ['snapAccessToken', 'snapRefreshToken', 'snapClientId', 'snapClientSecret', 'brazeApiKey', 'webhook']
+function readMonitor(raw, kv, baseUrl) {
+  if (raw === undefined || raw === null) return null
+  const at = `${BINDINGS.config}.monitor`
+  if (!isObject(raw)) throw new WorkerConfigError(at, 'must be an object')
+  checkKeys(raw, ['record', 'conversions', 'audiences', 'thresholds', 'retry', 'snap', 'braze', 'secrets'], at)
+  const record = bool(raw, 'record', at, true)
+  if (!kv) throw new WorkerConfigError(at, `needs the ${BINDINGS.kv} KV namespace for the record of what was sent ([[kv_namespaces]] in wrangler.toml)`)
+  for (const key of ['snap', 'braze']) {
+    const sec = raw[key] ?? {}
+    if (!isObject(sec)) throw new WorkerConfigError(`${at}.${key}`, 'must be an object')
+    checkKeys(sec, key === 'snap' ? ['baseUrl', 'tokenUrl'] : ['baseUrl'], `${at}.${key}`)
+  }
+  const secrets = raw.secrets ?? {}
+  if (!isObject(secrets)) throw new WorkerConfigError(`${at}.secrets`, 'must be an object of credential -> Worker secret name')
+  checkKeys(secrets, MONITOR_SECRETS, `${at}.secrets`)
+  for (const [k, v] of Object.entries(secrets)) {
+    if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw new WorkerConfigError(`${at}.secrets.${k}`, 'must be the name of a Worker secret')
+  }
+  const { record: _r, secrets: _s, ...config } = raw
+  // EDGE_ACTIONS_BASE_URL replaces every API host, the Marketing API's too.
+  if (baseUrl !== undefined) config.snap = { baseUrl, tokenUrl: `${baseUrl}/login/oauth2/access_token`, ...config.snap }
+  return { record, config, secrets }
 }

@@ -22,6 +22,8 @@ import {
 } from './worker-config.js'
 import { HttpError, readBody, makeAuthenticator, parseJson, eventsOf } from './worker-inbound.js'
 import { handleCollect, fillClickIds } from './worker-clickids.js'
+import { monitor as monitorCore } from './workerd.js'
+import { runMonitor, KvRecordStore, previousDay } from './monitor.js'
 
 
 const MESSAGE_VERSION = 1
@@ -93,6 +95,19 @@ export default {
     }
     if (batch.queue === s.cfg.queue.deadLetterQueue) return parkDeadLetters(batch, s.cfg)
     return consume(batch, s.cfg)
+  },
+
+  // Cron trigger ([triggers] crons in wrangler.toml): the monitor for the previous UTC day. A
+  // run with discrepancies or failed checks throws after logging, so the Cron Event shows it.
+  async scheduled(controller, env) {
+    const s = stateFor(env)
+    if (s.error) throw new Error(`configuration: ${s.error.message}`)
+    if (!s.cfg.monitor) {
+      log('warn', { kind: 'monitor-not-configured', message: `a cron trigger ran, but ${BINDINGS.config} has no "monitor" section` })
+      return
+    }
+    const report = await runScheduledMonitor(s.cfg, env, previousDay(controller.scheduledTime ?? Date.now()))
+    if (!report.ok) throw new Error(`monitor ${report.day}: ${report.alerts} discrepancies, ${report.errors} checks could not run`)
   }
 }
 
@@ -166,16 +181,15 @@ async function deliverInline(accepted, rejected, cfg) {
   // The destinations share the invocation's 6 connections.
   const concurrency = Math.max(1, Math.floor(d.concurrency / cfg.destinations.length))
   const options = { concurrency, maxAttempts: d.maxAttempts, timeoutMs: d.timeoutMs, baseDelayMs: d.baseDelayMs, maxRetryAfterMs: d.maxRetryAfterMs }
+  const records = cfg.monitor?.record ? [] : undefined
   const perDestination = await Promise.all(
     cfg.destinations.map(async (dest) => {
-      try {
-        return (await dest.destination.send(events, options)).map((line) => ({ destination: dest.name, ...line }))
-      } catch (e) {
-        log('error', { kind: 'send-failed', destination: dest.name, error: e?.name, message: String(e?.message ?? e) })
-        return [{ destination: dest.name, messageId: null, delivered: false, attempts: 0, status: null, error: { code: 'INTERNAL', message: 'delivery failed in the Worker', retryable: true } }]
-      }
+      const lines = await sendSafely(dest, events, options, records)
+      if (lines) return lines.map((line) => ({ destination: dest.name, ...line }))
+      return [{ destination: dest.name, messageId: null, delivered: false, attempts: 0, status: null, error: { code: 'INTERNAL', message: 'delivery failed in the Worker', retryable: true } }]
     })
   )
+  await recordSent(cfg, records)
   const sent = perDestination.flat()
   for (const line of sent) logLine(line)
   // Screened-out events first (they carry their index in the request), then send() lines.
@@ -272,9 +286,12 @@ async function pool(tasks, limit) {
   return out
 }
 
-async function sendSafely(dest, events, options) {
+async function sendSafely(dest, events, options, records) {
   try {
-    return await dest.destination.send(events, options)
+    if (!records) return await dest.destination.send(events, options)
+    const { lines, record } = await dest.destination.sendWithRecord(events, options)
+    records.push(record)
+    return lines
   } catch (e) {
     log('error', { kind: 'send-failed', destination: dest.name, error: e?.name, message: String(e?.message ?? e) })
     return null
@@ -284,7 +301,7 @@ async function sendSafely(dest, events, options) {
 // Delivers one destination's messages. Events with distinct messageIds go in one send() call
 // (so the destination's batch_size can combine them); the result lines map back by messageId.
 // Returns Map(message -> lines | null), null meaning "no result, retry".
-async function deliverGroup(dest, msgs, options, limit) {
+async function deliverGroup(dest, msgs, options, limit, records) {
   const out = new Map()
   const ids = new Map()
   for (const m of msgs) {
@@ -294,7 +311,7 @@ async function deliverGroup(dest, msgs, options, limit) {
   const together = msgs.filter((m) => ids.get(m.body.event.messageId) === 1)
   const alone = msgs.filter((m) => ids.get(m.body.event.messageId) !== 1)
   if (together.length) {
-    const lines = await sendSafely(dest, together.map((m) => m.body.event), { ...options, concurrency: limit })
+    const lines = await sendSafely(dest, together.map((m) => m.body.event), { ...options, concurrency: limit }, records)
     for (const m of together) {
       const mine = lines ? lines.filter((l) => l.messageId === m.body.event.messageId) : []
       // No line for a message would mean no outcome: retry rather than ack it.
@@ -303,7 +320,7 @@ async function deliverGroup(dest, msgs, options, limit) {
   }
   await pool(
     alone.map((m) => async () => {
-      const lines = await sendSafely(dest, [m.body.event], { ...options, concurrency: 1 })
+      const lines = await sendSafely(dest, [m.body.event], { ...options, concurrency: 1 }, records)
       out.set(m, lines?.length ? lines : null)
     }),
     limit
@@ -346,7 +363,9 @@ async function consume(batch, cfg) {
   }
   const limit = Math.max(1, Math.floor(d.concurrency / Math.max(1, work.length)))
   const options = { maxAttempts: 1, timeoutMs: d.timeoutMs }
-  const results = await Promise.all(work.map(([dest, msgs]) => deliverGroup(dest, msgs, options, limit)))
+  const records = cfg.monitor?.record ? [] : undefined
+  const results = await Promise.all(work.map(([dest, msgs]) => deliverGroup(dest, msgs, options, limit, records)))
+  await recordSent(cfg, records)
   for (const [i, [dest]] of work.entries()) {
     for (const [msg, lines] of results[i]) await settle(msg, dest, lines, cfg)
   }
@@ -366,6 +385,35 @@ async function settle(msg, dest, lines, cfg) {
     await park(cfg, msg, 'rejected', named.filter((l) => l.error).map((l) => l.error))
   }
   msg.ack()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitoring (docs/monitoring.md): counts of what was sent go to KV, one write per invocation; a
+// failed write is logged and never holds up delivery.
+
+async function recordSent(cfg, records) {
+  if (!records?.length) return
+  try {
+    const merged = monitorCore.mergeRecords(records)
+    await new KvRecordStore(monitorCore, cfg.kv).add(merged)
+  } catch (e) {
+    log('error', { kind: 'record-failed', error: e?.name, message: String(e?.message ?? e) })
+  }
+}
+
+async function runScheduledMonitor(cfg, env, day) {
+  const { config, secrets } = cfg.monitor
+  const secret = (name) => (secrets[name] ? env[secrets[name]] || undefined : undefined)
+  const credentials = {
+    snap: { accessToken: secret('snapAccessToken'), refreshToken: secret('snapRefreshToken'), clientId: secret('snapClientId'), clientSecret: secret('snapClientSecret') },
+    braze: { apiKey: secret('brazeApiKey') }
+  }
+  const report = await runMonitor({ core: monitorCore, config, store: new KvRecordStore(monitorCore, cfg.kv), day, credentials, webhook: secret('webhook') })
+  for (const f of report.findings) log(f.result === 'alert' || f.result === 'error' ? 'error' : 'log', { kind: 'monitor', result: f.result, line: f.line })
+  const summary = { kind: 'monitor-run', day, alerts: report.alerts, errors: report.errors, webhookPosted: report.webhookPosted }
+  if (report.webhookError) summary.webhookError = report.webhookError
+  log(report.ok ? 'log' : 'error', summary)
+  return report
 }
 
 // ---------------------------------------------------------------------------------------------

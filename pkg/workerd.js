@@ -7,4 +7,4 @@ import { makeApi } from './core.js'
 wasm.initSync({ module })
 
 export { EdgeActionsError } from './core.js'
-export const { createDestination, transform, matchesTrigger, presets } = makeApi(() => wasm)
+export const { createDestination, transform, matchesTrigger, presets, monitor } = makeApi(() => wasm)

@@ -6,7 +6,7 @@ use crate::delivery::{self, Policy, Transport};
 use crate::engine::{self, Plan, Prepared};
 use crate::input::Piece;
 use crate::error::{ErrorCode, EventError};
-use crate::{fql, input, mapping};
+use crate::{fql, input, mapping, monitor};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -109,29 +109,74 @@ pub fn plan_ndjson(cfg: &Config, ndjson: &str, first_line: usize) -> (String, Co
     (out, Counts::of_plan(evs.len(), &plan))
 }
 
-fn policy(options_json: &str) -> Result<Policy, EventError> {
+/// The delivery policy, and whether the options ask for the monitor's record (`record: true`).
+fn policy(options_json: &str) -> Result<(Policy, bool), EventError> {
     let opts = if options_json.trim().is_empty() { Value::Null } else { parse_json("send options", options_json)? };
-    Policy::from_options(&opts)
+    Ok((Policy::from_options(&opts)?, opts.get("record") == Some(&Value::Bool(true))))
 }
 
-async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Piece<'_>], policy: &Policy, t: &T) -> Vec<Value> {
+/// With `record`, also the line `{"record": ...}`: the monitor's record of what this send
+/// delivered (see `monitor`), built from the plan it executed. It goes last in the output
+/// (pkg/core.js `sendWithRecord` takes it off), so a record takes no other way out of the core
+/// and recorded sends go through exactly the code plain ones do.
+async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Piece<'_>], policy: &Policy, t: &T, record: bool) -> (Vec<Value>, Option<Value>) {
     let plan = cfg.plan(evs);
-    delivery::send_plan(t, &plan, policy, &cfg.limiter).await
+    let lines = delivery::send_plan(t, &plan, policy, &cfg.limiter).await;
+    let record = record.then(|| serde_json::json!({"record": monitor::record_of_send(cfg.definition.slug, &plan, &lines, t.now_ms()).to_json()}));
+    (lines, record)
 }
 
 /// Deliver a JSON array of events; one result line per (event, subscription).
 pub async fn send<T: Transport>(cfg: &Config, events_json: &str, options_json: &str, t: &T) -> Result<Vec<Value>, EventError> {
     let evs = input::events_from_array(events_json)?;
-    let policy = policy(options_json)?;
-    Ok(send_inputs(cfg, &evs, &policy, t).await)
+    let (policy, record) = policy(options_json)?;
+    let (mut lines, record) = send_inputs(cfg, &evs, &policy, t, record).await;
+    lines.extend(record);
+    Ok(lines)
 }
 
 /// `send` for NDJSON events, with NDJSON result lines (see `plan_ndjson`).
 pub async fn send_ndjson<T: Transport>(cfg: &Config, ndjson: &str, first_line: usize, options_json: &str, t: &T) -> Result<(String, Counts), EventError> {
-    let policy = policy(options_json)?;
+    let (policy, record) = policy(options_json)?;
     let evs = input::events_from_ndjson(ndjson, first_line);
-    let lines = send_inputs(cfg, &evs, &policy, t).await;
-    Ok((input::ndjson(&lines), Counts::of(evs.len(), &lines)))
+    let (mut lines, record) = send_inputs(cfg, &evs, &policy, t, record).await;
+    let counts = Counts::of(evs.len(), &lines);
+    lines.extend(record);
+    Ok((input::ndjson(&lines), counts))
+}
+
+fn monitor_inputs(config_json: &str, record_json: &str) -> Result<(monitor::Config, monitor::Record), EventError> {
+    let bad = |e: EventError| EventError { code: ErrorCode::InvalidConfig, ..e };
+    let cfg = monitor::Config::from_json(&parse_json("monitor configuration", config_json).map_err(bad)?)?;
+    let record = monitor::Record::from_json(&parse_json("record", record_json).map_err(bad)?)?;
+    Ok((cfg, record))
+}
+
+/// Merge a JSON array of records (`null` entries are empty records) into one.
+pub fn monitor_merge(records_json: &str) -> Result<Value, EventError> {
+    let v = parse_json("records", records_json).map_err(|e| EventError { code: ErrorCode::InvalidConfig, ..e })?;
+    let Value::Array(items) = v else {
+        return Err(EventError::new(ErrorCode::InvalidConfig, "records must be an array").with_field("records"));
+    };
+    let mut out = monitor::Record::default();
+    for (i, r) in items.iter().enumerate() {
+        let r = monitor::Record::from_json(r).map_err(|e| EventError { field: e.field.map(|f| f.replacen("record", &format!("records[{i}]"), 1)), ..e })?;
+        out.merge(&r);
+    }
+    Ok(out.to_json())
+}
+
+/// The reads a monitor run needs for `day` (see `monitor::plan`).
+pub fn monitor_plan(config_json: &str, record_json: &str, day: &str) -> Result<Value, EventError> {
+    let (cfg, record) = monitor_inputs(config_json, record_json)?;
+    monitor::plan(&cfg, &record, day)
+}
+
+/// The monitor's findings, alert lines and webhook payload (see `monitor::evaluate`).
+pub fn monitor_evaluate(config_json: &str, record_json: &str, day: &str, responses_json: &str) -> Result<Value, EventError> {
+    let (cfg, record) = monitor_inputs(config_json, record_json)?;
+    let responses = parse_json("responses", responses_json)?;
+    monitor::evaluate(&cfg, &record, day, &responses)
 }
 
 pub fn transform(mapping_json: &str, payload_json: &str) -> Result<Value, EventError> {

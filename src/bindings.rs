@@ -81,6 +81,21 @@ impl Destination {
     }
 }
 
+#[wasm_bindgen(js_name = monitorMerge)]
+pub fn monitor_merge(records_json: &str) -> Result<String, JsValue> {
+    api::monitor_merge(records_json).map(|v| to_json(&v)).map_err(throw)
+}
+
+#[wasm_bindgen(js_name = monitorPlan)]
+pub fn monitor_plan(config_json: &str, record_json: &str, day: &str) -> Result<String, JsValue> {
+    api::monitor_plan(config_json, record_json, day).map(|v| to_json(&v)).map_err(throw)
+}
+
+#[wasm_bindgen(js_name = monitorEvaluate)]
+pub fn monitor_evaluate(config_json: &str, record_json: &str, day: &str, responses_json: &str) -> Result<String, JsValue> {
+    api::monitor_evaluate(config_json, record_json, day, responses_json).map(|v| to_json(&v)).map_err(throw)
+}
+
 #[wasm_bindgen]
 pub fn transform(mapping_json: &str, payload_json: &str) -> Result<String, JsValue> {
     api::transform(mapping_json, payload_json).map(|v| to_json(&v)).map_err(throw)

@@ -15,6 +15,7 @@ pub mod input;
 pub mod js;
 pub mod json;
 pub mod mapping;
+pub mod monitor;
 pub mod pii;
 pub mod ratelimit;
 pub mod schema;
