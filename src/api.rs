@@ -78,9 +78,14 @@ pub fn plan_ndjson(cfg: &Config, ndjson: &str, first_line: usize) -> (String, Co
     (input::ndjson(&lines), Counts::of(evs.len(), &lines))
 }
 
-fn policy(options_json: &str) -> Result<Policy, EventError> {
+fn policy(cfg: &Config, options_json: &str) -> Result<Policy, EventError> {
     let opts = if options_json.trim().is_empty() { Value::Null } else { parse_json("send options", options_json)? };
-    Policy::from_options(&opts)
+    let mut p = Policy::from_options(&opts)?;
+    // The destination's timeout (Braze: Segment's 30 s) unless the caller chose one.
+    if opts.get("timeoutMs").is_none_or(Value::is_null) {
+        p.timeout_ms = cfg.definition.timeout_ms;
+    }
+    Ok(p)
 }
 
 async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T) -> Vec<Value> {
@@ -91,13 +96,13 @@ async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy,
 /// Deliver a JSON array of events; one result line per (event, subscription).
 pub async fn send<T: Transport>(cfg: &Config, events_json: &str, options_json: &str, t: &T) -> Result<Vec<Value>, EventError> {
     let evs = input::events_from_array(events_json)?;
-    let policy = policy(options_json)?;
+    let policy = policy(cfg, options_json)?;
     Ok(send_inputs(cfg, &evs, &policy, t).await)
 }
 
 /// `send` for NDJSON events, with NDJSON result lines (see `plan_ndjson`).
 pub async fn send_ndjson<T: Transport>(cfg: &Config, ndjson: &str, first_line: usize, options_json: &str, t: &T) -> Result<(String, Counts), EventError> {
-    let policy = policy(options_json)?;
+    let policy = policy(cfg, options_json)?;
     let evs = input::events_from_ndjson(ndjson, first_line);
     let lines = send_inputs(cfg, &evs, &policy, t).await;
     Ok((input::ndjson(&lines), Counts::of(evs.len(), &lines)))

@@ -3,7 +3,7 @@
 //! `send` (delivery) executes exactly the requests `plan` shows.
 
 use crate::config::{Config, Subscription};
-use crate::destinations::Item;
+use crate::destinations::{Item, ObjectError, Parts};
 use crate::error::{ErrorCode, EventError};
 use crate::{event, mapping, schema};
 use serde::Serialize;
@@ -33,11 +33,17 @@ pub struct Batch {
     pub target: String,
     /// With the real secret: for delivery only, never printed.
     pub request: HttpRequest,
+    /// Each entry's objects in the body, when the destination counts them (`parts`).
+    pub parts: Vec<Parts>,
+    /// The destination's delivery phase for the target.
+    pub phase: u8,
 }
 
 pub struct Plan {
     pub prepared: Vec<Prepared>,
     pub batches: Vec<Batch>,
+    /// The destination's reader of per-object errors in a 2xx answer.
+    pub object_errors: Option<fn(&str) -> Vec<ObjectError>>,
 }
 
 pub const NO_MATCH: &str = "no matching subscription";
@@ -146,52 +152,72 @@ impl Config {
         }
     }
 
-    /// Group consecutive items with the same target into requests of at most `batch_size`.
-    /// Each item's body moves into its request (nothing reads it after batching), so the
-    /// plan's `Prepared::Item` bodies are left null.
+    /// Group consecutive items with the same target into requests of at most `batch_size`
+    /// items and the destination's `max_objects` objects (an item that would overflow a
+    /// request starts the next one). Each item's body moves into its request (nothing reads it
+    /// after batching), so the plan's `Prepared::Item` bodies are left null.
     pub fn plan(&self, inputs: &[Input]) -> Plan {
+        let def = self.definition;
         let mut prepared = self.prepare(inputs);
-        // (target, entries) of each request, in the order they fill up.
-        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-        let mut open: Vec<(String, Vec<usize>)> = Vec::new();
+        // (target, entries, objects) of each request, in the order they fill up.
+        let mut groups: Vec<(String, Vec<usize>, usize)> = Vec::new();
+        let mut open: Vec<(String, Vec<usize>, usize)> = Vec::new();
         let size = self.settings.batch_size.max(1);
         for (idx, p) in prepared.iter().enumerate() {
             let Prepared::Item { item, .. } = p else { continue };
-            match open.iter_mut().position(|(t, _)| *t == item.target) {
+            let weight = def.parts.map_or(1, |parts| parts(&item.body).iter().map(|(_, n)| n).sum());
+            let cap = (def.max_objects)(&item.target);
+            match open.iter_mut().position(|(t, ..)| *t == item.target) {
+                Some(pos) if open[pos].2 + weight > cap => {
+                    groups.push(open.remove(pos));
+                    open.push((item.target.clone(), vec![idx], weight));
+                    let last = open.len() - 1;
+                    if size == 1 || weight >= cap {
+                        groups.push(open.remove(last));
+                    }
+                }
                 Some(pos) => {
                     open[pos].1.push(idx);
-                    if open[pos].1.len() >= size {
+                    open[pos].2 += weight;
+                    if open[pos].1.len() >= size || open[pos].2 >= cap {
                         groups.push(open.remove(pos));
                     }
                 }
-                None if size == 1 => groups.push((item.target.clone(), vec![idx])),
-                None => open.push((item.target.clone(), vec![idx])),
+                None if size == 1 || weight >= cap => groups.push((item.target.clone(), vec![idx], weight)),
+                None => open.push((item.target.clone(), vec![idx], weight)),
             }
         }
         groups.extend(open);
         let mut batches: Vec<Batch> = groups
             .into_iter()
-            .map(|(target, entries)| {
+            .map(|(target, entries, _)| {
+                let mut parts = Vec::new();
                 let items: Vec<Value> = entries
                     .iter()
                     .filter_map(|&e| match &mut prepared[e] {
-                        Prepared::Item { item, .. } => Some(std::mem::take(&mut item.body)),
+                        Prepared::Item { item, .. } => {
+                            if let Some(f) = def.parts {
+                                parts.push(f(&item.body));
+                            }
+                            Some(std::mem::take(&mut item.body))
+                        }
                         _ => None,
                     })
                     .collect();
-                let body = (self.definition.envelope)(items);
-                Batch { request: self.request(&target, body, false), target, entries }
+                let body = (def.envelope)(items);
+                let phase = (def.phase)(&target);
+                Batch { request: self.request(&target, body, false), target, entries, parts, phase }
             })
             .collect();
         batches.sort_by_key(|b| b.entries[0]);
-        Plan { prepared, batches }
+        Plan { prepared, batches, object_errors: def.object_errors }
     }
 }
 
 /// The NDJSON line for a prepared entry (plan output). Consumes the plan: each request body
 /// moves into its line instead of being copied.
 pub fn plan_lines(cfg: &Config, plan: Plan) -> Vec<Value> {
-    let Plan { prepared, mut batches } = plan;
+    let Plan { prepared, mut batches, .. } = plan;
     let mut batch_of = vec![None; prepared.len()];
     for (b, batch) in batches.iter().enumerate() {
         for &e in &batch.entries {

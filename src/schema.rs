@@ -14,6 +14,8 @@ pub enum Ty {
     Integer,
     Boolean,
     Object,
+    /// Segment's `datetime`: a string (a date dayjs can read) or a number.
+    Datetime,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -34,11 +36,13 @@ pub struct Field {
     pub choices: Choices,
     /// Sub-fields of an object field (extra keys are dropped, as Segment does).
     pub properties: &'static [Field],
+    /// Keys beyond `properties` are kept (Segment's `additionalProperties: true`).
+    pub open: bool,
 }
 
 impl Field {
     pub const fn new(name: &'static str, ty: Ty) -> Field {
-        Field { name, ty, multiple: false, allow_null: false, required: false, choices: Choices::None, properties: &[] }
+        Field { name, ty, multiple: false, allow_null: false, required: false, choices: Choices::None, properties: &[], open: false }
     }
     pub const fn multiple(mut self) -> Field {
         self.multiple = true;
@@ -60,14 +64,28 @@ impl Field {
         self.required = true;
         self
     }
+    pub const fn nullable(mut self) -> Field {
+        self.allow_null = true;
+        self
+    }
+    pub const fn open(mut self) -> Field {
+        self.open = true;
+        self
+    }
     fn find(fields: &'static [Field], name: &str) -> Option<&'static Field> {
         fields.iter().find(|f| f.name == name)
     }
     /// Types accepted for the value itself (an array for `multiple` fields). A slice of a
     /// fixed pair: no allocation per checked value.
-    fn value_types(&self) -> ([JType; 2], usize) {
-        let first = if self.multiple { JType::Array } else { JType::from(self.ty) };
-        ([first, JType::Null], if self.allow_null && !self.multiple { 2 } else { 1 })
+    fn value_types(&self) -> ([JType; 3], usize) {
+        let nullable = self.allow_null && !self.multiple;
+        match (self.multiple, self.ty) {
+            (false, Ty::Datetime) => ([JType::String, JType::Number, JType::Null], if nullable { 3 } else { 2 }),
+            _ => {
+                let first = if self.multiple { JType::Array } else { JType::from(self.ty) };
+                ([first, JType::Null, JType::Null], if nullable { 2 } else { 1 })
+            }
+        }
     }
 }
 
@@ -90,6 +108,7 @@ impl From<Ty> for JType {
             Ty::Integer => JType::Integer,
             Ty::Boolean => JType::Boolean,
             Ty::Object => JType::Object,
+            Ty::Datetime => JType::String,
         }
     }
 }
@@ -154,7 +173,7 @@ fn keep_after_removal(v: &mut Value, f: &Field) -> bool {
 fn survives(v: &Value, f: &Field) -> bool {
     match v {
         Value::Null => f.allow_null && !f.multiple,
-        Value::String(s) if s.is_empty() => f.ty == Ty::String && !f.multiple,
+        Value::String(s) if s.is_empty() => matches!(f.ty, Ty::String | Ty::Datetime) && !f.multiple,
         _ => true,
     }
 }
@@ -170,14 +189,16 @@ pub fn validate_and_coerce(payload: &mut Map<String, Value>, fields: &'static [F
             }
         }
     }
-    check_object(payload, fields, &mut String::new())
+    check_object(payload, fields, false, &mut String::new())
 }
 
 /// `path` is the location of `obj` (`/a/b`); it is extended per key and restored, so no
 /// string is built per checked value.
-fn check_object(obj: &mut Map<String, Value>, fields: &'static [Field], path: &mut String) -> Result<(), EventError> {
-    // removeAdditional: keys without a declared field are dropped.
-    obj.retain(|k, _| Field::find(fields, k).is_some());
+fn check_object(obj: &mut Map<String, Value>, fields: &'static [Field], open: bool, path: &mut String) -> Result<(), EventError> {
+    // removeAdditional: keys without a declared field are dropped (unless the object is open).
+    if !open {
+        obj.retain(|k, _| Field::find(fields, k).is_some());
+    }
     for f in fields {
         if f.required && !obj.contains_key(f.name) {
             return Err(schema_error(
@@ -187,7 +208,7 @@ fn check_object(obj: &mut Map<String, Value>, fields: &'static [Field], path: &m
         }
     }
     for (k, v) in obj.iter_mut() {
-        // The retain above guarantees the field exists.
+        // Undeclared keys are left only in open objects, unchecked.
         let Some(f) = Field::find(fields, k) else { continue };
         let len = path.len();
         path.push('/');
@@ -218,9 +239,16 @@ fn check_value(v: &mut Value, f: &Field, path: &mut String) -> Result<(), EventE
         }
         return Ok(());
     }
+    if f.ty == Ty::Datetime {
+        if let Value::String(s) = v {
+            if !crate::time::date_like(s) {
+                return Err(schema_error(path, format!("The value at {path} must match format \"date-like\".")));
+            }
+        }
+    }
     if let Value::Object(o) = v {
         if !f.properties.is_empty() {
-            check_object(o, f.properties, path)?;
+            check_object(o, f.properties, f.open, path)?;
         }
     }
     check_choices(v, f, path)

@@ -2,6 +2,7 @@
 //! and a small `perform` that builds one API item), presets, and how items are batched into a
 //! request. Mapping, FQL, validation, batching and delivery are shared (engine, delivery).
 
+pub mod braze;
 pub mod snap_capi;
 
 use crate::error::EventError;
@@ -16,6 +17,20 @@ pub struct Item {
     pub target: String,
     /// The JSON object for this event inside the request body.
     pub body: Value,
+}
+
+/// Where one item's objects sit in its request body: (body array, count) for each array it adds
+/// to. Braze counts its per-request object limit over these, and names objects by array and
+/// index in its answers.
+pub type Parts = Vec<(String, usize)>;
+
+/// A problem with one object of a request the API otherwise accepted (Braze's `errors[]` in a
+/// 2xx answer): the array it names (if any) and the object's index in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectError {
+    pub array: Option<String>,
+    pub index: usize,
+    pub message: String,
 }
 
 pub struct Action {
@@ -69,6 +84,20 @@ pub struct Definition {
     pub headers: fn(settings: &Settings, redact: bool) -> Vec<(&'static str, String)>,
     /// Request body for a batch of items.
     pub envelope: fn(Vec<Value>) -> Value,
+    /// Objects of an item, when one item can be several objects in several body arrays
+    /// (`None`: one object each, which `max_objects` counts).
+    pub parts: Option<fn(&Value) -> Parts>,
+    /// Most objects one request to a target may carry (Braze: 75 on /users/track).
+    pub max_objects: fn(target: &str) -> usize,
+    /// Delivery order of a target's requests: every request of a lower phase is answered
+    /// before a higher phase starts (Braze: aliases, then tracks, then identifies).
+    pub phase: fn(target: &str) -> u8,
+    /// Per-object errors in a 2xx answer body.
+    pub object_errors: Option<fn(body: &str) -> Vec<ObjectError>>,
+    /// Settings checks beyond `string_settings`, once at configuration.
+    pub check_settings: fn(&Settings) -> Result<(), EventError>,
+    /// Request timeout (ms) unless the caller sets `timeoutMs`.
+    pub timeout_ms: u64,
 }
 
 impl Definition {
@@ -77,7 +106,7 @@ impl Definition {
     }
 }
 
-pub static ALL: [&Definition; 1] = [&snap_capi::DEFINITION];
+pub static ALL: [&Definition; 2] = [&snap_capi::DEFINITION, &braze::DEFINITION];
 
 pub fn find(slug: &str) -> Option<&'static Definition> {
     ALL.iter().copied().find(|d| d.slug == slug || d.aliases.contains(&slug))

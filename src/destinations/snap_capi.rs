@@ -239,6 +239,12 @@ pub static DEFINITION: Definition = Definition {
     headers: bearer,
     // Built directly: `json!` would copy every item through serde.
     envelope: |items| Value::Object(Map::from_iter([("data".to_string(), Value::Array(items))])),
+    parts: None,
+    max_objects: |_| usize::MAX,
+    phase: |_| 0,
+    object_errors: None,
+    check_settings: |_| Ok(()),
+    timeout_ms: 15_000,
 };
 
 fn url(origin: &str, target: &str, settings: &Settings, redact: bool) -> String {
