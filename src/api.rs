@@ -90,7 +90,24 @@ fn policy(cfg: &Config, options_json: &str) -> Result<Policy, EventError> {
 
 async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T) -> Vec<Value> {
     let plan = cfg.plan(evs);
-    delivery::send_plan(t, &plan, policy, &cfg.limiter).await
+    let mut lines = delivery::send_plan(t, &plan, policy, &cfg.limiter).await;
+    redact_answers(cfg, &mut lines);
+    lines
+}
+
+/// An error body that echoes a credential (an API answering "invalid key: <key>") must not
+/// carry it into results: error messages are scrubbed of every secret setting.
+fn redact_answers(cfg: &Config, lines: &mut [Value]) {
+    let secrets: Vec<&str> = [cfg.settings.access_token.as_deref(), cfg.settings.str("api_key")].into_iter().flatten().filter(|s| s.len() >= 4).collect();
+    for line in lines.iter_mut() {
+        if let Some(Value::String(m)) = line.pointer_mut("/error/message") {
+            for s in &secrets {
+                if m.contains(s) {
+                    *m = m.replace(s, "REDACTED");
+                }
+            }
+        }
+    }
 }
 
 /// Deliver a JSON array of events; one result line per (event, subscription).

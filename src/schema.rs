@@ -18,6 +18,107 @@ pub enum Ty {
     Datetime,
 }
 
+/// String formats Segment's AJV checks (ajv-formats' "full" rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Email,
+    DateTime,
+    Uri,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Email => "email",
+            Format::DateTime => "date-time",
+            Format::Uri => "uri",
+        }
+    }
+
+    fn accepts(self, s: &str) -> bool {
+        match self {
+            Format::Email => is_email(s),
+            Format::DateTime => is_date_time(s),
+            Format::Uri => is_uri(s),
+        }
+    }
+}
+
+fn is_email(s: &str) -> bool {
+    const LOCAL: &[u8] = b"!#$%&'*+/=?^_`{|}~-";
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    let atom_ok = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || LOCAL.contains(&b));
+    let label_ok = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty() && b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    local.split('.').all(atom_ok) && labels.len() >= 2 && labels.iter().all(|l| label_ok(l))
+}
+
+/// RFC 3339 date-time as ajv-formats 2 checks it (`T`, `t` or a space apart); its check lets
+/// a missing time zone through, so does this one.
+fn is_date_time(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(|c: char| c == 't' || c == 'T' || c.is_whitespace()).collect();
+    let [date, time] = parts[..] else { return false };
+    let d = date.as_bytes();
+    let num = |b: &[u8]| -> Option<u32> { b.iter().all(u8::is_ascii_digit).then(|| b.iter().fold(0, |n, c| n * 10 + u32::from(c - b'0'))) };
+    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
+        return false;
+    }
+    let (Some(y), Some(m), Some(day)) = (num(&d[..4]), num(&d[5..7]), num(&d[8..])) else { return false };
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = [0, 31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&m) || day < 1 || day > days[m as usize] {
+        return false;
+    }
+    let t = time.as_bytes();
+    if t.len() < 8 || t[2] != b':' || t[5] != b':' {
+        return false;
+    }
+    let (Some(h), Some(mi), Some(sec)) = (num(&t[..2]), num(&t[3..5]), num(&t[6..8])) else { return false };
+    let mut rest = &t[8..];
+    if rest.first() == Some(&b'.') {
+        let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &rest[1 + n..];
+    }
+    let zone_ok = match rest {
+        [] | [b'z' | b'Z'] => true,
+        [b'+' | b'-', a, b] => a.is_ascii_digit() && b.is_ascii_digit(),
+        [b'+' | b'-', a, b, c, d] => [a, b, c, d].iter().all(|x| x.is_ascii_digit()),
+        [b'+' | b'-', a, b, b':', c, d] => [a, b, c, d].iter().all(|x| x.is_ascii_digit()),
+        _ => false,
+    };
+    zone_ok && ((h <= 23 && mi <= 59 && sec <= 59) || (h == 23 && mi == 59 && sec == 60))
+}
+
+/// An absolute URI: a scheme, then only URI characters (percent escapes well formed).
+fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else { return false };
+    let sb = scheme.as_bytes();
+    if sb.is_empty() || !sb[0].is_ascii_alphabetic() || !sb.iter().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b)) {
+        return false;
+    }
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) {
+                    return false;
+                }
+                i += 3;
+            }
+            c if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#[]".contains(&c) => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Choices {
     None,
@@ -38,11 +139,12 @@ pub struct Field {
     pub properties: &'static [Field],
     /// Keys beyond `properties` are kept (Segment's `additionalProperties: true`).
     pub open: bool,
+    pub format: Option<Format>,
 }
 
 impl Field {
     pub const fn new(name: &'static str, ty: Ty) -> Field {
-        Field { name, ty, multiple: false, allow_null: false, required: false, choices: Choices::None, properties: &[], open: false }
+        Field { name, ty, multiple: false, allow_null: false, required: false, choices: Choices::None, properties: &[], open: false, format: None }
     }
     pub const fn multiple(mut self) -> Field {
         self.multiple = true;
@@ -66,6 +168,10 @@ impl Field {
     }
     pub const fn nullable(mut self) -> Field {
         self.allow_null = true;
+        self
+    }
+    pub const fn format(mut self, f: Format) -> Field {
+        self.format = Some(f);
         self
     }
     pub const fn open(mut self) -> Field {
@@ -238,6 +344,11 @@ fn check_value(v: &mut Value, f: &Field, path: &mut String) -> Result<(), EventE
             }
         }
         return Ok(());
+    }
+    if let (Some(fmt), Value::String(s)) = (f.format, &*v) {
+        if !fmt.accepts(s) {
+            return Err(schema_error(path, format!("The value at {path} must match format \"{}\".", fmt.name())));
+        }
     }
     if f.ty == Ty::Datetime {
         if let Value::String(s) = v {

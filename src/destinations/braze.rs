@@ -9,7 +9,7 @@ mod ecommerce;
 use super::{Action, Definition, Item, ObjectError, Parts, Preset, Settings};
 use crate::error::{ErrorCode, EventError};
 use crate::js::is_truthy;
-use crate::schema::{Field, Ty};
+use crate::schema::{Field, Format, Ty};
 use crate::time;
 use serde_json::{Map, Value};
 
@@ -66,7 +66,7 @@ macro_rules! profile_fields {
         Field::new("first_name", S).nullable(),
         Field::new("gender", S).nullable(),
         Field::new("home_city", S).nullable(),
-        Field::new("image_url", S).nullable(),
+        Field::new("image_url", S).nullable().format(Format::Uri),
         Field::new("language", S).nullable(),
         Field::new("last_name", S),
         Field::new("marked_email_as_spam_at", Ty::Datetime).nullable(),
@@ -445,11 +445,17 @@ fn iso(v: Option<&Value>) -> Option<Value> {
     }
 }
 
-/// `dayjs(v).valueOf()` for a validated datetime value.
+/// The instant of a validated datetime value: a number is milliseconds; a string that is a
+/// plain number is Unix seconds, as Segment's `date-like` check reads it (Segment then formats
+/// it with V8's legacy guess, "12" = December 2001: docs/compatibility.md); other strings as
+/// dayjs reads them.
 fn date_ms(v: &Value) -> Option<f64> {
     match v {
         Value::Number(n) => n.as_f64().filter(|ms| ms.abs() <= 8.64e15),
-        Value::String(s) => time::dayjs_ms(s),
+        Value::String(s) => match crate::js::string_to_number(s) {
+            n if !n.is_nan() && crate::js::number_to_string(n) == *s => Some(n * 1000.0).filter(|ms| ms.abs() <= 8.64e15),
+            _ => time::dayjs_ms(s),
+        },
         _ => None,
     }
 }

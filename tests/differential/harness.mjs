@@ -10,6 +10,27 @@ import { jsonDiff, genericPath, groupLines, lineKind, short } from './compare.mj
 import { loadPkg, REPO_ROOT } from '../support/load-pkg.mjs'
 
 const VERBOSE = !!process.env.DIFF_VERBOSE
+
+const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias']
+function invalidEnvelope(e) {
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) return false
+  if (!EVENT_TYPES.includes(e.type)) return true
+  return ['properties', 'traits', 'context', 'integrations'].some((k) => e[k] !== undefined && e[k] !== null && (typeof e[k] !== 'object' || Array.isArray(e[k])))
+}
+
+// Deliberate differences every destination shares.
+export const CONTEXT_NULL = {
+  id: 'context-null',
+  reason: 'an event with `context: null`: Segment\'s action code throws reading context.personas; we treat it as no context',
+  applies: (d, ctx) => ctx.event?.context === null && d.kind === 'outcome' && d.oracle === 'error'
+}
+
+export const INVALID_ENVELOPE = {
+  id: 'invalid-envelope',
+  reason:
+    "not a Segment event (no or unknown `type`; properties/traits/context/integrations not an object): Segment's intake never forwards these, Segment's action code processes them anyway; we reject them as INVALID_EVENT naming the field",
+  applies: (d, ctx) => invalidEnvelope(ctx.event) && (d.kind !== 'outcome' || d.ours === 'error' || d.ours === 'absent')
+}
 const REPORT_DIR = path.join(REPO_ROOT, 'tests', '.tmp')
 
 function explain(d, ctx, deliberate) {

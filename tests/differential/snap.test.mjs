@@ -16,7 +16,7 @@ import path from 'node:path'
 
 import { generateEvents, resolveSeed } from './generate.mjs'
 import { createOracle, presetSubscriptions, extraSubscriptions, SETTINGS, SETTINGS_NO_PIXEL, ACCESS_TOKEN } from './oracle.mjs'
-import { runPass } from './harness.mjs'
+import { runPass, INVALID_ENVELOPE, CONTEXT_NULL } from './harness.mjs'
 import { pkgAvailable, PKG_MISSING_REASON } from '../support/load-pkg.mjs'
 
 const N = Number(process.env.DIFF_N || 3000)
@@ -42,12 +42,7 @@ export const DELIBERATE = [
       /[A-F]/.test(d.oracle) &&
       d.ours === d.oracle.toLowerCase()
   },
-  {
-    id: 'invalid-envelope',
-    reason:
-      "not a Segment event (no or unknown `type`; properties/traits/context/integrations not an object): Segment's intake never forwards these, Segment's action code processes them anyway; we reject them as INVALID_EVENT naming the field",
-    applies: (d, ctx) => invalidEnvelope(ctx.event) && (d.kind !== 'outcome' || d.ours === 'error' || d.ours === 'absent')
-  },
+  INVALID_ENVELOPE,
   {
     id: 'district-of-columbia',
     reason: "Segment's US state table lacks the District of Columbia and hashes 'districtofcolumbia'; we hash its postal code 'dc' as Snap asks",
@@ -63,19 +58,8 @@ export const DELIBERATE = [
       /^\s*[+-]?\d+\s*$/.test(String(ctx.event?.timestamp)) &&
       d.ours === Number.parseInt(String(ctx.event.timestamp), 10)
   },
-  {
-    id: 'context-null',
-    reason: 'an event with `context: null`: Segment\'s action code throws reading context.personas; we treat it as no context',
-    applies: (d, ctx) => ctx.event?.context === null && d.kind === 'outcome' && d.oracle === 'error'
-  }
+  CONTEXT_NULL
 ]
-
-const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias']
-function invalidEnvelope(e) {
-  if (e === null || typeof e !== 'object' || Array.isArray(e)) return false
-  if (!EVENT_TYPES.includes(e.type)) return true
-  return ['properties', 'traits', 'context', 'integrations'].some((k) => e[k] !== undefined && e[k] !== null && (typeof e[k] !== 'object' || Array.isArray(e[k])))
-}
 
 const PASSES = [
   { name: 'presets, full settings (default subscriptions)', settings: SETTINGS, subscriptions: presetSubscriptions(), n: N, useDefaultSubscriptions: true },

@@ -6,7 +6,7 @@ use super::{item, put, sync_mode, TRACK};
 use crate::destinations::{Action, Settings, Item};
 use crate::error::{ErrorCode, EventError};
 use crate::js::is_truthy;
-use crate::schema::{Field, Ty};
+use crate::schema::{Field, Format, Ty};
 use serde_json::{Map, Value};
 
 const S: Ty = Ty::String;
@@ -25,8 +25,8 @@ static PRODUCTS: [Field; 7] = [
     Field::new("product_id", S).required(),
     Field::new("product_name", S).required(),
     Field::new("variant_id", S).required(),
-    Field::new("image_url", S),
-    Field::new("product_url", S),
+    Field::new("image_url", S).format(Format::Uri),
+    Field::new("product_url", S).format(Format::Uri),
     Field::new("quantity", Ty::Number).required(),
     Field::new("price", Ty::Number).required(),
 ];
@@ -34,8 +34,8 @@ static PRODUCT: [Field; 6] = [
     Field::new("product_id", S).required(),
     Field::new("product_name", S).required(),
     Field::new("variant_id", S).required(),
-    Field::new("image_url", S),
-    Field::new("product_url", S),
+    Field::new("image_url", S).format(Format::Uri),
+    Field::new("product_url", S).format(Format::Uri),
     Field::new("price", Ty::Number).required(),
 ];
 
@@ -46,11 +46,11 @@ macro_rules! fields {
         Field::new("name", S).required().choices(&NAMES),
         Field::new("external_id", S),
         Field::new("user_alias", Ty::Object).props(&ALIAS),
-        Field::new("email", S),
+        Field::new("email", S).format(Format::Email),
         Field::new("phone", S).nullable(),
         Field::new("braze_id", S).nullable(),
         Field::new("cancel_reason", S),
-        Field::new("time", S).required(),
+        Field::new("time", S).required().format(Format::DateTime),
         Field::new("checkout_id", S),
         Field::new("order_id", S),
         Field::new("cart_id", S),
