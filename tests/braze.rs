@@ -409,3 +409,11 @@ fn rate_limit_headers_stand_in_for_retry_after() {
     // A reset already past: retry now.
     assert_eq!(retry_after_header(429, headers(&[("x-ratelimit-reset", "1600000000")]), now).as_deref(), Some("0"));
 }
+
+#[test]
+fn an_order_without_products_is_an_error() {
+    let cfg = batched(1);
+    let lines = plan(&cfg, json!([order("o-empty", 0)]));
+    assert_eq!(lines[0]["error"]["field"], "products");
+    assert_eq!(lines[0]["error"]["message"], "This event was not sent to Braze because it did not contain any products.");
+}
