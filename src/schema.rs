@@ -393,6 +393,17 @@ fn coerce(v: &mut Value, types: &[JType], path: &str) -> Result<(), EventError> 
         if a.len() == 1 && !types.contains(&JType::Array) {
             let inner = a[0].take();
             *v = inner;
+            // AJV's union-type path (nullable fields, datetime) never keeps the unwrapped
+            // element as it is: it only tries each type's coercion in order (["x"] fails for
+            // string-or-null, ["5"] becomes 5 for string-or-number). Segment's behaviour.
+            if types.len() > 1 {
+                if let Some(c) = types.iter().find_map(|t| coerce_to(v, *t)) {
+                    *v = c;
+                    return Ok(());
+                }
+                let names = types.iter().map(|t| t.name()).collect::<Vec<_>>().join(",");
+                return Err(schema_error(path, format!("The value at {path} must be a {names}.")));
+            }
             if types.iter().any(|t| t.accepts(v)) {
                 return Ok(());
             }
@@ -497,6 +508,24 @@ mod tests {
         assert_eq!(out, json!({"s": "12.5", "n": 42, "i": 7, "b": true, "o": {"s": "true", "ids": ["5"]}}));
         assert_eq!(run(json!({"s": ["one"]})).unwrap(), json!({"s": "one"}));
         assert_eq!(run(json!({"n": "0x10"})).unwrap(), json!({"n": 16}));
+    }
+
+    #[test]
+    fn one_element_arrays_in_union_types_follow_ajv() {
+        static U: [Field; 3] = [Field::new("s", Ty::String).nullable(), Field::new("n", Ty::Number).nullable(), Field::new("d", Ty::Datetime)];
+        let run_u = |v: Value| -> Result<Value, EventError> {
+            let mut m = v.as_object().cloned().unwrap();
+            validate_and_coerce(&mut m, &U)?;
+            Ok(Value::Object(m))
+        };
+        // Values AJV checked by hand (ajv 8, coerceTypes "array", union types).
+        assert!(run_u(json!({"s": ["x"]})).is_err());
+        assert_eq!(run_u(json!({"s": [5]})).unwrap(), json!({"s": "5"}));
+        assert_eq!(run_u(json!({"s": [""]})).unwrap(), json!({"s": null}));
+        assert!(run_u(json!({"n": [1.5]})).is_err());
+        assert_eq!(run_u(json!({"n": [0]})).unwrap(), json!({"n": null}));
+        assert_eq!(run_u(json!({"d": ["1.5"]})).unwrap(), json!({"d": 1.5}));
+        assert_eq!(run_u(json!({"s": "x", "n": null})).unwrap(), json!({"s": "x", "n": null}));
     }
 
     #[test]

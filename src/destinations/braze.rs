@@ -5,6 +5,7 @@
 //! purchases together up to Braze's 75-object limit (aliases and identifies: 50).
 
 mod ecommerce;
+mod trigger;
 
 use super::{Action, Definition, Item, ObjectError, Parts, Preset, Settings};
 use crate::error::{ErrorCode, EventError};
@@ -133,6 +134,19 @@ static IDENTIFY_FIELDS: [Field; 3] = [
     Field::new("external_id", S).required(),
     Field::new("user_alias", Ty::Object).required().props(&ALIAS_REQUIRED),
     Field::new("merge_behavior", S).choices(&["none", "merge"]),
+];
+
+static PRIORITY: [Field; 2] = [
+    Field::new("first_priority", S).choices(&["unidentified", "most_recently_updated", "least_recently_updated"]),
+    Field::new("second_priority", S).choices(&["unidentified", "most_recently_updated", "least_recently_updated"]),
+];
+static IDENTIFY2_FIELDS: [Field; 6] = [
+    Field::new("external_id", S).required(),
+    Field::new("user_alias", Ty::Object).props(&ALIAS_REQUIRED),
+    Field::new("email_to_identify", S),
+    Field::new("prioritization", Ty::Object).props(&PRIORITY),
+    Field::new("merge_behavior", S).choices(&["none", "merge"]),
+    Field::new(SYNC_MODE, S),
 ];
 
 // ---- default mappings (Segment's field defaults) ----
@@ -266,7 +280,7 @@ static PRESETS: [Preset; 7] = [
     Preset { name: "Identify Calls", trigger: r#"type = "identify""#, action: "updateUserProfile", mapping: "{}" },
 ];
 
-static ACTIONS: [Action; 11] = [
+static ACTIONS: [Action; 14] = [
     Action { id: "updateUserProfile", title: "Update User Profile", fields: &PROFILE, default_mapping: PROFILE_MAPPING, perform: update_user_profile },
     Action { id: "trackEvent", title: "Track Event", fields: &EVENT, default_mapping: EVENT_MAPPING, perform: track_event },
     Action { id: "trackPurchase", title: "Track Purchase", fields: &PURCHASE, default_mapping: PURCHASE_MAPPING, perform: track_purchase },
@@ -276,8 +290,11 @@ static ACTIONS: [Action; 11] = [
     Action { id: "trackEvent2", title: "Track Event V2", fields: &EVENT2, default_mapping: EVENT2_MAPPING, perform: track_event2 },
     Action { id: "trackPurchase2", title: "Track Purchase V2", fields: &PURCHASE2, default_mapping: PURCHASE2_MAPPING, perform: track_purchase2 },
     Action { id: "createAlias2", title: "Create Alias V2", fields: &CREATE_ALIAS2, default_mapping: CREATE_ALIAS2_MAPPING, perform: create_alias2 },
+    Action { id: "identifyUser2", title: "Identify User V2", fields: &IDENTIFY2_FIELDS, default_mapping: r#"{"__segment_internal_sync_mode": "add"}"#, perform: identify_user2 },
     ecommerce::MULTI,
     ecommerce::SINGLE,
+    trigger::CAMPAIGN,
+    trigger::CANVAS,
 ];
 
 pub static DEFINITION: Definition = Definition {
@@ -351,23 +368,38 @@ fn envelope(items: Vec<Value>) -> Value {
     Value::Object(out)
 }
 
+/// Body arrays that requests to the same endpoint merge (the rest of a body is per request).
+const OBJECT_ARRAYS: [&str; 6] = ["attributes", "events", "purchases", "user_aliases", "aliases_to_identify", "emails_to_identify"];
+
 fn parts(body: &Value) -> Parts {
-    body.as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_array().map(|a| (k.clone(), a.len()))).collect())
-        .unwrap_or_default()
+    let parts: Parts = body
+        .as_object()
+        .map(|m| m.iter().filter(|(k, _)| OBJECT_ARRAYS.contains(&k.as_str())).filter_map(|(k, v)| v.as_array().map(|a| (k.clone(), a.len()))).collect())
+        .unwrap_or_default();
+    // A body that is one request by itself (campaign and canvas triggers) counts as one.
+    if parts.is_empty() { vec![(String::new(), 1)] } else { parts }
 }
 
 fn max_objects(target: &str) -> usize {
-    if target.starts_with(TRACK) { MAX_TRACK_OBJECTS } else { MAX_USER_OBJECTS }
+    if target.starts_with(TRACK) {
+        MAX_TRACK_OBJECTS
+    } else if target.starts_with("/users/") {
+        MAX_USER_OBJECTS
+    } else {
+        1
+    }
 }
 
 /// Aliases exist before anything is tracked against them, and an alias profile is identified
 /// (merged into the known user) only after its events arrived: no history is lost.
+/// Triggered campaigns and canvases go last, once the profile data they may use has landed.
 fn phase(target: &str) -> u8 {
     if target.starts_with("/users/alias") {
         0
     } else if target.starts_with(IDENTIFY) || target.starts_with("/users/merge") {
         2
+    } else if target.starts_with("/campaigns/") || target.starts_with("/canvas/") {
+        3
     } else {
         1
     }
@@ -686,6 +718,45 @@ fn create_alias(p: &Map<String, Value>, _: &Settings) -> Result<Item, EventError
 fn create_alias2(p: &Map<String, Value>, _: &Settings) -> Result<Item, EventError> {
     sync_mode(p, &["add"], "syncMode must be \"add\"")?;
     Ok(alias(p))
+}
+
+fn identify_user2(p: &Map<String, Value>, _: &Settings) -> Result<Item, EventError> {
+    sync_mode(p, &["add", "upsert"], "syncMode must be \"add\" or \"upsert\"")?;
+    let missing = |k: &str| EventError::new(ErrorCode::PayloadValidation, format!("The root value is missing the required field '{k}'.")).with_field(k);
+    let email = p.get("email_to_identify");
+    if email.is_none() && !p.contains_key("user_alias") {
+        return Err(missing("user_alias"));
+    }
+    if email.is_some() && !p.contains_key("prioritization") {
+        return Err(missing("prioritization"));
+    }
+    let mut body = Map::new();
+    if let Some(m) = p.get("merge_behavior") {
+        body.insert("merge_behavior".into(), m.clone());
+    }
+    if p.get("user_alias").is_some_and(is_truthy) {
+        let mut o = Map::new();
+        copy(&mut o, p, "external_id");
+        copy(&mut o, p, "user_alias");
+        body.insert("aliases_to_identify".into(), Value::Array(vec![Value::Object(o)]));
+    }
+    if let Some(e) = email.filter(|v| is_truthy(v)) {
+        let prio = p.get("prioritization").and_then(Value::as_object);
+        let mut order = vec![prio.and_then(|m| m.get("first_priority")).cloned().unwrap_or(Value::Null)];
+        if let Some(second) = prio.and_then(|m| m.get("second_priority")).filter(|v| is_truthy(v)) {
+            order.push(second.clone());
+        }
+        let mut o = Map::new();
+        copy(&mut o, p, "external_id");
+        o.insert("email".into(), e.clone());
+        o.insert("prioritization".into(), Value::Array(order));
+        body.insert("emails_to_identify".into(), Value::Array(vec![Value::Object(o)]));
+    }
+    let target = match p.get("merge_behavior") {
+        Some(Value::String(m)) => format!("{IDENTIFY}#{m}"),
+        _ => IDENTIFY.to_string(),
+    };
+    Ok(Item { target, body: Value::Object(body) })
 }
 
 fn identify_user(p: &Map<String, Value>, _: &Settings) -> Result<Item, EventError> {

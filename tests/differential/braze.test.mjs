@@ -75,7 +75,29 @@ export function extraSubscriptions() {
     sub('Aliases v2', 'event = "Create Alias" or event = "Signed Up"', 'createAlias2', { alias_name: { '@path': '$.anonymousId' }, alias_label: 'anonymous_id', [SYNC]: 'add' }),
     sub('Identify aliases', 'type = "alias"', 'identifyUser', { external_id: { '@path': '$.userId' }, user_alias: alias('$.previousId'), merge_behavior: 'merge' }),
     sub('Refunds (update)', 'event = "Order Refunded"', 'ecommerce', { ...defaults('ecommerce'), name: 'ecommerce.order_refunded', [SYNC]: 'update' }),
-    sub('Viewed (update)', 'event = "Product Viewed"', 'ecommerceSingleProduct', { ...defaults('ecommerceSingleProduct'), name: 'ecommerce.product_viewed', [SYNC]: 'update' })
+    sub('Viewed (update)', 'event = "Product Viewed"', 'ecommerceSingleProduct', { ...defaults('ecommerceSingleProduct'), name: 'ecommerce.product_viewed', [SYNC]: 'update' }),
+    sub('Identify v2', 'type = "identify"', 'identifyUser2', {
+      [SYNC]: 'add',
+      external_id: { '@path': '$.userId' },
+      email_to_identify: { '@path': '$.traits.email' },
+      user_alias: { '@if': { exists: { '@path': '$.anonymousId' }, then: alias('$.anonymousId'), else: { '@path': '$.nothing' } } },
+      prioritization: { first_priority: 'most_recently_updated', second_priority: { '@path': '$.traits.plan' } },
+      merge_behavior: 'none'
+    }),
+    sub('Campaign', 'event = "Signed Up" or event = "Button Clicked"', 'triggerCampaign', {
+      ...defaults('triggerCampaign'),
+      campaign_id: 'camp-1',
+      send_id: { '@path': '$.messageId' },
+      broadcast: { '@path': '$.properties.plan' },
+      recipients: [{ external_user_id: { '@path': '$.userId' }, email: { '@path': '$.context.traits.email' }, send_to_existing_only: true }],
+      prioritization: { first_priority: 'identified', second_priority: 'most_recently_updated' }
+    }),
+    sub('Canvas', 'event = "Song Played" or event = "Product Added"', 'triggerCanvas', {
+      ...defaults('triggerCanvas'),
+      canvas_id: 'canvas-1',
+      recipients: [{ external_user_id: { '@path': '$.userId' }, canvas_entry_properties: { '@path': '$.properties' } }],
+      audience: { '@path': '$.context.location' }
+    })
   ].map((s) => JSON.parse(JSON.stringify(s)))
 }
 
