@@ -88,14 +88,18 @@ impl Config {
                 return;
             }
         };
-        let matching: Vec<&Subscription> = self.subscriptions.iter().filter(|s| s.trigger.matches(ev.raw)).collect();
+        let mut matching: Vec<&Subscription> = self.subscriptions.iter().filter(|s| s.trigger.matches(ev.raw)).collect();
         if matching.is_empty() {
             out.push(Prepared::Skipped { message_id, reason: NO_MATCH.into() });
             return;
         }
         if let Some(missing) = self.missing_consent(ev.raw) {
-            out.push(Prepared::Skipped { message_id, reason: format!("consent not granted for category {missing}") });
-            return;
+            // Only actions that record the consent decision itself still run.
+            matching.retain(|s| self.definition.consent_exempt.contains(&s.action.id));
+            if matching.is_empty() {
+                out.push(Prepared::Skipped { message_id, reason: format!("consent not granted for category {missing}") });
+                return;
+            }
         }
         // Converted once for all matching subscriptions.
         let payload = mapping::payload(ev.raw);

@@ -417,3 +417,95 @@ fn an_order_without_products_is_an_error() {
     assert_eq!(lines[0]["error"]["field"], "products");
     assert_eq!(lines[0]["error"]["message"], "This event was not sent to Braze because it did not contain any products.");
 }
+
+#[test]
+fn identify_v2_and_triggers_have_segments_bodies() {
+    let cfg = dest_with(
+        json!({"api_key": KEY}),
+        subs(json!([
+            {"name": "I2", "subscribe": "type = \"identify\"", "partnerAction": "identifyUser2",
+             "mapping": {"__segment_internal_sync_mode": "add", "external_id": {"@path": "$.userId"}, "email_to_identify": {"@path": "$.traits.email"},
+                         "prioritization": {"first_priority": "most_recently_updated"}}},
+            {"name": "C", "subscribe": "event = \"Signed Up\"", "partnerAction": "triggerCampaign",
+             "mapping": {"campaign_id": "camp-1", "trigger_properties": {"@path": "$.properties"},
+                         "recipients": [{"external_user_id": {"@path": "$.userId"}}], "prioritization": {"first_priority": "identified"}}},
+            {"name": "V", "subscribe": "event = \"Signed Up\"", "partnerAction": "triggerCanvas",
+             "mapping": {"canvas_id": "cv-1", "broadcast": true, "recipients": [{"external_user_id": {"@path": "$.userId"}}]}}
+        ])),
+    );
+    let lines = plan(&cfg, json!([identify(), track("Signed Up", "m-s")]));
+    assert_eq!(lines[0]["request"]["url"], "https://rest.iad-01.braze.com/users/identify");
+    assert_eq!(
+        lines[0]["request"]["body"],
+        json!({"emails_to_identify": [{"external_id": "user-1", "email": "jane@example.com", "prioritization": ["most_recently_updated"]}]})
+    );
+    assert_eq!(lines[1]["request"]["url"], "https://rest.iad-01.braze.com/campaigns/trigger/send");
+    assert_eq!(
+        lines[1]["request"]["body"],
+        json!({"campaign_id": "camp-1", "trigger_properties": {"plan": "pro"}, "recipients": [{"external_user_id": "user-1", "prioritization": ["identified"]}]})
+    );
+    assert_eq!(lines[2]["error"]["message"], "When \"broadcast\" is true, \"recipients\" list cannot be included.");
+    // Without a sync mode the v2 action refuses, as Segment's does.
+    let cfg = dest_with(
+        json!({"api_key": KEY}),
+        subs(json!([{"name": "T2", "subscribe": "type = \"track\"", "partnerAction": "trackEvent2",
+                     "mapping": {"external_id": {"@path": "$.userId"}, "name": {"@path": "$.event"}, "time": {"@path": "$.receivedAt"}}}])),
+    );
+    assert_eq!(plan(&cfg, json!([track("X", "m-x")]))[0]["error"]["field"], "__segment_internal_sync_mode");
+}
+
+#[test]
+fn triggers_are_never_batched_together() {
+    let cfg = dest_with(
+        json!({"api_key": KEY, "batch_size": 75}),
+        subs(json!([{"name": "C", "subscribe": "type = \"track\"", "partnerAction": "triggerCampaign",
+                     "mapping": {"campaign_id": "camp-1", "broadcast": true}}])),
+    );
+    let lines = plan(&cfg, json!([track("A", "m1"), track("B", "m2")]));
+    assert_eq!(request_sizes(&lines), [0, 0], "two requests, one per event");
+    assert_eq!(lines[1]["request"]["body"], json!({"campaign_id": "camp-1", "broadcast": true}));
+}
+
+#[test]
+fn consent_withdrawal_and_unsubscribes_reach_braze_subscription_groups() {
+    let cfg = dest_with(
+        json!({"api_key": KEY, "batch_size": 50, "consent_categories": ["Marketing"]}),
+        subs(json!([
+            {"name": "Track Calls", "subscribe": "type = \"track\"", "partnerAction": "trackEvent",
+             "mapping": {"external_id": {"@path": "$.userId"}, "name": {"@path": "$.event"}, "time": {"@path": "$.receivedAt"}}},
+            {"name": "Consent withdrawn", "subscribe": "event = \"Segment Consent Preference Updated\" and context.consent.categoryPreferences.Marketing = false",
+             "partnerAction": "updateSubscriptionStatus",
+             "mapping": {"external_id": {"@path": "$.userId"}, "subscription_group_id": "sg-news", "subscription_state": "unsubscribed"}},
+            {"name": "Consent given", "subscribe": "event = \"Segment Consent Preference Updated\" and context.consent.categoryPreferences.Marketing = true",
+             "partnerAction": "updateSubscriptionStatus",
+             "mapping": {"email": {"@path": "$.context.traits.email"}, "subscription_group_id": "sg-news", "subscription_state": "subscribed"}},
+            {"name": "Unsubscribed", "subscribe": "event = \"Unsubscribed\"", "partnerAction": "updateUserProfile",
+             "mapping": {"external_id": {"@path": "$.userId"}, "email_subscribe": "unsubscribed", "push_subscribe": "unsubscribed"}}
+        ])),
+    );
+    let consent = |id: &str, granted: bool| {
+        let mut e = track("Segment Consent Preference Updated", id);
+        e["context"] = json!({"consent": {"categoryPreferences": {"Marketing": granted}}, "traits": {"email": "jane@example.com"}});
+        e
+    };
+    let mut unsub = track("Unsubscribed", "m-u");
+    unsub["context"] = json!({"consent": {"categoryPreferences": {"Marketing": true}}});
+    let lines = plan(&cfg, json!([consent("m-no", false), consent("m-yes", true), unsub]));
+    // Withdrawn: the event itself is not tracked (no consent), but the group state is set.
+    let withdrawn: Vec<&Value> = lines.iter().filter(|l| l["messageId"] == "m-no").collect();
+    assert_eq!(withdrawn.len(), 1, "{lines:?}");
+    assert_eq!(withdrawn[0]["subscription"], "Consent withdrawn");
+    assert_eq!(lines[0]["request"]["url"], "https://rest.iad-01.braze.com/v2/subscription/status/set");
+    assert_eq!(
+        lines[0]["request"]["body"],
+        json!({"subscription_groups": [
+            {"subscription_group_id": "sg-news", "subscription_state": "unsubscribed", "external_ids": ["user-1"]},
+            {"subscription_group_id": "sg-news", "subscription_state": "subscribed", "emails": ["jane@example.com"]}
+        ]})
+    );
+    // Given: tracked as usual too; an unsubscribe event sets the profile's subscription flags.
+    assert!(lines.iter().any(|l| l["messageId"] == "m-yes" && l["subscription"] == "Track Calls"));
+    let profile = lines.iter().find(|l| l["request"]["body"]["attributes"].is_array()).unwrap();
+    assert_eq!(profile["request"]["body"]["attributes"][0]["email_subscribe"], "unsubscribed");
+    assert_eq!(profile["request"]["body"]["attributes"][0]["push_subscribe"], "unsubscribed");
+}

@@ -5,6 +5,7 @@
 //! purchases together up to Braze's 75-object limit (aliases and identifies: 50).
 
 mod ecommerce;
+mod subscription;
 mod trigger;
 
 use super::{Action, Definition, Item, ObjectError, Parts, Preset, Settings};
@@ -280,7 +281,7 @@ static PRESETS: [Preset; 7] = [
     Preset { name: "Identify Calls", trigger: r#"type = "identify""#, action: "updateUserProfile", mapping: "{}" },
 ];
 
-static ACTIONS: [Action; 14] = [
+static ACTIONS: [Action; 15] = [
     Action { id: "updateUserProfile", title: "Update User Profile", fields: &PROFILE, default_mapping: PROFILE_MAPPING, perform: update_user_profile },
     Action { id: "trackEvent", title: "Track Event", fields: &EVENT, default_mapping: EVENT_MAPPING, perform: track_event },
     Action { id: "trackPurchase", title: "Track Purchase", fields: &PURCHASE, default_mapping: PURCHASE_MAPPING, perform: track_purchase },
@@ -295,6 +296,7 @@ static ACTIONS: [Action; 14] = [
     ecommerce::SINGLE,
     trigger::CAMPAIGN,
     trigger::CANVAS,
+    subscription::STATUS,
 ];
 
 pub static DEFINITION: Definition = Definition {
@@ -316,6 +318,7 @@ pub static DEFINITION: Definition = Definition {
     check_settings,
     // Segment's Braze requests wait 30 s.
     timeout_ms: 30_000,
+    consent_exempt: &[subscription::STATUS.id],
 };
 
 // ---- definition functions ----
@@ -369,7 +372,8 @@ fn envelope(items: Vec<Value>) -> Value {
 }
 
 /// Body arrays that requests to the same endpoint merge (the rest of a body is per request).
-const OBJECT_ARRAYS: [&str; 6] = ["attributes", "events", "purchases", "user_aliases", "aliases_to_identify", "emails_to_identify"];
+const OBJECT_ARRAYS: [&str; 7] =
+    ["attributes", "events", "purchases", "user_aliases", "aliases_to_identify", "emails_to_identify", "subscription_groups"];
 
 fn parts(body: &Value) -> Parts {
     let parts: Parts = body
@@ -383,7 +387,7 @@ fn parts(body: &Value) -> Parts {
 fn max_objects(target: &str) -> usize {
     if target.starts_with(TRACK) {
         MAX_TRACK_OBJECTS
-    } else if target.starts_with("/users/") {
+    } else if target.starts_with("/users/") || target.starts_with(subscription::TARGET) {
         MAX_USER_OBJECTS
     } else {
         1
@@ -396,7 +400,7 @@ fn max_objects(target: &str) -> usize {
 fn phase(target: &str) -> u8 {
     if target.starts_with("/users/alias") {
         0
-    } else if target.starts_with(IDENTIFY) || target.starts_with("/users/merge") {
+    } else if target.starts_with(IDENTIFY) || target.starts_with("/users/merge") || target.starts_with(subscription::TARGET) {
         2
     } else if target.starts_with("/campaigns/") || target.starts_with("/canvas/") {
         3
