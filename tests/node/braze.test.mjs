@@ -5,8 +5,13 @@
 import { test, describe, before, after, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+
 import { startMockBraze, brazeErrors } from '../support/mock-braze.mjs'
 import { loadPkg, pkgAvailable, PKG_MISSING_REASON } from '../support/load-pkg.mjs'
+import { runCli } from '../support/cli.mjs'
 
 const skip = pkgAvailable() ? false : PKG_MISSING_REASON
 const KEY = 'braze-SECRET-key-0042'
@@ -149,5 +154,26 @@ describe('Braze through the npm package', { skip }, () => {
       () => pkg.createDestination({ destination: 'actions-braze-cloud', settings: { api_key: KEY, endpoint: 'ftp://x' } }),
       (e) => e.field === 'settings.endpoint' && !e.message.includes(KEY)
     )
+  })
+
+  test('the CLI plans and sends Braze events (presets by default), key never printed', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'braze-cli-'))
+    try {
+      const settings = path.join(dir, 'settings.json')
+      writeFileSync(settings, JSON.stringify({ api_key: KEY, app_id: 'app-1' }))
+      const events = path.join(dir, 'events.ndjson')
+      writeFileSync(events, [identify('c1'), track('c2'), { type: 'page', messageId: 'c3' }].map((e) => JSON.stringify(e)).join('\n') + '\n')
+      const plan = await runCli(['plan', '--destination', 'actions-braze-cloud', '--settings', settings, events])
+      assert.equal(plan.code, 0, plan.stderr)
+      noKey(plan.stdout + plan.stderr)
+      assert.deepEqual(plan.lines.map((l) => [l.messageId, l.subscription ?? l.skipped]), [['c1', 'Identify Calls'], ['c2', 'Track Calls'], ['c3', 'no matching subscription']])
+      assert.equal(plan.lines[0].request.url, 'https://rest.iad-01.braze.com/users/track')
+      const sent = await runCli(['send', '--destination', 'braze', '--settings', settings, '--base-url', mock.url, events])
+      noKey(sent.stdout + sent.stderr)
+      assert.deepEqual(sent.lines.filter((l) => l.delivered).map((l) => l.messageId), ['c1', 'c2'])
+      assert.deepEqual(mock.requests.map((r) => r.pathname), ['/users/track', '/users/track'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
