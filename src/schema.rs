@@ -529,6 +529,29 @@ mod tests {
     }
 
     #[test]
+    fn string_formats_follow_ajv_formats() {
+        // ajv-formats 2 "full" rules, checked by hand against it.
+        for ok in ["jane@example.com", "a.b+c@sub.example.co", "X@Y.Z1"] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in ["bad-email", "a@b", "a..b@c.d", ".a@b.c", "a@-b.c", "a b@c.d", ""] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        for ok in ["2024-03-05T12:34:56.789Z", "2024-03-05 12:34:56", "2024-02-29t00:00:00+01:00", "2023-12-31T23:59:60Z"] {
+            assert!(is_date_time(ok), "{ok}");
+        }
+        for bad in ["2023-02-29T00:00:00Z", "2024-03-05", "2024-03-05T24:00:00Z", "2024-3-5T00:00:00Z", "2024-03-05T12:34:56.Z", "x"] {
+            assert!(!is_date_time(bad), "{bad}");
+        }
+        for ok in ["https://img.example/a.png?x=1#y", "mailto:a@b.c", "urn:isbn:123"] {
+            assert!(is_uri(ok), "{ok}");
+        }
+        for bad in ["img.example/a.png", "https://a b", "https://a/%zz", "1http://x", ""] {
+            assert!(!is_uri(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn empties_are_removed() {
         assert_eq!(run(json!({"s": "", "n": "", "o": {"s": "", "ids": [null, "a"]}, "b": null})).unwrap(), json!({"o": {"s": "", "ids": ["a"]}}));
     }

@@ -308,11 +308,7 @@ fn dayjs_fields(s: &str) -> Option<i64> {
     let year = if (0..=99).contains(&year) { 1900 + year } else { year };
     let months = year * 12 + month.map_or(0, |m| m - 1);
     let (y, m0) = (months.div_euclid(12), months.rem_euclid(12));
-    let day = match day {
-        Some(d) => d,
-        None => 1,
-    };
-    let days = days_from_civil(y, m0 + 1, 1) + day - 1;
+    let days = days_from_civil(y, m0 + 1, 1) + day.unwrap_or(1) - 1;
     let clock = ((hour.unwrap_or(0) * 60 + minute.unwrap_or(0)) * 60 + second.unwrap_or(0)) * 1000 + ms;
     Some(days * 86_400_000 + clock)
 }
@@ -444,5 +440,26 @@ mod tests {
         assert_eq!(js_parse_int("abc"), None);
         assert_eq!(js_parse_int("99999999999999999999"), None);
         assert_eq!(js_parse_int("1.9"), Some(1));
+    }
+
+    #[test]
+    fn dayjs_parsing_and_iso_output() {
+        // dayjs's own pattern: local (UTC here) fields with JS Date overflow.
+        assert_eq!(dayjs_ms("2024-03-05 12:34:56"), Some(1709642096000.0));
+        assert_eq!(dayjs_ms("2024-13-01"), dayjs_ms("2025-01-01"), "month 13 is next January");
+        assert_eq!(dayjs_ms("2024-03-00"), dayjs_ms("2024-02-29"), "day 0 is the month's eve");
+        assert_eq!(dayjs_ms("20240305"), Some(1709596800000.0));
+        // A trailing Z or an offset goes to Date.parse.
+        assert_eq!(dayjs_ms("2024-03-05T12:34:56.789Z"), Some(1709642096789.0));
+        assert_eq!(dayjs_ms("2024-03-05T13:34:56+01:00"), Some(1709642096000.0));
+        assert_eq!(dayjs_ms("not a date"), None);
+        assert_eq!(iso_string(1709642096789.0).as_deref(), Some("2024-03-05T12:34:56.789Z"));
+        assert_eq!(iso_string(-1.0).as_deref(), Some("1969-12-31T23:59:59.999Z"));
+        assert_eq!(iso_string(8.64e15).as_deref(), Some("+275760-09-13T00:00:00.000Z"));
+        assert_eq!(iso_string(8.64e15 + 1.0), None, "beyond the Date range JS throws");
+        assert_eq!(ymd_string(1709642096789.0).as_deref(), Some("2024-03-05"));
+        // Segment's date-like check: plain number strings are Unix seconds.
+        assert!(date_like("12") && date_like("1709642096") && date_like("2024-03-05"));
+        assert!(!date_like("yesterday") && !date_like("") && !date_like("1e20"));
     }
 }

@@ -428,10 +428,6 @@ fn object_errors(body: &str) -> Vec<ObjectError> {
 
 // ---- shared readers ----
 
-fn field<'a>(p: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
-    p.get(k)
-}
-
 /// Copy `k` when present (null included: fields that allow null send it as Segment does).
 fn copy(out: &mut Map<String, Value>, p: &Map<String, Value>, k: &str) {
     if let Some(v) = p.get(k) {
@@ -575,8 +571,8 @@ fn profile(p: &Map<String, Value>, mode: Option<&str>) -> Result<Item, EventErro
         }
         other => other.cloned(),
     });
-    put(&mut a, "date_of_first_session", iso(field(p, "date_of_first_session")));
-    put(&mut a, "date_of_last_session", iso(field(p, "date_of_last_session")));
+    put(&mut a, "date_of_first_session", iso(p.get("date_of_first_session")));
+    put(&mut a, "date_of_last_session", iso(p.get("date_of_last_session")));
     put(&mut a, "dob", match p.get("dob") {
         Some(Value::Null) => Some(Value::Null),
         Some(v) => date_ms(v).and_then(time::ymd_string).map(Value::String),
@@ -590,7 +586,7 @@ fn profile(p: &Map<String, Value>, mode: Option<&str>) -> Result<Item, EventErro
     for k in ["home_city", "image_url", "language", "last_name"] {
         copy(&mut a, p, k);
     }
-    put(&mut a, "marked_email_as_spam_at", iso(field(p, "marked_email_as_spam_at")));
+    put(&mut a, "marked_email_as_spam_at", iso(p.get("marked_email_as_spam_at")));
     for k in ["phone", "push_subscribe", "push_tokens", "time_zone", "twitter"] {
         copy(&mut a, p, k);
     }
@@ -633,7 +629,7 @@ fn event(p: &Map<String, Value>, settings: &Settings, mode: Option<&str>) -> Res
     require_user(p, &alias, false)?;
     let mut e = event_base(p, settings, alias);
     copy(&mut e, p, "name");
-    put(&mut e, "time", iso(field(p, "time")));
+    put(&mut e, "time", iso(p.get("time")));
     copy(&mut e, p, "properties");
     put(&mut e, "_update_existing_only", update_existing_only(p, mode));
     Ok(item(TRACK, "events", vec![Value::Object(e)]))
@@ -666,7 +662,7 @@ fn purchase(p: &Map<String, Value>, settings: &Settings, mode: Option<&str>) -> 
         ));
     }
     let mut base = event_base(p, settings, alias);
-    put(&mut base, "time", iso(field(p, "time")));
+    put(&mut base, "time", iso(p.get("time")));
     put(&mut base, "_update_existing_only", update_existing_only(p, mode));
     let event_props: Vec<(&String, &Value)> = match p.get("properties") {
         Some(Value::Object(m)) => m.iter().filter(|(k, _)| k.as_str() != "products").collect(),
