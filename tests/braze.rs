@@ -509,3 +509,32 @@ fn consent_withdrawal_and_unsubscribes_reach_braze_subscription_groups() {
     assert_eq!(profile["request"]["body"]["attributes"][0]["email_subscribe"], "unsubscribed");
     assert_eq!(profile["request"]["body"]["attributes"][0]["push_subscribe"], "unsubscribed");
 }
+
+/// The anonymous -> known recipe of the README: an anonymous visitor's events are tracked on
+/// an alias profile, and their first identify creates the alias, tracks, then identifies, in
+/// that order, so the anonymous history merges into the known user.
+#[test]
+fn anonymous_to_known_keeps_history() {
+    let recipe = json!([
+        {"name": "Anonymous alias", "subscribe": "type = \"identify\" or (type = \"track\" and userId = null)", "partnerAction": "createAlias",
+         "mapping": {"alias_name": {"@path": "$.anonymousId"}, "alias_label": "anonymous_id"}},
+        {"name": "Anonymous events", "subscribe": "type = \"track\" and userId = null", "partnerAction": "trackEvent",
+         "mapping": {"user_alias": {"alias_name": {"@path": "$.anonymousId"}, "alias_label": "anonymous_id"}, "name": {"@path": "$.event"}, "time": {"@path": "$.receivedAt"}, "_update_existing_only": false}},
+        {"name": "Identify Calls", "subscribe": "type = \"identify\"", "partnerAction": "updateUserProfile"},
+        {"name": "Merge anonymous", "subscribe": "type = \"identify\" and anonymousId != null and userId != null", "partnerAction": "identifyUser",
+         "mapping": {"external_id": {"@path": "$.userId"}, "user_alias": {"alias_name": {"@path": "$.anonymousId"}, "alias_label": "anonymous_id"}, "merge_behavior": "merge"}}
+    ]);
+    let cfg = dest_with(json!({"api_key": KEY, "batch_size": 75}), subs(recipe));
+    let mut known = identify();
+    known["anonymousId"] = json!("anon-7");
+    let anon = json!({"type": "track", "event": "Song Played", "messageId": "m-anon", "anonymousId": "anon-7", "receivedAt": "2024-03-05T12:30:00.000Z"});
+    let t = Braze::new(vec![]);
+    let lines = send(&cfg, &t, json!([known, anon]));
+    assert!(lines.iter().all(|l| l["delivered"] == true), "{lines:?}");
+    let sent = t.sent.borrow();
+    let paths: Vec<&str> = sent.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["/users/alias/new", "/users/track", "/users/identify"]);
+    assert_eq!(sent[0].1["user_aliases"].as_array().unwrap().len(), 2, "the identify's and the track's alias, one request");
+    assert_eq!(sent[1].1["events"][0]["user_alias"], json!({"alias_label": "anonymous_id", "alias_name": "anon-7"}));
+    assert_eq!(sent[2].1["aliases_to_identify"][0]["external_id"], "user-1");
+}
