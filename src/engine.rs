@@ -149,7 +149,7 @@ impl Config {
 
     fn request(&self, target: &str, body: Value, redact: bool) -> HttpRequest {
         HttpRequest {
-            method: "POST",
+            method: (self.definition.method)(target),
             url: (self.definition.url)(&self.origin, target, &self.settings, redact),
             headers: self.headers(redact),
             body,

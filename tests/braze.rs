@@ -538,3 +538,34 @@ fn anonymous_to_known_keeps_history() {
     assert_eq!(sent[1].1["events"][0]["user_alias"], json!({"alias_label": "anonymous_id", "alias_name": "anon-7"}));
     assert_eq!(sent[2].1["aliases_to_identify"][0]["external_id"], "user-1");
 }
+
+#[test]
+fn catalog_items_are_put_and_deleted() {
+    let sub = |batch: usize| {
+        dest_with(
+            json!({"api_key": KEY, "batch_size": batch}),
+            subs(json!([
+                {"name": "Upsert", "subscribe": "event = \"Product Updated\"", "partnerAction": "upsertCatalogItem",
+                 "mapping": {"__segment_internal_sync_mode": "upsert", "onMappingSave": {"outputs": {"catalog_name": "products"}},
+                             "item_id": {"@path": "$.properties.sku"}, "item": {"name": {"@path": "$.properties.name"}, "price": {"@path": "$.properties.price"}}}},
+                {"name": "Delete", "subscribe": "event = \"Product Removed\"", "partnerAction": "upsertCatalogItem",
+                 "mapping": {"__segment_internal_sync_mode": "delete", "onMappingSave": {"outputs": {"catalog_name": "products"}},
+                             "item_id": {"@path": "$.properties.sku"}}}
+            ])),
+        )
+    };
+    let ev = |event: &str, id: &str, sku: &str| json!({"type": "track", "event": event, "messageId": id, "properties": {"sku": sku, "name": "Shoe", "price": 10}});
+    let events = json!([ev("Product Updated", "u1", "SKU-1"), ev("Product Updated", "u2", "SKU-2"), ev("Product Removed", "d1", "SKU-3"), ev("Product Updated", "bad", "not valid!")]);
+    // One event per request: Segment's single path.
+    let lines = plan(&sub(1), events.clone());
+    assert_eq!((lines[0]["request"]["method"].as_str(), lines[0]["request"]["url"].as_str()), (Some("PUT"), Some("https://rest.iad-01.braze.com/catalogs/products/items/SKU-1")));
+    assert_eq!(lines[0]["request"]["body"], json!({"items": [{"name": "Shoe", "price": 10}]}));
+    assert_eq!((lines[2]["request"]["method"].as_str(), lines[2]["request"]["body"].clone()), (Some("DELETE"), json!({"items": [{}]})));
+    assert_eq!(lines[3]["error"]["message"], "Invalid ID Format");
+    // Batched: ids inside, upserts and deletes apart.
+    let lines = plan(&sub(50), events);
+    assert_eq!(lines[0]["request"]["url"], "https://rest.iad-01.braze.com/catalogs/products/items/");
+    assert_eq!(lines[0]["request"]["body"], json!({"items": [{"name": "Shoe", "price": 10, "id": "SKU-1"}, {"name": "Shoe", "price": 10, "id": "SKU-2"}]}));
+    assert_eq!(lines[1]["batchedWith"], "u1");
+    assert_eq!((lines[2]["request"]["method"].as_str(), lines[2]["request"]["body"].clone()), (Some("DELETE"), json!({"items": [{"id": "SKU-3"}]})));
+}

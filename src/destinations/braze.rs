@@ -4,6 +4,7 @@
 //! merges array by array, so one `/users/track` request carries attributes, events and
 //! purchases together up to Braze's 75-object limit (aliases and identifies: 50).
 
+mod catalog;
 mod ecommerce;
 mod subscription;
 mod trigger;
@@ -281,7 +282,7 @@ static PRESETS: [Preset; 7] = [
     Preset { name: "Identify Calls", trigger: r#"type = "identify""#, action: "updateUserProfile", mapping: "{}" },
 ];
 
-static ACTIONS: [Action; 15] = [
+static ACTIONS: [Action; 16] = [
     Action { id: "updateUserProfile", title: "Update User Profile", fields: &PROFILE, default_mapping: PROFILE_MAPPING, perform: update_user_profile },
     Action { id: "trackEvent", title: "Track Event", fields: &EVENT, default_mapping: EVENT_MAPPING, perform: track_event },
     Action { id: "trackPurchase", title: "Track Purchase", fields: &PURCHASE, default_mapping: PURCHASE_MAPPING, perform: track_purchase },
@@ -297,6 +298,7 @@ static ACTIONS: [Action; 15] = [
     trigger::CAMPAIGN,
     trigger::CANVAS,
     subscription::STATUS,
+    catalog::UPSERT,
 ];
 
 pub static DEFINITION: Definition = Definition {
@@ -318,6 +320,7 @@ pub static DEFINITION: Definition = Definition {
     check_settings,
     // Segment's Braze requests wait 30 s.
     timeout_ms: 30_000,
+    method: catalog::method,
     consent_exempt: &[subscription::STATUS.id],
 };
 
@@ -372,8 +375,8 @@ fn envelope(items: Vec<Value>) -> Value {
 }
 
 /// Body arrays that requests to the same endpoint merge (the rest of a body is per request).
-const OBJECT_ARRAYS: [&str; 7] =
-    ["attributes", "events", "purchases", "user_aliases", "aliases_to_identify", "emails_to_identify", "subscription_groups"];
+const OBJECT_ARRAYS: [&str; 8] =
+    ["attributes", "events", "purchases", "user_aliases", "aliases_to_identify", "emails_to_identify", "subscription_groups", "items"];
 
 fn parts(body: &Value) -> Parts {
     let parts: Parts = body
@@ -387,7 +390,7 @@ fn parts(body: &Value) -> Parts {
 fn max_objects(target: &str) -> usize {
     if target.starts_with(TRACK) {
         MAX_TRACK_OBJECTS
-    } else if target.starts_with("/users/") || target.starts_with(subscription::TARGET) {
+    } else if target.starts_with("/users/") || target.starts_with(subscription::TARGET) || catalog::is_batch(target) {
         MAX_USER_OBJECTS
     } else {
         1

@@ -98,6 +98,8 @@ pub struct Definition {
     pub check_settings: fn(&Settings) -> Result<(), EventError>,
     /// Request timeout (ms) unless the caller sets `timeoutMs`.
     pub timeout_ms: u64,
+    /// HTTP method of a target's requests (Braze catalogs: PUT / DELETE).
+    pub method: fn(target: &str) -> &'static str,
     /// Actions that carry a consent decision itself (an unsubscribe must reach the
     /// destination): they run even when the event does not grant `consent_categories`.
     pub consent_exempt: &'static [&'static str],

@@ -245,6 +245,7 @@ pub static DEFINITION: Definition = Definition {
     object_errors: None,
     check_settings: |_| Ok(()),
     timeout_ms: 15_000,
+    method: |_| "POST",
     consent_exempt: &[],
 };
 

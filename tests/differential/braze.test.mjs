@@ -92,6 +92,18 @@ export function extraSubscriptions() {
       recipients: [{ external_user_id: { '@path': '$.userId' }, email: { '@path': '$.context.traits.email' }, send_to_existing_only: true }],
       prioritization: { first_priority: 'identified', second_priority: 'most_recently_updated' }
     }),
+    sub('Catalog upsert', 'event = "Product Viewed" or event = "Product Added"', 'upsertCatalogItem', {
+      ...defaults('upsertCatalogItem'),
+      [SYNC]: 'upsert',
+      onMappingSave: { outputs: { catalog_name: 'products' } },
+      item_id: { '@path': '$.properties.product_id' },
+      item: { name: { '@path': '$.properties.name' }, price: { '@path': '$.properties.price' }, variant: { '@path': '$.properties.variant' } }
+    }),
+    sub('Catalog delete', 'event = "Order Cancelled"', 'upsertCatalogItem', {
+      [SYNC]: 'delete',
+      onMappingSave: { outputs: { catalog_name: 'products' } },
+      item_id: { '@path': '$.properties.order_id' }
+    }),
     sub('Canvas', 'event = "Song Played" or event = "Product Added"', 'triggerCanvas', {
       ...defaults('triggerCanvas'),
       canvas_id: 'canvas-1',

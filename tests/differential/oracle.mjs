@@ -157,7 +157,8 @@ const nockedOrigins = new Set()
 function installNock(origin, reply) {
   if (nockedOrigins.has(origin)) return
   nock.disableNetConnect()
-  nock(origin).persist().post(/.*/).reply(200, reply)
+  // Every method a destination uses (Braze catalogs: PUT / DELETE).
+  for (const method of ['post', 'put', 'delete']) nock(origin).persist()[method](/.*/).reply(200, reply)
   nockedOrigins.add(origin)
 }
 

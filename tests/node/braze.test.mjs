@@ -156,6 +156,24 @@ describe('Braze through the npm package', { skip }, () => {
     )
   })
 
+  test('catalog items go out as PUT and DELETE', async () => {
+    const mapping = (mode) => ({ __segment_internal_sync_mode: mode, onMappingSave: { outputs: { catalog_name: 'products' } }, item_id: { '@path': '$.properties.sku' }, item: { name: { '@path': '$.properties.name' } } })
+    const d = pkg.createDestination({
+      destination: 'braze', settings: { api_key: KEY }, baseUrl: mock.url,
+      subscriptions: [
+        { name: 'Upsert', subscribe: 'event = "Product Updated"', partnerAction: 'upsertCatalogItem', mapping: mapping('upsert') },
+        { name: 'Delete', subscribe: 'event = "Product Removed"', partnerAction: 'upsertCatalogItem', mapping: mapping('delete') }
+      ]
+    })
+    const ev = (event, id) => ({ type: 'track', event, messageId: id, properties: { sku: `SKU-${id}`, name: 'Shoe' } })
+    const results = await d.send([ev('Product Updated', 'u1'), ev('Product Removed', 'd1')], SEND)
+    assert.ok(results.every((r) => r.delivered), JSON.stringify(results))
+    assert.deepEqual(mock.requests.map((r) => [r.method, r.pathname, r.json]), [
+      ['PUT', '/catalogs/products/items/SKU-u1', { items: [{ name: 'Shoe' }] }],
+      ['DELETE', '/catalogs/products/items/SKU-d1', { items: [{ name: 'Shoe' }] }]
+    ])
+  })
+
   test('the CLI plans and sends Braze events (presets by default), key never printed', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'braze-cli-'))
     try {
