@@ -50,9 +50,24 @@ export interface SnapConversionsSettings {
   consent_categories?: string[] | string
 }
 
+export interface BrazeSettings {
+  /** Braze REST API key (never shown in plans, results or errors). */
+  api_key: string
+  /** Braze REST endpoint of your cluster, e.g. https://rest.iad-01.braze.com (default) ...
+   * https://rest.fra-02.braze.eu, or a custom URL. */
+  endpoint?: string
+  /** App identifier sent with events and purchases. */
+  app_id?: string
+  /** Events per request (1 = Segment's single-event path; up to 75). A /users/track request
+   * also never carries more than 75 objects (attributes + events + purchases; an order is one
+   * purchase per product); alias / identify requests at most 50. */
+  batch_size?: number
+  consent_categories?: string[] | string
+}
+
 export interface DestinationOptions {
-  destination: 'snap-conversions-api' | 'actions-snap-conversions' | (string & {})
-  settings: SnapConversionsSettings | Record<string, unknown>
+  destination: 'snap-conversions-api' | 'actions-snap-conversions' | 'braze' | 'actions-braze-cloud' | (string & {})
+  settings: SnapConversionsSettings | BrazeSettings | Record<string, unknown>
   /** Default: the destination's presets. Also takes the Public API list response as it is. */
   subscriptions?: Subscription[] | { data: { subscriptions: Subscription[] } }
   /** Origin that replaces the API host (mock servers, proxies, tests). */

@@ -42,3 +42,24 @@ export const events = [
   { type: 'identify', messageId: 'demo-9', userId: 'u-5', traits: { email: 'y@example.com' } }
 ]
 
+
+// Braze (second part of `make demo`): a user identified, an event, an order of two products,
+// and the anonymous -> known transition (alias, then identify).
+export const brazeEvents = [
+  {
+    type: 'identify', messageId: 'bz-1', timestamp: ts, receivedAt: ts, userId: 'u-1', anonymousId: 'anon-1',
+    traits: { email: 'jane@example.com', firstName: 'Jane', lastName: 'Doe', gender: 'female', plan: 'pro', address: { city: 'Berlin' } }
+  },
+  { type: 'track', event: 'Song Played', messageId: 'bz-2', timestamp: ts, receivedAt: ts, userId: 'u-1', properties: { title: 'Blue', seconds: 212 } },
+  {
+    type: 'track', event: 'Order Completed', messageId: 'bz-3', timestamp: ts, receivedAt: ts, userId: 'u-1',
+    properties: {
+      order_id: 'ORD-7', total: 45, currency: 'EUR', source: 'web', order_status_url: 'https://shop.example.com/o/7',
+      products: [
+        { product_id: 'SKU-1', name: 'Shoe', variant: 'red', price: 30, quantity: 1 },
+        { product_id: 'SKU-2', name: 'Sock', variant: 'L', price: 15, quantity: 1 }
+      ]
+    }
+  },
+  { type: 'alias', messageId: 'bz-4', timestamp: ts, userId: 'u-1', previousId: 'anon-1' }
+]

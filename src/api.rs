@@ -110,9 +110,14 @@ pub fn plan_ndjson(cfg: &Config, ndjson: &str, first_line: usize) -> (String, Co
 }
 
 /// The delivery policy, and whether the options ask for the monitor's record (`record: true`).
-fn policy(options_json: &str) -> Result<(Policy, bool), EventError> {
+fn policy(cfg: &Config, options_json: &str) -> Result<(Policy, bool), EventError> {
     let opts = if options_json.trim().is_empty() { Value::Null } else { parse_json("send options", options_json)? };
-    Ok((Policy::from_options(&opts)?, opts.get("record") == Some(&Value::Bool(true))))
+    let mut p = Policy::from_options(&opts)?;
+    // The destination's timeout (Braze: Segment's 30 s) unless the caller chose one.
+    if opts.get("timeoutMs").is_none_or(Value::is_null) {
+        p.timeout_ms = cfg.definition.timeout_ms;
+    }
+    Ok((p, opts.get("record") == Some(&Value::Bool(true))))
 }
 
 /// With `record`, also the line `{"record": ...}`: the monitor's record of what this send
@@ -121,15 +126,31 @@ fn policy(options_json: &str) -> Result<(Policy, bool), EventError> {
 /// and recorded sends go through exactly the code plain ones do.
 async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Piece<'_>], policy: &Policy, t: &T, record: bool) -> (Vec<Value>, Option<Value>) {
     let plan = cfg.plan(evs);
-    let lines = delivery::send_plan(t, &plan, policy, &cfg.limiter).await;
+    let mut lines = delivery::send_plan(t, &plan, policy, &cfg.limiter).await;
+    redact_answers(cfg, &mut lines);
     let record = record.then(|| serde_json::json!({"record": monitor::record_of_send(cfg.definition.slug, &plan, &lines, t.now_ms()).to_json()}));
     (lines, record)
+}
+
+/// An error body that echoes a credential (an API answering "invalid key: <key>") must not
+/// carry it into results: error messages are scrubbed of every secret setting.
+fn redact_answers(cfg: &Config, lines: &mut [Value]) {
+    let secrets: Vec<&str> = [cfg.settings.access_token.as_deref(), cfg.settings.str("api_key")].into_iter().flatten().filter(|s| s.len() >= 4).collect();
+    for line in lines.iter_mut() {
+        if let Some(Value::String(m)) = line.pointer_mut("/error/message") {
+            for s in &secrets {
+                if m.contains(s) {
+                    *m = m.replace(s, "REDACTED");
+                }
+            }
+        }
+    }
 }
 
 /// Deliver a JSON array of events; one result line per (event, subscription).
 pub async fn send<T: Transport>(cfg: &Config, events_json: &str, options_json: &str, t: &T) -> Result<Vec<Value>, EventError> {
     let evs = input::events_from_array(events_json)?;
-    let (policy, record) = policy(options_json)?;
+    let (policy, record) = policy(cfg, options_json)?;
     let (mut lines, record) = send_inputs(cfg, &evs, &policy, t, record).await;
     lines.extend(record);
     Ok(lines)
@@ -137,7 +158,7 @@ pub async fn send<T: Transport>(cfg: &Config, events_json: &str, options_json: &
 
 /// `send` for NDJSON events, with NDJSON result lines (see `plan_ndjson`).
 pub async fn send_ndjson<T: Transport>(cfg: &Config, ndjson: &str, first_line: usize, options_json: &str, t: &T) -> Result<(String, Counts), EventError> {
-    let (policy, record) = policy(options_json)?;
+    let (policy, record) = policy(cfg, options_json)?;
     let evs = input::events_from_ndjson(ndjson, first_line);
     let (mut lines, record) = send_inputs(cfg, &evs, &policy, t, record).await;
     let counts = Counts::of(evs.len(), &lines);

@@ -141,7 +141,8 @@ impl Transport for Fetch {
         let sent = Box::pin(async move {
             let res = request.send().await.map_err(|e| TransportError::Network(network_message(&e)))?;
             let status = res.status();
-            let retry_after = res.headers().get("retry-after");
+            // Braze sends X-RateLimit-* instead of Retry-After.
+            let retry_after = crate::delivery::retry_after_header(status, |k| res.headers().get(k), js_sys::Date::now());
             let location = res.headers().get("location");
             let body = res.text().await.unwrap_or_default();
             Ok(Response { status, retry_after, location, body })

@@ -169,7 +169,9 @@ fn parse_settings(def: &Definition, v: Option<&Value>) -> Result<Settings, Event
             _ => return Err(bad("settings.batch_size", format!("`batch_size` must be an integer from 1 to {}", def.max_batch))),
         },
     };
-    Ok(Settings { values, access_token, test_mode, batch_size })
+    let settings = Settings { values, access_token, test_mode, batch_size };
+    (def.check_settings)(&settings)?;
+    Ok(settings)
 }
 
 fn parse_subscription(def: &'static Definition, s: &Value, i: usize) -> Result<Option<Subscription>, EventError> {

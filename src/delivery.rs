@@ -5,7 +5,8 @@
 //! `Transport` so the logic is tested natively with a scripted or virtual-time transport and
 //! runs on `fetch` in wasm; every destination's requests go through here.
 
-use crate::engine::{entry_message_id, json_opt, HttpRequest, Plan, Prepared};
+use crate::destinations::ObjectError;
+use crate::engine::{entry_message_id, json_opt, Batch, HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
 use crate::ratelimit::{Limiter, RateConfig};
 use futures::stream::{self, StreamExt};
@@ -149,6 +150,8 @@ pub struct Outcome {
     pub attempts: u32,
     pub status: Option<u16>,
     pub error: Option<DeliveryError>,
+    /// A 2xx answer's body when it reports per-object errors (read by the destination).
+    pub errors_body: Option<String>,
 }
 
 /// `scheme://host[:port]` of a `Location`, without user info, path, query or fragment: the
@@ -318,12 +321,14 @@ async fn deliver_one<T: Transport>(t: &T, req: &HttpRequest, key: &str, p: &Poli
         };
         let (status, retry_after, error) = match result {
             Ok(r) if r.status == 0 || (300..400).contains(&r.status) => {
-                return Outcome { delivered: false, attempts, status: Some(r.status), error: Some(redirect_error(r.status, r.location.as_deref())) };
+                return Outcome { delivered: false, attempts, status: Some(r.status), error: Some(redirect_error(r.status, r.location.as_deref())), errors_body: None };
             }
             Ok(r) => match classify(r.status) {
                 Class::Success => {
                     sh.limiter.on_answer(key, t.now_ms(), false);
-                    return Outcome { delivered: true, attempts, status: Some(r.status), error: None };
+                    // Kept only when it may name failed objects: most answers are a few bytes.
+                    let errors_body = r.body.contains("\"errors\"").then_some(r.body);
+                    return Outcome { delivered: true, attempts, status: Some(r.status), error: None, errors_body };
                 }
                 class => {
                     sh.limiter.on_answer(key, t.now_ms(), r.status == 429);
@@ -343,7 +348,7 @@ async fn deliver_one<T: Transport>(t: &T, req: &HttpRequest, key: &str, p: &Poli
         let retry_after_ms = retry_after.as_deref().and_then(|v| parse_retry_after(v, t.now_ms()));
         let failed = |error: DeliveryError| {
             let retry_after_ms = if error.retryable { retry_after_ms } else { None };
-            Outcome { delivered: false, attempts, status, error: Some(DeliveryError { retry_after_ms, ..error }) }
+            Outcome { delivered: false, attempts, status, error: Some(DeliveryError { retry_after_ms, ..error }), errors_body: None }
         };
         if !error.retryable || attempts >= p.max_attempts {
             return failed(error);
@@ -409,14 +414,79 @@ pub fn rate_key(target: &str) -> &str {
     target
 }
 
-/// Send a plan and produce one result line per prepared entry, in input order.
+/// `Retry-After` for an answer without one, from Braze-style rate-limit headers:
+/// `X-RateLimit-Retry-After` (seconds), else `X-RateLimit-Reset` (Unix seconds) when the
+/// answer is a 429 or the window is used up. `get` reads a header by lower-case name.
+pub fn retry_after_header(status: u16, get: impl Fn(&str) -> Option<String>, now_ms: f64) -> Option<String> {
+    if let Some(v) = get("retry-after").or_else(|| get("x-ratelimit-retry-after")) {
+        return Some(v);
+    }
+    let exhausted = get("x-ratelimit-remaining").is_some_and(|r| r.trim() == "0");
+    if status != 429 && !exhausted {
+        return None;
+    }
+    let reset: f64 = get("x-ratelimit-reset")?.trim().parse().ok()?;
+    // A reset in seconds since the epoch; anything smaller is already a delay in seconds.
+    let wait = if reset > 1e9 { (reset * 1000.0 - now_ms) / 1000.0 } else { reset };
+    (wait.is_finite()).then(|| format!("{}", wait.max(0.0).ceil() as u64))
+}
+
+/// An object the destination rejected inside an accepted request: permanent, like Segment's
+/// per-item BAD_REQUEST.
+fn object_error(message: &str) -> DeliveryError {
+    DeliveryError {
+        code: ErrorCode::HttpError,
+        message: format!("object rejected: {}", message.chars().take(200).collect::<String>()),
+        retryable: false,
+        retry_after_ms: None,
+    }
+}
+
+/// Per-entry errors of one delivered batch: each object error is mapped to the entry whose
+/// objects cover its (array, index); an error without an array counts over all objects.
+fn entry_errors(batch: &Batch, errors: &[ObjectError]) -> Vec<(usize, DeliveryError)> {
+    let mut out: Vec<(usize, DeliveryError)> = Vec::new();
+    for err in errors {
+        let mut seen = 0;
+        let entry = batch.entries.iter().zip(&batch.parts).find_map(|(&e, parts)| {
+            let n: usize = parts.iter().filter(|(a, _)| err.array.as_ref().is_none_or(|x| x == a)).map(|(_, n)| n).sum();
+            let hit = err.index >= seen && err.index < seen + n;
+            seen += n;
+            hit.then_some(e)
+        });
+        // The first error of an entry is the one reported.
+        if let Some(e) = entry.filter(|e| !out.iter().any(|(x, _)| x == e)) {
+            out.push((e, object_error(&err.message)));
+        }
+    }
+    out
+}
+
+/// Send a plan and produce one result line per prepared entry, in input order. Requests go
+/// out phase by phase (see `Definition::phase`).
 pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Value> {
-    let requests: Vec<(&HttpRequest, &str)> = plan.batches.iter().map(|b| (&b.request, rate_key(&b.target))).collect();
-    let outcomes = deliver_all(t, &requests, p, limiter).await;
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.batches.len()];
+    let mut phases: Vec<u8> = plan.batches.iter().map(|b| b.phase).collect();
+    phases.sort_unstable();
+    phases.dedup();
+    for phase in phases {
+        let idx: Vec<usize> = (0..plan.batches.len()).filter(|&i| plan.batches[i].phase == phase).collect();
+        let requests: Vec<(&HttpRequest, &str)> = idx.iter().map(|&i| (&plan.batches[i].request, rate_key(&plan.batches[i].target))).collect();
+        for (i, o) in idx.into_iter().zip(deliver_all(t, &requests, p, limiter).await) {
+            outcomes[i] = Some(o);
+        }
+    }
+    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
     let mut outcome_of: Vec<Option<&Outcome>> = vec![None; plan.prepared.len()];
+    let mut rejected: Vec<Option<DeliveryError>> = vec![None; plan.prepared.len()];
     for (b, o) in plan.batches.iter().zip(&outcomes) {
         for &e in &b.entries {
             outcome_of[e] = Some(o);
+        }
+        if let (Some(body), Some(read)) = (&o.errors_body, plan.object_errors) {
+            for (e, err) in entry_errors(b, &read(body)) {
+                rejected[e] = Some(err);
+            }
         }
     }
     plan.prepared
@@ -428,10 +498,10 @@ pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &L
             match (prep, outcome_of[i]) {
                 (Prepared::Item { subscription, .. }, Some(o)) => {
                     line.insert("subscription".into(), Value::String(subscription.clone()));
-                    line.insert("delivered".into(), Value::Bool(o.delivered));
+                    line.insert("delivered".into(), Value::Bool(o.delivered && rejected[i].is_none()));
                     line.insert("attempts".into(), Value::from(o.attempts));
                     line.insert("status".into(), o.status.map_or(Value::Null, Value::from));
-                    if let Some(e) = &o.error {
+                    if let Some(e) = rejected[i].as_ref().or(o.error.as_ref()) {
                         line.insert("error".into(), serde_json::to_value(e).unwrap_or(Value::Null));
                     }
                 }

@@ -3,7 +3,7 @@
 //! `send` (delivery) executes exactly the requests `plan` shows.
 
 use crate::config::{Config, Subscription};
-use crate::destinations::Item;
+use crate::destinations::{Item, ObjectError, Parts};
 use crate::error::{ErrorCode, EventError};
 use crate::json::J;
 use crate::mapping::value::JsVal;
@@ -36,11 +36,17 @@ pub struct Batch {
     pub target: String,
     /// With the real secret: for delivery only, never printed.
     pub request: HttpRequest,
+    /// Each entry's objects in the body, when the destination counts them (`parts`).
+    pub parts: Vec<Parts>,
+    /// The destination's delivery phase for the target.
+    pub phase: u8,
 }
 
 pub struct Plan {
     pub prepared: Vec<Prepared>,
     pub batches: Vec<Batch>,
+    /// The destination's reader of per-object errors in a 2xx answer.
+    pub object_errors: Option<fn(&str) -> Vec<ObjectError>>,
 }
 
 pub const NO_MATCH: &str = "no matching subscription";
@@ -76,14 +82,18 @@ impl Config {
                 return;
             }
         };
-        let matching: Vec<&Subscription> = self.subscriptions.iter().filter(|s| s.trigger.matches(ev.raw)).collect();
+        let mut matching: Vec<&Subscription> = self.subscriptions.iter().filter(|s| s.trigger.matches(ev.raw)).collect();
         if matching.is_empty() {
             out.push(Prepared::Skipped { message_id, reason: NO_MATCH.into() });
             return;
         }
         if let Some(missing) = self.missing_consent(ev.raw) {
-            out.push(Prepared::Skipped { message_id, reason: format!("consent not granted for category {missing}") });
-            return;
+            // Only actions that record the consent decision itself still run.
+            matching.retain(|s| self.definition.consent_exempt.contains(&s.action.id));
+            if matching.is_empty() {
+                out.push(Prepared::Skipped { message_id, reason: format!("consent not granted for category {missing}") });
+                return;
+            }
         }
         // Made at most once, for the subscriptions whose mapping needs the full evaluator.
         let mut converted = None;
@@ -130,48 +140,68 @@ impl Config {
 
     fn request(&self, target: &str, body: String, redact: bool) -> HttpRequest {
         HttpRequest {
-            method: "POST",
+            method: (self.definition.method)(target),
             url: (self.definition.url)(&self.origin, target, &self.settings, redact),
             headers: self.headers(redact),
             body,
         }
     }
 
-    /// Group consecutive items with the same target into requests of at most `batch_size`.
-    /// Each item's text is copied into its request (nothing reads it after batching), so the
-    /// plan's `Prepared::Item` bodies are left empty.
+    /// Group consecutive items with the same target into requests of at most `batch_size`
+    /// items and the destination's `max_objects` objects (an item that would overflow a
+    /// request starts the next one). Each item's text is copied into its request (nothing
+    /// reads it after batching), so the plan's `Prepared::Item` bodies are left empty.
     pub fn plan(&self, pieces: &[input::Piece]) -> Plan {
+        let def = self.definition;
         let mut prepared = self.prepare(pieces);
-        // (target, entries) of each request, in the order they fill up.
-        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-        let mut open: Vec<(String, Vec<usize>)> = Vec::new();
+        // (target, entries, objects) of each request, in the order they fill up.
+        let mut groups: Vec<(String, Vec<usize>, usize)> = Vec::new();
+        let mut open: Vec<(String, Vec<usize>, usize)> = Vec::new();
         let size = self.settings.batch_size.max(1);
         for (idx, p) in prepared.iter().enumerate() {
             let Prepared::Item { item, .. } = p else { continue };
-            match open.iter_mut().position(|(t, _)| *t == item.target) {
+            let weight = def.parts.map_or(1, |parts| parts(&item.body).iter().map(|(_, n)| n).sum());
+            let cap = (def.max_objects)(&item.target);
+            match open.iter_mut().position(|(t, ..)| *t == item.target) {
+                Some(pos) if open[pos].2 + weight > cap => {
+                    groups.push(open.remove(pos));
+                    open.push((item.target.clone(), vec![idx], weight));
+                    let last = open.len() - 1;
+                    if size == 1 || weight >= cap {
+                        groups.push(open.remove(last));
+                    }
+                }
                 Some(pos) => {
                     open[pos].1.push(idx);
-                    if open[pos].1.len() >= size {
+                    open[pos].2 += weight;
+                    if open[pos].1.len() >= size || open[pos].2 >= cap {
                         groups.push(open.remove(pos));
                     }
                 }
-                None if size == 1 => groups.push((item.target.clone(), vec![idx])),
-                None => open.push((item.target.clone(), vec![idx])),
+                None if size == 1 || weight >= cap => groups.push((item.target.clone(), vec![idx], weight)),
+                None => open.push((item.target.clone(), vec![idx], weight)),
             }
         }
         groups.extend(open);
         let batches: Vec<Batch> = groups
             .into_iter()
-            .map(|(target, entries)| {
+            .map(|(target, entries, _)| {
+                let mut parts = Vec::new();
                 let items: Vec<&str> = entries
                     .iter()
                     .filter_map(|&e| match &prepared[e] {
-                        Prepared::Item { item, .. } => Some(item.body.as_str()),
+                        Prepared::Item { item, .. } => {
+                            if let Some(f) = def.parts {
+                                parts.push(f(&item.body));
+                            }
+                            Some(item.body.as_str())
+                        }
                         _ => None,
                     })
                     .collect();
-                let body = (self.definition.envelope)(&items);
-                Batch { request: self.request(&target, body, false), target, entries }
+                let body = (def.envelope)(&items);
+                let phase = (def.phase)(&target);
+                Batch { request: self.request(&target, body, false), target, entries, parts, phase }
             })
             .collect();
         // The items' texts now live in their requests.
@@ -182,7 +212,7 @@ impl Config {
         }
         let mut batches = batches;
         batches.sort_by_key(|b| b.entries[0]);
-        Plan { prepared, batches }
+        Plan { prepared, batches, object_errors: def.object_errors }
     }
 }
 
@@ -190,7 +220,7 @@ impl Config {
 /// batched request is printed once, on its first event's line. `sep` follows every line
 /// (`\n` for NDJSON, `,` inside a JSON array: the caller trims the last).
 pub fn write_plan_lines(cfg: &Config, plan: &Plan, out: &mut String, sep: char) {
-    let Plan { prepared, batches } = plan;
+    let Plan { prepared, batches, .. } = plan;
     let mut batch_of = vec![None; prepared.len()];
     for (b, batch) in batches.iter().enumerate() {
         for &e in &batch.entries {

@@ -88,6 +88,11 @@ impl<'a> Obj<'a> {
         self.0.retain_mut(|(k, v)| f(k, v));
     }
 
+    /// As a serde map (for destinations that build their items from serde values).
+    pub fn to_map(&self) -> serde_json::Map<String, Value> {
+        self.iter().map(|(k, v)| (k.to_string(), v.to_value())).collect()
+    }
+
     /// Puts entries parsed in text order into JS order: duplicate keys keep the first place
     /// and the last value, array-index keys move first. Nearly every object needs neither.
     fn normalize(&mut self) {

@@ -993,7 +993,7 @@ mod tests {
     // The only places that build engine values: one to adjust if their shape changes.
     fn batch(entries: Vec<usize>, target: &str, method: &'static str, body: Value) -> Batch {
         let request = HttpRequest { method, url: "http://x".into(), headers: Map::new(), body: body.to_string() };
-        Batch { entries, target: target.into(), request }
+        Batch { entries, target: target.into(), request, parts: Vec::new(), phase: 0 }
     }
     fn entry(target: &str) -> Prepared {
         Prepared::Item { message_id: None, subscription: "s".into(), item: crate::destinations::Item { target: target.into(), body: String::new() } }
@@ -1012,6 +1012,7 @@ mod tests {
         ];
         let t = "/v3/px/events";
         let plan = Plan {
+            object_errors: None,
             prepared: vec![entry(t), entry(t), entry(t), rejected(), entry(t)],
             batches: vec![
                 batch(vec![0, 1, 2], t, "POST", json!({"data": items})),
@@ -1036,6 +1037,7 @@ mod tests {
         let users = "/v1/segments/seg/users";
         // Entry 0 has an email and a phone: two calls (one per schema), counted once.
         let plan = Plan {
+            object_errors: None,
             prepared: vec![entry(users), entry(users), entry(users), entry("named\nvip")],
             batches: vec![
                 batch(vec![0], users, "POST", json!({"users": [{"schema": ["EMAIL_SHA256"], "data": [["h1"]]}]})),
@@ -1061,6 +1063,7 @@ mod tests {
     fn braze_cohort_members_are_read_from_the_requests() {
         let g = "cohort\nc-1\nvip";
         let plan = Plan {
+            object_errors: None,
             prepared: vec![entry(g), entry(g), entry(g), entry("/users/track"), entry("/users/track")],
             batches: vec![
                 // The cohort creation carries the entries but adds nobody.

@@ -15,6 +15,109 @@ pub enum Ty {
     Integer,
     Boolean,
     Object,
+    /// Segment's `datetime`: a string (a date dayjs can read) or a number.
+    Datetime,
+}
+
+/// String formats Segment's AJV checks (ajv-formats' "full" rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Email,
+    DateTime,
+    Uri,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Email => "email",
+            Format::DateTime => "date-time",
+            Format::Uri => "uri",
+        }
+    }
+
+    fn accepts(self, s: &str) -> bool {
+        match self {
+            Format::Email => is_email(s),
+            Format::DateTime => is_date_time(s),
+            Format::Uri => is_uri(s),
+        }
+    }
+}
+
+fn is_email(s: &str) -> bool {
+    const LOCAL: &[u8] = b"!#$%&'*+/=?^_`{|}~-";
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    let atom_ok = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || LOCAL.contains(&b));
+    let label_ok = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty() && b[0].is_ascii_alphanumeric() && b[b.len() - 1].is_ascii_alphanumeric() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    local.split('.').all(atom_ok) && labels.len() >= 2 && labels.iter().all(|l| label_ok(l))
+}
+
+/// RFC 3339 date-time as ajv-formats 2 checks it (`T`, `t` or a space apart); its check lets
+/// a missing time zone through, so does this one.
+fn is_date_time(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(|c: char| c == 't' || c == 'T' || c.is_whitespace()).collect();
+    let [date, time] = parts[..] else { return false };
+    let d = date.as_bytes();
+    let num = |b: &[u8]| -> Option<u32> { b.iter().all(u8::is_ascii_digit).then(|| b.iter().fold(0, |n, c| n * 10 + u32::from(c - b'0'))) };
+    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' {
+        return false;
+    }
+    let (Some(y), Some(m), Some(day)) = (num(&d[..4]), num(&d[5..7]), num(&d[8..])) else { return false };
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = [0, 31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&m) || day < 1 || day > days[m as usize] {
+        return false;
+    }
+    let t = time.as_bytes();
+    if t.len() < 8 || t[2] != b':' || t[5] != b':' {
+        return false;
+    }
+    let (Some(h), Some(mi), Some(sec)) = (num(&t[..2]), num(&t[3..5]), num(&t[6..8])) else { return false };
+    let mut rest = &t[8..];
+    if rest.first() == Some(&b'.') {
+        let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &rest[1 + n..];
+    }
+    let zone_ok = match rest {
+        [] | [b'z' | b'Z'] => true,
+        [b'+' | b'-', a, b] => a.is_ascii_digit() && b.is_ascii_digit(),
+        [b'+' | b'-', a, b, c, d] => [a, b, c, d].iter().all(|x| x.is_ascii_digit()),
+        [b'+' | b'-', a, b, b':', c, d] => [a, b, c, d].iter().all(|x| x.is_ascii_digit()),
+        _ => false,
+    };
+    zone_ok && ((h <= 23 && mi <= 59 && sec <= 59) || (h == 23 && mi == 59 && sec == 60))
+}
+
+/// An absolute URI: a scheme, then only URI characters (percent escapes well formed).
+fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else { return false };
+    let sb = scheme.as_bytes();
+    if sb.is_empty() || !sb[0].is_ascii_alphabetic() || !sb.iter().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b)) {
+        return false;
+    }
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) {
+                    return false;
+                }
+                i += 3;
+            }
+            c if c.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#[]".contains(&c) => i += 1,
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -35,11 +138,14 @@ pub struct Field {
     pub choices: Choices,
     /// Sub-fields of an object field (extra keys are dropped, as Segment does).
     pub properties: &'static [Field],
+    /// Keys beyond `properties` are kept (Segment's `additionalProperties: true`).
+    pub open: bool,
+    pub format: Option<Format>,
 }
 
 impl Field {
     pub const fn new(name: &'static str, ty: Ty) -> Field {
-        Field { name, ty, multiple: false, allow_null: false, required: false, choices: Choices::None, properties: &[] }
+        Field { name, ty, multiple: false, allow_null: false, required: false, choices: Choices::None, properties: &[], open: false, format: None }
     }
     pub const fn multiple(mut self) -> Field {
         self.multiple = true;
@@ -61,14 +167,32 @@ impl Field {
         self.required = true;
         self
     }
+    pub const fn nullable(mut self) -> Field {
+        self.allow_null = true;
+        self
+    }
+    pub const fn format(mut self, f: Format) -> Field {
+        self.format = Some(f);
+        self
+    }
+    pub const fn open(mut self) -> Field {
+        self.open = true;
+        self
+    }
     fn find(fields: &'static [Field], name: &str) -> Option<&'static Field> {
         fields.iter().find(|f| f.name == name)
     }
     /// Types accepted for the value itself (an array for `multiple` fields). A slice of a
     /// fixed pair: no allocation per checked value.
-    fn value_types(&self) -> ([JType; 2], usize) {
-        let first = if self.multiple { JType::Array } else { JType::from(self.ty) };
-        ([first, JType::Null], if self.allow_null && !self.multiple { 2 } else { 1 })
+    fn value_types(&self) -> ([JType; 3], usize) {
+        let nullable = self.allow_null && !self.multiple;
+        match (self.multiple, self.ty) {
+            (false, Ty::Datetime) => ([JType::String, JType::Number, JType::Null], if nullable { 3 } else { 2 }),
+            _ => {
+                let first = if self.multiple { JType::Array } else { JType::from(self.ty) };
+                ([first, JType::Null, JType::Null], if nullable { 2 } else { 1 })
+            }
+        }
     }
 }
 
@@ -91,6 +215,7 @@ impl From<Ty> for JType {
             Ty::Integer => JType::Integer,
             Ty::Boolean => JType::Boolean,
             Ty::Object => JType::Object,
+            Ty::Datetime => JType::String,
         }
     }
 }
@@ -155,7 +280,7 @@ fn keep_after_removal(v: &mut J, f: &Field) -> bool {
 fn survives(v: &J, f: &Field) -> bool {
     match v {
         J::Null => f.allow_null && !f.multiple,
-        J::Str(s) if s.is_empty() => f.ty == Ty::String && !f.multiple,
+        J::Str(s) if s.is_empty() => matches!(f.ty, Ty::String | Ty::Datetime) && !f.multiple,
         _ => true,
     }
 }
@@ -171,14 +296,16 @@ pub fn validate_and_coerce(payload: &mut Obj, fields: &'static [Field]) -> Resul
             }
         }
     }
-    check_object(payload, fields, &mut String::new())
+    check_object(payload, fields, false, &mut String::new())
 }
 
 /// `path` is the location of `obj` (`/a/b`); it is extended per key and restored, so no
 /// string is built per checked value.
-fn check_object(obj: &mut Obj, fields: &'static [Field], path: &mut String) -> Result<(), EventError> {
-    // removeAdditional: keys without a declared field are dropped.
-    obj.retain(|k, _| Field::find(fields, k).is_some());
+fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, path: &mut String) -> Result<(), EventError> {
+    // removeAdditional: keys without a declared field are dropped (unless the object is open).
+    if !open {
+        obj.retain(|k, _| Field::find(fields, k).is_some());
+    }
     for f in fields {
         if f.required && !obj.contains(f.name) {
             return Err(schema_error(
@@ -188,7 +315,7 @@ fn check_object(obj: &mut Obj, fields: &'static [Field], path: &mut String) -> R
         }
     }
     for (k, v) in obj.0.iter_mut() {
-        // The retain above guarantees the field exists.
+        // Undeclared keys are left only in open objects, unchecked.
         let Some(f) = Field::find(fields, k) else { continue };
         let len = path.len();
         path.push('/');
@@ -219,9 +346,21 @@ fn check_value(v: &mut J, f: &Field, path: &mut String) -> Result<(), EventError
         }
         return Ok(());
     }
+    if let (Some(fmt), J::Str(s)) = (f.format, &*v) {
+        if !fmt.accepts(s) {
+            return Err(schema_error(path, format!("The value at {path} must match format \"{}\".", fmt.name())));
+        }
+    }
+    if f.ty == Ty::Datetime {
+        if let J::Str(s) = v {
+            if !crate::time::date_like(s) {
+                return Err(schema_error(path, format!("The value at {path} must match format \"date-like\".")));
+            }
+        }
+    }
     if let J::Obj(o) = v {
         if !f.properties.is_empty() {
-            check_object(o, f.properties, path)?;
+            check_object(o, f.properties, f.open, path)?;
         }
     }
     check_choices(v, f, path)
@@ -255,6 +394,17 @@ fn coerce(v: &mut J, types: &[JType], path: &str) -> Result<(), EventError> {
         if a.len() == 1 && !types.contains(&JType::Array) {
             let inner = std::mem::replace(&mut a[0], J::Null);
             *v = inner;
+            // AJV's union-type path (nullable fields, datetime) never keeps the unwrapped
+            // element as it is: it only tries each type's coercion in order (["x"] fails for
+            // string-or-null, ["5"] becomes 5 for string-or-number). Segment's behaviour.
+            if types.len() > 1 {
+                if let Some(c) = types.iter().find_map(|t| coerce_to(v, *t)) {
+                    *v = c;
+                    return Ok(());
+                }
+                let names = types.iter().map(|t| t.name()).collect::<Vec<_>>().join(",");
+                return Err(schema_error(path, format!("The value at {path} must be a {names}.")));
+            }
             if types.iter().any(|t| t.accepts(v)) {
                 return Ok(());
             }
@@ -360,6 +510,47 @@ mod tests {
         assert_eq!(out, json!({"s": "12.5", "n": 42, "i": 7, "b": true, "o": {"s": "true", "ids": ["5"]}}));
         assert_eq!(run(json!({"s": ["one"]})).unwrap(), json!({"s": "one"}));
         assert_eq!(run(json!({"n": "0x10"})).unwrap(), json!({"n": 16}));
+    }
+
+    #[test]
+    fn one_element_arrays_in_union_types_follow_ajv() {
+        static U: [Field; 3] = [Field::new("s", Ty::String).nullable(), Field::new("n", Ty::Number).nullable(), Field::new("d", Ty::Datetime)];
+        let run_u = |v: Value| -> Result<Value, EventError> {
+            let J::Obj(mut m) = J::from_value(&v) else { panic!("an object") };
+            validate_and_coerce(&mut m, &U)?;
+            Ok(J::Obj(m).to_value())
+        };
+        // Values AJV checked by hand (ajv 8, coerceTypes "array", union types).
+        assert!(run_u(json!({"s": ["x"]})).is_err());
+        assert_eq!(run_u(json!({"s": [5]})).unwrap(), json!({"s": "5"}));
+        assert_eq!(run_u(json!({"s": [""]})).unwrap(), json!({"s": null}));
+        assert!(run_u(json!({"n": [1.5]})).is_err());
+        assert_eq!(run_u(json!({"n": [0]})).unwrap(), json!({"n": null}));
+        assert_eq!(run_u(json!({"d": ["1.5"]})).unwrap(), json!({"d": 1.5}));
+        assert_eq!(run_u(json!({"s": "x", "n": null})).unwrap(), json!({"s": "x", "n": null}));
+    }
+
+    #[test]
+    fn string_formats_follow_ajv_formats() {
+        // ajv-formats 2 "full" rules, checked by hand against it.
+        for ok in ["jane@example.com", "a.b+c@sub.example.co", "X@Y.Z1"] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in ["bad-email", "a@b", "a..b@c.d", ".a@b.c", "a@-b.c", "a b@c.d", ""] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        for ok in ["2024-03-05T12:34:56.789Z", "2024-03-05 12:34:56", "2024-02-29t00:00:00+01:00", "2023-12-31T23:59:60Z"] {
+            assert!(is_date_time(ok), "{ok}");
+        }
+        for bad in ["2023-02-29T00:00:00Z", "2024-03-05", "2024-03-05T24:00:00Z", "2024-3-5T00:00:00Z", "2024-03-05T12:34:56.Z", "x"] {
+            assert!(!is_date_time(bad), "{bad}");
+        }
+        for ok in ["https://img.example/a.png?x=1#y", "mailto:a@b.c", "urn:isbn:123"] {
+            assert!(is_uri(ok), "{ok}");
+        }
+        for bad in ["img.example/a.png", "https://a b", "https://a/%zz", "1http://x", ""] {
+            assert!(!is_uri(bad), "{bad}");
+        }
     }
 
     #[test]

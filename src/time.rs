@@ -243,6 +243,122 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 
+/// The largest |ms| a JS Date holds.
+const MAX_DATE_MS: f64 = 8.64e15;
+
+/// `dayjs(s).valueOf()` in UTC, the parser Segment's Braze destination formats dates with: a
+/// string matching dayjs's `YYYY[-/]MM[-/]DD[T ]HH:mm:ss.SSS` pattern (not ending in `Z`) is
+/// read field by field with JS Date overflow (month 13 = next January); anything else goes to
+/// `Date.parse`.
+pub fn dayjs_ms(s: &str) -> Option<f64> {
+    let ends_z = s.ends_with(['Z', 'z']);
+    if !ends_z {
+        if let Some(ms) = dayjs_fields(s) {
+            return (ms.abs() as f64 <= MAX_DATE_MS).then_some(ms as f64);
+        }
+    }
+    parse_date_ms(s).map(|ms| ms as f64).filter(|ms| ms.abs() <= MAX_DATE_MS)
+}
+
+/// dayjs's REGEX_PARSE, matched greedily (its optional groups never need backtracking on the
+/// strings it accepts): year, month, day, hour, minute, second, fraction.
+fn dayjs_fields(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize, max: usize| -> Option<i64> {
+        let start = *i;
+        while *i < b.len() && *i - start < max && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        (*i > start).then(|| s[start..*i].parse().unwrap_or(0))
+    };
+    let opt = |i: &mut usize, set: &[u8]| {
+        if *i < b.len() && set.contains(&b[*i]) {
+            *i += 1;
+        }
+    };
+    let start = i;
+    let year = digits(&mut i, 4)?;
+    if i - start != 4 {
+        return None;
+    }
+    opt(&mut i, b"-/");
+    let month = digits(&mut i, 2);
+    opt(&mut i, b"-/");
+    let day = digits(&mut i, 2);
+    while i < b.len() && (b[i] == b'T' || b[i] == b't' || crate::pii::is_js_space(b[i] as char)) {
+        i += 1;
+    }
+    let hour = digits(&mut i, 2);
+    opt(&mut i, b":");
+    let minute = digits(&mut i, 2);
+    opt(&mut i, b":");
+    let second = digits(&mut i, 2);
+    opt(&mut i, b".:");
+    let frac_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i != b.len() {
+        return None;
+    }
+    let frac = &s[frac_start..i];
+    let ms: i64 = frac.get(..3.min(frac.len())).filter(|f| !f.is_empty()).map_or(0, |f| f.parse().unwrap_or(0));
+    // `new Date(y, m, d, ...)`: years 0-99 mean 1900-1999; every field may overflow.
+    let year = if (0..=99).contains(&year) { 1900 + year } else { year };
+    let months = year * 12 + month.map_or(0, |m| m - 1);
+    let (y, m0) = (months.div_euclid(12), months.rem_euclid(12));
+    let days = days_from_civil(y, m0 + 1, 1) + day.unwrap_or(1) - 1;
+    let clock = ((hour.unwrap_or(0) * 60 + minute.unwrap_or(0)) * 60 + second.unwrap_or(0)) * 1000 + ms;
+    Some(days * 86_400_000 + clock)
+}
+
+/// Segment's `date-like` format check for a `datetime` string field.
+pub fn date_like(s: &str) -> bool {
+    let n = crate::js::string_to_number(s);
+    // A canonical number string is read as Unix seconds (whatever its length, as Segment does).
+    if !n.is_nan() && crate::js::number_to_string(n) == s {
+        return (n * 1000.0).abs() <= MAX_DATE_MS;
+    }
+    dayjs_ms(s).is_some()
+}
+
+/// (year, month 1-12, day, hour, minute, second, ms) of a UTC instant.
+fn civil(ms: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000)
+}
+
+/// JS `Date.prototype.toISOString()` (`None` where JS throws: beyond the Date range).
+pub fn iso_string(ms: f64) -> Option<String> {
+    if !ms.is_finite() || ms.abs() > MAX_DATE_MS {
+        return None;
+    }
+    let (y, m, d, h, mi, s, f) = civil(ms.trunc() as i64);
+    let year = if (0..=9999).contains(&y) { format!("{y:04}") } else if y < 0 { format!("-{:06}", -y) } else { format!("+{y:06}") };
+    Some(format!("{year}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{f:03}Z"))
+}
+
+/// dayjs's `format('YYYY-MM-DD')` in UTC.
+pub fn ymd_string(ms: f64) -> Option<String> {
+    if !ms.is_finite() || ms.abs() > MAX_DATE_MS {
+        return None;
+    }
+    let (y, m, d, ..) = civil(ms.trunc() as i64);
+    let year = if y < 0 { format!("-{:04}", -y) } else { format!("{y:04}") };
+    Some(format!("{year}-{m:02}-{d:02}"))
+}
+
 /// JS `parseInt(s)` (radix 10, or 16 after `0x`), `None` for NaN or beyond the safe-integer range.
 pub fn js_parse_int(s: &str) -> Option<i64> {
     let t = s.trim_start_matches(crate::pii::is_js_space);
@@ -324,5 +440,26 @@ mod tests {
         assert_eq!(js_parse_int("abc"), None);
         assert_eq!(js_parse_int("99999999999999999999"), None);
         assert_eq!(js_parse_int("1.9"), Some(1));
+    }
+
+    #[test]
+    fn dayjs_parsing_and_iso_output() {
+        // dayjs's own pattern: local (UTC here) fields with JS Date overflow.
+        assert_eq!(dayjs_ms("2024-03-05 12:34:56"), Some(1709642096000.0));
+        assert_eq!(dayjs_ms("2024-13-01"), dayjs_ms("2025-01-01"), "month 13 is next January");
+        assert_eq!(dayjs_ms("2024-03-00"), dayjs_ms("2024-02-29"), "day 0 is the month's eve");
+        assert_eq!(dayjs_ms("20240305"), Some(1709596800000.0));
+        // A trailing Z or an offset goes to Date.parse.
+        assert_eq!(dayjs_ms("2024-03-05T12:34:56.789Z"), Some(1709642096789.0));
+        assert_eq!(dayjs_ms("2024-03-05T13:34:56+01:00"), Some(1709642096000.0));
+        assert_eq!(dayjs_ms("not a date"), None);
+        assert_eq!(iso_string(1709642096789.0).as_deref(), Some("2024-03-05T12:34:56.789Z"));
+        assert_eq!(iso_string(-1.0).as_deref(), Some("1969-12-31T23:59:59.999Z"));
+        assert_eq!(iso_string(8.64e15).as_deref(), Some("+275760-09-13T00:00:00.000Z"));
+        assert_eq!(iso_string(8.64e15 + 1.0), None, "beyond the Date range JS throws");
+        assert_eq!(ymd_string(1709642096789.0).as_deref(), Some("2024-03-05"));
+        // Segment's date-like check: plain number strings are Unix seconds.
+        assert!(date_like("12") && date_like("1709642096") && date_like("2024-03-05"));
+        assert!(!date_like("yesterday") && !date_like("") && !date_like("1e20"));
     }
 }

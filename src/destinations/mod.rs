@@ -2,6 +2,7 @@
 //! and a small `perform` that builds one API item), presets, and how items are batched into a
 //! request. Mapping, FQL, validation, batching and delivery are shared (engine, delivery).
 
+pub mod braze;
 pub mod snap_capi;
 
 use crate::error::EventError;
@@ -26,6 +27,14 @@ impl Item {
     }
 }
 
+/// An item whose object a destination built as a serde value (written as `JSON.stringify`
+/// writes it).
+pub fn json_item(target: String, body: Value) -> Item {
+    let mut text = String::new();
+    crate::input::write_js_json(&body, &mut text);
+    Item { target, body: text }
+}
+
 /// `{"<key>":[item,item,...]}` from items' JSON texts.
 pub fn wrap_array(key: &str, items: &[&str]) -> String {
     let mut out = String::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + key.len() + 8);
@@ -40,6 +49,20 @@ pub fn wrap_array(key: &str, items: &[&str]) -> String {
     }
     out.push_str("]}");
     out
+}
+
+/// Where one item's objects sit in its request body: (body array, count) for each array it adds
+/// to. Braze counts its per-request object limit over these, and names objects by array and
+/// index in its answers.
+pub type Parts = Vec<(String, usize)>;
+
+/// A problem with one object of a request the API otherwise accepted (Braze's `errors[]` in a
+/// 2xx answer): the array it names (if any) and the object's index in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectError {
+    pub array: Option<String>,
+    pub index: usize,
+    pub message: String,
 }
 
 pub struct Action {
@@ -94,6 +117,25 @@ pub struct Definition {
     pub headers: fn(settings: &Settings, redact: bool) -> Vec<(&'static str, String)>,
     /// Request body (JSON text) for a batch of items' JSON texts.
     pub envelope: fn(&[&str]) -> String,
+    /// Objects of an item (its JSON text), when one item can be several objects in several body arrays
+    /// (`None`: one object each, which `max_objects` counts).
+    pub parts: Option<fn(&str) -> Parts>,
+    /// Most objects one request to a target may carry (Braze: 75 on /users/track).
+    pub max_objects: fn(target: &str) -> usize,
+    /// Delivery order of a target's requests: every request of a lower phase is answered
+    /// before a higher phase starts (Braze: aliases, then tracks, then identifies).
+    pub phase: fn(target: &str) -> u8,
+    /// Per-object errors in a 2xx answer body.
+    pub object_errors: Option<fn(body: &str) -> Vec<ObjectError>>,
+    /// Settings checks beyond `string_settings`, once at configuration.
+    pub check_settings: fn(&Settings) -> Result<(), EventError>,
+    /// Request timeout (ms) unless the caller sets `timeoutMs`.
+    pub timeout_ms: u64,
+    /// HTTP method of a target's requests (Braze catalogs: PUT / DELETE).
+    pub method: fn(target: &str) -> &'static str,
+    /// Actions that carry a consent decision itself (an unsubscribe must reach the
+    /// destination): they run even when the event does not grant `consent_categories`.
+    pub consent_exempt: &'static [&'static str],
 }
 
 impl Definition {
@@ -102,7 +144,7 @@ impl Definition {
     }
 }
 
-pub static ALL: [&Definition; 1] = [&snap_capi::DEFINITION];
+pub static ALL: [&Definition; 2] = [&snap_capi::DEFINITION, &braze::DEFINITION];
 
 pub fn find(slug: &str) -> Option<&'static Definition> {
     ALL.iter().copied().find(|d| d.slug == slug || d.aliases.contains(&slug))

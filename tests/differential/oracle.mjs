@@ -1,4 +1,5 @@
-// The oracle: Segment's own "Snapchat Conversions API (Actions)" destination, run in-process.
+// The oracle: Segment's own "Snapchat Conversions API (Actions)" destination (or another one of
+// Segment's destinations: `createOracle({ definition, origin })`), run in-process.
 //
 // For every event and every enabled subscription whose FQL matches (destination-subscriptions
 // parseFql + validate, exactly what actions-core's Destination.onSubscription does), the action is
@@ -152,17 +153,28 @@ function describeError(err) {
   }
 }
 
-let nockInstalled = false
-function installNock() {
-  if (nockInstalled) return
+const nockedOrigins = new Set()
+function installNock(origin, reply) {
+  if (nockedOrigins.has(origin)) return
   nock.disableNetConnect()
-  nock(SNAP_ORIGIN).persist().post(/.*/).reply(200, { status: 'VALID', reason: '' })
-  nockInstalled = true
+  // Every method a destination uses (Braze catalogs: PUT / DELETE).
+  for (const method of ['post', 'put', 'delete']) nock(origin).persist()[method](/.*/).reply(200, reply)
+  nockedOrigins.add(origin)
 }
 
-export function createOracle({ settings = SETTINGS, accessToken = ACCESS_TOKEN, subscriptions = presetSubscriptions() } = {}) {
-  installNock()
-  const destination = new core.Destination(snapDefinition)
+// `definition`, `origin` and `reply` select another Segment destination (Braze: its endpoint
+// answers `{"message":"success"}`); `secret` is the settings value to redact from headers.
+export function createOracle({
+  settings = SETTINGS,
+  accessToken = ACCESS_TOKEN,
+  subscriptions = presetSubscriptions(),
+  definition = snapDefinition,
+  origin = SNAP_ORIGIN,
+  reply = { status: 'VALID', reason: '' },
+  secret = accessToken
+} = {}) {
+  installNock(origin, reply)
+  const destination = new core.Destination(definition)
   destination.validateSettings({ ...settings })
   const subs = subscriptions.map(normalizeSubscription).filter((s) => s.enabled)
   const parsed = subs.map((s) => (typeof s.subscribe === 'string' ? parseFql(s.subscribe) : { error: new Error('Failed to validate subscription') }))
@@ -212,7 +224,7 @@ export function createOracle({ settings = SETTINGS, accessToken = ACCESS_TOKEN, 
           continue
         }
         const { request, options } = res[0]
-        const headers = redactHeaders({ ...headersToObject(options?.headers), ...headersToObject(request.headers) }, accessToken)
+        const headers = redactHeaders({ ...headersToObject(options?.headers), ...headersToObject(request.headers) }, secret)
         let body = options?.body
         try {
           body = JSON.parse(body)
