@@ -45,7 +45,7 @@ impl Counts {
             let has = |k: &str| l.get(k).is_some();
             if has("skipped") {
                 c.skipped += 1;
-            } else if has("request") || has("batchedWith") {
+            } else if has("request") || has("requests") || has("batchedWith") {
                 c.planned += 1;
             } else if l.get("delivered") == Some(&Value::Bool(true)) {
                 c.delivered += 1;

@@ -409,16 +409,61 @@ pub fn rate_key(target: &str) -> &str {
     target
 }
 
-/// Send a plan and produce one result line per prepared entry, in input order.
-pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Value> {
-    let requests: Vec<(&HttpRequest, &str)> = plan.batches.iter().map(|b| (&b.request, rate_key(&b.target))).collect();
-    let outcomes = deliver_all(t, &requests, p, limiter).await;
-    let mut outcome_of: Vec<Option<&Outcome>> = vec![None; plan.prepared.len()];
-    for (b, o) in plan.batches.iter().zip(&outcomes) {
-        for &e in &b.entries {
-            outcome_of[e] = Some(o);
+/// Deliver a plan's requests, phase by phase (`destinations::Split`): a request of a later
+/// phase goes only when none of its entries failed before. Outcomes in batch order; `None`
+/// for a request not sent.
+async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Option<Outcome>> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.batches.len()];
+    let mut phases: Vec<u8> = plan.batches.iter().map(|b| b.phase).collect();
+    phases.sort_unstable();
+    phases.dedup();
+    let mut failed = vec![false; plan.prepared.len()];
+    for phase in phases {
+        let chosen: Vec<usize> = (0..plan.batches.len())
+            .filter(|&b| plan.batches[b].phase == phase && !plan.batches[b].entries.iter().any(|&e| failed[e]))
+            .collect();
+        let requests: Vec<(&HttpRequest, &str)> = chosen.iter().map(|&b| (&plan.batches[b].request, rate_key(&plan.batches[b].target))).collect();
+        for (b, o) in chosen.into_iter().zip(deliver_all(t, &requests, p, limiter).await) {
+            if !o.delivered {
+                plan.batches[b].entries.iter().for_each(|&e| failed[e] = true);
+            }
+            outcomes[b] = Some(o);
         }
     }
+    outcomes
+}
+
+/// One entry's outcome over the requests that carry it: delivered when all were, with the
+/// attempts of all and the first failure's status and error.
+fn merge_outcomes(list: &[&Outcome]) -> Outcome {
+    let attempts = list.iter().map(|o| o.attempts).sum();
+    match list.iter().find(|o| !o.delivered) {
+        Some(f) => Outcome { attempts, ..(*f).clone() },
+        None => Outcome { attempts, ..list.last().map_or(Outcome { delivered: true, attempts: 0, status: None, error: None }, |o| (*o).clone()) },
+    }
+}
+
+/// Send a plan and produce one result line per prepared entry, in input order.
+pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Value> {
+    let outcomes = deliver_plan(t, plan, p, limiter).await;
+    let mut carried: Vec<Vec<&Outcome>> = vec![Vec::new(); plan.prepared.len()];
+    for (b, o) in plan.batches.iter().zip(&outcomes) {
+        if let Some(o) = o {
+            for &e in &b.entries {
+                carried[e].push(o);
+            }
+        }
+    }
+    // Merged only for entries carried by several requests: no copies for the usual one.
+    let merged: Vec<Option<std::borrow::Cow<'_, Outcome>>> = carried
+        .iter()
+        .map(|l| match l.as_slice() {
+            [] => None,
+            [o] => Some(std::borrow::Cow::Borrowed(*o)),
+            l => Some(std::borrow::Cow::Owned(merge_outcomes(l))),
+        })
+        .collect();
+    let outcome_of: Vec<Option<&Outcome>> = merged.iter().map(|o| o.as_deref()).collect();
     plan.prepared
         .iter()
         .enumerate()

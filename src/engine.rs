@@ -33,6 +33,8 @@ pub struct Batch {
     pub target: String,
     /// With the real secret: for delivery only, never printed.
     pub request: HttpRequest,
+    /// Delivery order between dependent requests (see `destinations::Split`); 0 for most.
+    pub phase: u8,
 }
 
 pub struct Plan {
@@ -137,9 +139,9 @@ impl Config {
         headers
     }
 
-    fn request(&self, target: &str, body: Value, redact: bool) -> HttpRequest {
+    fn request(&self, method: &'static str, target: &str, body: Value, redact: bool) -> HttpRequest {
         HttpRequest {
-            method: "POST",
+            method,
             url: (self.definition.url)(&self.origin, target, &self.settings, redact),
             headers: self.headers(redact),
             body,
@@ -150,7 +152,14 @@ impl Config {
     /// Each item's body moves into its request (nothing reads it after batching), so the
     /// plan's `Prepared::Item` bodies are left null.
     pub fn plan(&self, inputs: &[Input]) -> Plan {
-        let mut prepared = self.prepare(inputs);
+        let prepared = self.prepare(inputs);
+        match self.definition.split {
+            Some(split) => self.plan_split(prepared, split),
+            None => self.plan_batched(prepared),
+        }
+    }
+
+    fn plan_batched(&self, mut prepared: Vec<Prepared>) -> Plan {
         // (target, entries) of each request, in the order they fill up.
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         let mut open: Vec<(String, Vec<usize>)> = Vec::new();
@@ -180,9 +189,42 @@ impl Config {
                     })
                     .collect();
                 let body = (self.definition.envelope)(items);
-                Batch { request: self.request(&target, body, false), target, entries }
+                Batch { request: self.request("POST", &target, body, false), target, entries, phase: 0 }
             })
             .collect();
+        batches.sort_by_key(|b| b.entries[0]);
+        Plan { prepared, batches }
+    }
+
+    /// Every item of a group (its `target`, in order of first appearance) goes to the
+    /// destination's `split`, which builds the requests (and their batching) itself.
+    fn plan_split(&self, mut prepared: Vec<Prepared>, split: crate::destinations::SplitFn) -> Plan {
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (idx, p) in prepared.iter().enumerate() {
+            let Prepared::Item { item, .. } = p else { continue };
+            match groups.iter_mut().find(|(t, _)| *t == item.target) {
+                Some(g) => g.1.push(idx),
+                None => groups.push((item.target.clone(), vec![idx])),
+            }
+        }
+        let mut batches = Vec::new();
+        for (group, entries) in groups {
+            let bodies: Vec<Value> = entries
+                .iter()
+                .map(|&e| match &mut prepared[e] {
+                    Prepared::Item { item, .. } => std::mem::take(&mut item.body),
+                    _ => Value::Null,
+                })
+                .collect();
+            for s in split(&group, bodies, &self.settings) {
+                let carried: Vec<usize> = s.items.iter().filter_map(|&i| entries.get(i).copied()).collect();
+                if carried.is_empty() {
+                    continue;
+                }
+                batches.push(Batch { request: self.request(s.method, &s.target, s.body, false), target: s.target, entries: carried, phase: s.phase });
+            }
+        }
+        // Stable: an event's requests stay in the order `split` gave them.
         batches.sort_by_key(|b| b.entries[0]);
         Plan { prepared, batches }
     }
@@ -192,10 +234,11 @@ impl Config {
 /// moves into its line instead of being copied.
 pub fn plan_lines(cfg: &Config, plan: Plan) -> Vec<Value> {
     let Plan { prepared, mut batches } = plan;
-    let mut batch_of = vec![None; prepared.len()];
+    // The requests each entry is carried by (several for destinations with a `split`).
+    let mut batches_of: Vec<Vec<usize>> = vec![Vec::new(); prepared.len()];
     for (b, batch) in batches.iter().enumerate() {
         for &e in &batch.entries {
-            batch_of[e] = Some(b);
+            batches_of[e].push(b);
         }
     }
     let mut lines = Vec::with_capacity(prepared.len());
@@ -203,29 +246,33 @@ pub fn plan_lines(cfg: &Config, plan: Plan) -> Vec<Value> {
         let mut line = Map::new();
         match p {
             Prepared::Item { message_id, subscription, .. } => {
-                let Some(b) = batch_of[idx] else { continue };
-                let batch = &mut batches[b];
+                let Some(&first) = batches_of[idx].first() else { continue };
                 // A batched request is printed once, on its first event's line.
-                if batch.entries[0] != idx {
-                    line.insert("messageId".into(), json_opt(message_id));
-                    line.insert("subscription".into(), Value::String(subscription.clone()));
-                    line.insert("batchedWith".into(), json_opt(&entry_message_id(&prepared[batch.entries[0]])));
+                let led: Vec<usize> = batches_of[idx].iter().copied().filter(|&b| batches[b].entries[0] == idx).collect();
+                line.insert("messageId".into(), json_opt(message_id));
+                line.insert("subscription".into(), Value::String(subscription.clone()));
+                if led.is_empty() {
+                    line.insert("batchedWith".into(), json_opt(&entry_message_id(&prepared[batches[first].entries[0]])));
                 } else {
-                    line.insert("messageId".into(), json_opt(message_id));
-                    line.insert("subscription".into(), Value::String(subscription.clone()));
-                    if batch.entries.len() > 1 {
-                        let ids = batch.entries.iter().map(|&e| json_opt(&entry_message_id(&prepared[e]))).collect();
+                    let mut carried: Vec<usize> = Vec::new();
+                    for &b in &led {
+                        for &e in &batches[b].entries {
+                            if !carried.contains(&e) {
+                                carried.push(e);
+                            }
+                        }
+                    }
+                    if carried.len() > 1 {
+                        let ids = carried.iter().map(|&e| json_opt(&entry_message_id(&prepared[e]))).collect();
                         line.insert("messageIds".into(), Value::Array(ids));
                     }
-                    // Built only here: delivery never needs the redacted form. The JSON is built
-                    // directly (what serializing an `HttpRequest` gives, fields in declaration
-                    // order), and the body moves in: it is printed once, on this line.
-                    let mut shown = Map::new();
-                    shown.insert("method".into(), Value::String(batch.request.method.into()));
-                    shown.insert("url".into(), Value::String((cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true)));
-                    shown.insert("headers".into(), Value::Object(cfg.headers(true)));
-                    shown.insert("body".into(), std::mem::take(&mut batch.request.body));
-                    line.insert("request".into(), Value::Object(shown));
+                    let mut shown: Vec<Value> = led.iter().map(|&b| shown_request(cfg, &mut batches[b])).collect();
+                    // One request: `request`, as always; several (audiences): `requests`.
+                    if shown.len() == 1 {
+                        line.insert("request".into(), shown.pop().unwrap_or(Value::Null));
+                    } else {
+                        line.insert("requests".into(), Value::Array(shown));
+                    }
                 }
             }
             Prepared::Error { message_id, subscription, error, .. } => {
@@ -243,6 +290,26 @@ pub fn plan_lines(cfg: &Config, plan: Plan) -> Vec<Value> {
         lines.push(Value::Object(line));
     }
     lines
+}
+
+/// The redacted form of a batch's request. Built only here: delivery never needs it. The
+/// JSON is built directly (what serializing an `HttpRequest` gives, fields in declaration
+/// order), and the body moves in: it is printed once.
+fn shown_request(cfg: &Config, batch: &mut Batch) -> Value {
+    let mut shown = Map::new();
+    shown.insert("method".into(), Value::String(batch.request.method.into()));
+    shown.insert("url".into(), Value::String((cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true)));
+    shown.insert("headers".into(), Value::Object(cfg.headers(true)));
+    let mut body = std::mem::take(&mut batch.request.body);
+    if let (Some(_), Value::Object(b)) = (cfg.definition.split, &mut body) {
+        for key in crate::destinations::SECRET_BODY_KEYS {
+            if let Some(v) = b.get_mut(key) {
+                *v = Value::String("REDACTED".into());
+            }
+        }
+    }
+    shown.insert("body".into(), body);
+    Value::Object(shown)
 }
 
 pub fn entry_message_id(p: &Prepared) -> Option<String> {

@@ -4,6 +4,7 @@
 //! everything that touches `JsValue` lives in `bindings` and only compiles for wasm32.
 
 pub mod api;
+pub mod audience;
 pub mod config;
 pub mod delivery;
 pub mod destinations;

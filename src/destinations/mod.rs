@@ -2,6 +2,8 @@
 //! and a small `perform` that builds one API item), presets, and how items are batched into a
 //! request. Mapping, FQL, validation, batching and delivery are shared (engine, delivery).
 
+pub mod braze_cohorts;
+pub mod snap_audiences;
 pub mod snap_capi;
 
 use crate::error::EventError;
@@ -69,6 +71,33 @@ pub struct Definition {
     pub headers: fn(settings: &Settings, redact: bool) -> Vec<(&'static str, String)>,
     /// Request body for a batch of items.
     pub envelope: fn(Vec<Value>) -> Value,
+    /// For destinations whose events do not map one item to one POST (audiences: an event
+    /// adds or removes several identifiers, each kind in its own call; a cohort is created
+    /// before users join it): builds the requests for every item of one group (`Item.target`
+    /// is then the group key). `None`: items of a target are batched by `envelope`.
+    pub split: Option<SplitFn>,
+}
+
+/// Top-level request body keys that carry a secret (Braze's cohort calls authenticate in the
+/// body): shown as REDACTED in plans.
+pub const SECRET_BODY_KEYS: [&str; 2] = ["partner_api_key", "client_secret"];
+
+/// `split(group, item bodies in input order, settings)`.
+pub type SplitFn = fn(&str, Vec<Value>, &Settings) -> Vec<Split>;
+
+/// One request built by a destination's `split`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub method: &'static str,
+    /// Path (and query without secrets) on the destination's origin.
+    pub target: String,
+    pub body: Value,
+    /// Positions (in the `split` input) of the items this request carries; an item may be
+    /// carried by several requests, and is delivered when all of them are.
+    pub items: Vec<usize>,
+    /// Requests of a phase are delivered after every request of the phases before it, and
+    /// only for items none of whose earlier requests failed.
+    pub phase: u8,
 }
 
 impl Definition {
@@ -77,7 +106,7 @@ impl Definition {
     }
 }
 
-pub static ALL: [&Definition; 1] = [&snap_capi::DEFINITION];
+pub static ALL: [&Definition; 3] = [&snap_capi::DEFINITION, &snap_audiences::DEFINITION, &braze_cohorts::DEFINITION];
 
 pub fn find(slug: &str) -> Option<&'static Definition> {
     ALL.iter().copied().find(|d| d.slug == slug || d.aliases.contains(&slug))

@@ -239,6 +239,7 @@ pub static DEFINITION: Definition = Definition {
     headers: bearer,
     // Built directly: `json!` would copy every item through serde.
     envelope: |items| Value::Object(Map::from_iter([("data".to_string(), Value::Array(items))])),
+    split: None,
 };
 
 fn url(origin: &str, target: &str, settings: &Settings, redact: bool) -> String {
@@ -258,7 +259,7 @@ fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
 
 /// Percent-encode a query value or path segment (tokens and pixel ids are usually URL-safe;
 /// this keeps odd ones intact).
-fn encode_query(s: &str) -> String {
+pub(super) fn encode_query(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
