@@ -114,7 +114,12 @@ impl Transport for Fetch {
         init.set_redirect(web_sys::RequestRedirect::Manual);
         init.set_method(req.method);
         init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(&serde_json::to_string(&req.body).unwrap_or_default()));
+        // A string body goes as it is (the OAuth refresh form); anything else as JSON.
+        let body = match &req.body {
+            serde_json::Value::String(s) => s.clone(),
+            b => serde_json::to_string(b).unwrap_or_default(),
+        };
+        init.set_body(&JsValue::from_str(&body));
         // Aborted on timeout: otherwise the connection (and a concurrency slot's socket on the
         // server) stays open until the server gives up.
         let abort = web_sys::AbortController::new().ok();

@@ -7,6 +7,7 @@
 
 use crate::engine::{entry_message_id, json_opt, HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
+use crate::oauth::OAuth;
 use crate::ratelimit::{Limiter, RateConfig};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -294,6 +295,7 @@ struct Shared<'a> {
     slots: Slots,
     limiter: &'a Limiter,
     pacer: Option<Limiter>,
+    auth: Option<&'a OAuth>,
 }
 
 async fn take_token<T: Transport>(t: &T, limiter: &Limiter, key: &str) {
@@ -304,7 +306,18 @@ async fn take_token<T: Transport>(t: &T, limiter: &Limiter, key: &str) {
 
 async fn deliver_one<T: Transport>(t: &T, req: &HttpRequest, key: &str, p: &Policy, sh: &Shared<'_>) -> Outcome {
     let mut attempts = 0;
+    let mut auth_retried = false;
+    if let Some(auth) = sh.auth.filter(|a| a.token().is_none()) {
+        // Only a refresh token configured: get an access token first.
+        if let Err(e) = auth.refresh(t, None, p.timeout_ms).await {
+            return Outcome { delivered: false, attempts, status: None, error: Some(e) };
+        }
+    }
     loop {
+        // Built with the configured token; a refreshed one replaces it (a copy, only then).
+        let authorized = sh.auth.filter(|a| a.refreshed()).map(|a| a.authorize(req));
+        let req = authorized.as_ref().unwrap_or(req);
+        let used_token = sh.auth.and_then(OAuth::token);
         let result = {
             let _slot = sh.slots.acquire(attempts > 0).await;
             // Taken with the slot held, right before the request: a 429 that shrinks the
@@ -316,6 +329,14 @@ async fn deliver_one<T: Transport>(t: &T, req: &HttpRequest, key: &str, p: &Poli
             attempts += 1;
             t.send(req, p.timeout_ms).await
         };
+        // An expired access token: refresh it once and send again at once.
+        if let (Ok(Response { status: 401, .. }), Some(auth), false) = (&result, sh.auth, auth_retried) {
+            auth_retried = true;
+            match auth.refresh(t, used_token.as_deref(), p.timeout_ms).await {
+                Ok(()) => continue,
+                Err(e) => return Outcome { delivered: false, attempts, status: Some(401), error: Some(e) },
+            }
+        }
         let (status, retry_after, error) = match result {
             Ok(r) if r.status == 0 || (300..400).contains(&r.status) => {
                 return Outcome { delivered: false, attempts, status: Some(r.status), error: Some(redirect_error(r.status, r.location.as_deref())) };
@@ -380,9 +401,14 @@ const UNDER_WAY_PER_SLOT: usize = 16;
 /// Deliver every request of a plan, at most `concurrency` in flight; `(request, rate key)`
 /// pairs. Outcomes are in request order.
 pub async fn deliver_all<T: Transport>(t: &T, requests: &[(&HttpRequest, &str)], p: &Policy, limiter: &Limiter) -> Vec<Outcome> {
+    deliver_all_with(t, requests, p, limiter, None).await
+}
+
+/// `deliver_all` with an access token that may be refreshed on a 401 (`oauth`).
+pub async fn deliver_all_with<T: Transport>(t: &T, requests: &[(&HttpRequest, &str)], p: &Policy, limiter: &Limiter, auth: Option<&OAuth>) -> Vec<Outcome> {
     let pacer = (p.max_requests_per_second > 0.0)
         .then(|| Limiter::new(RateConfig { requests_per_second: p.max_requests_per_second, burst: 1.0, adaptive: false }));
-    let shared = Shared { slots: Slots::new(p.concurrency), limiter, pacer };
+    let shared = Shared { slots: Slots::new(p.concurrency), limiter, pacer, auth };
     let shared = &shared;
     let under_way = p.concurrency.max(1).saturating_mul(UNDER_WAY_PER_SLOT).max(64);
     let mut done: Vec<(usize, Outcome)> = stream::iter(requests.iter().enumerate())
@@ -412,7 +438,7 @@ pub fn rate_key(target: &str) -> &str {
 /// Deliver a plan's requests, phase by phase (`destinations::Split`): a request of a later
 /// phase goes only when none of its entries failed before. Outcomes in batch order; `None`
 /// for a request not sent.
-async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Option<Outcome>> {
+async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, auth: Option<&OAuth>) -> Vec<Option<Outcome>> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.batches.len()];
     let mut phases: Vec<u8> = plan.batches.iter().map(|b| b.phase).collect();
     phases.sort_unstable();
@@ -423,7 +449,7 @@ async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Li
             .filter(|&b| plan.batches[b].phase == phase && !plan.batches[b].entries.iter().any(|&e| failed[e]))
             .collect();
         let requests: Vec<(&HttpRequest, &str)> = chosen.iter().map(|&b| (&plan.batches[b].request, rate_key(&plan.batches[b].target))).collect();
-        for (b, o) in chosen.into_iter().zip(deliver_all(t, &requests, p, limiter).await) {
+        for (b, o) in chosen.into_iter().zip(deliver_all_with(t, &requests, p, limiter, auth).await) {
             if !o.delivered {
                 plan.batches[b].entries.iter().for_each(|&e| failed[e] = true);
             }
@@ -445,7 +471,12 @@ fn merge_outcomes(list: &[&Outcome]) -> Outcome {
 
 /// Send a plan and produce one result line per prepared entry, in input order.
 pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Value> {
-    let outcomes = deliver_plan(t, plan, p, limiter).await;
+    send_plan_with(t, plan, p, limiter, None).await
+}
+
+/// `send_plan` with an access token that may be refreshed on a 401 (`oauth`).
+pub async fn send_plan_with<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, auth: Option<&OAuth>) -> Vec<Value> {
+    let outcomes = deliver_plan(t, plan, p, limiter, auth).await;
     let mut carried: Vec<Vec<&Outcome>> = vec![Vec::new(); plan.prepared.len()];
     for (b, o) in plan.batches.iter().zip(&outcomes) {
         if let Some(o) = o {

@@ -15,6 +15,7 @@ pub mod fql;
 pub mod input;
 pub mod js;
 pub mod mapping;
+pub mod oauth;
 pub mod pii;
 pub mod ratelimit;
 pub mod schema;

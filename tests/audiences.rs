@@ -361,3 +361,142 @@ fn an_event_is_delivered_only_when_every_call_carrying_it_is() {
     ]);
     assert_eq!(calls[1].1, users("PHONE_SHA256", &[sha256_hex("14155550100")]));
 }
+
+// ---- OAuth refresh ------------------------------------------------------------------------
+
+/// Answers with a function of (request, how many calls so far); records every call.
+struct Server<F: Fn(&HttpRequest, usize) -> (u16, String)> {
+    answer: F,
+    calls: RefCell<Vec<HttpRequest>>,
+}
+
+impl<F: Fn(&HttpRequest, usize) -> (u16, String)> Transport for Server<F> {
+    async fn send(&self, req: &HttpRequest, _timeout: u64) -> Result<Response, TransportError> {
+        let n = self.calls.borrow().len();
+        self.calls.borrow_mut().push(req.clone());
+        let (status, body) = (self.answer)(req, n);
+        Ok(Response { status, retry_after: None, location: None, body })
+    }
+    async fn sleep(&self, _ms: u64) {}
+    fn random(&self) -> f64 {
+        0.5
+    }
+    fn now_ms(&self) -> f64 {
+        0.0
+    }
+}
+
+const TOKEN_URL: &str = "https://accounts.snapchat.com/login/oauth2/access_token";
+
+fn oauth_snap(access_token: Option<&str>) -> Config {
+    let mut settings = json!({"ad_account_id": "acc-1", "refresh_token": "refresh-SECRET", "client_id": "cid", "client_secret": "snap-client-SECRET", "batch_size": 1});
+    if let Some(t) = access_token {
+        settings["access_token"] = json!(t);
+    }
+    dest("snap-audiences", settings, None)
+}
+
+fn bearer(r: &HttpRequest) -> &str {
+    r.headers.get("authorization").and_then(Value::as_str).unwrap_or("")
+}
+
+fn send(cfg: &Config, t: &impl Transport, events: Value) -> Vec<Value> {
+    futures::executor::block_on(api::send(cfg, &events.to_string(), r#"{"concurrency": 1}"#, t)).unwrap()
+}
+
+#[test]
+fn an_expired_token_is_refreshed_once_and_kept_for_later_calls() {
+    let cfg = oauth_snap(Some("old-token"));
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, _| match (r.url.as_str(), bearer(r)) {
+            (TOKEN_URL, _) => (200, r#"{"access_token":"new-token","expires_in":1800}"#.into()),
+            (_, "Bearer old-token") => (401, r#"{"request_status":"ERROR","debug_message":"Token expired"}"#.into()),
+            _ => (200, "{}".into()),
+        },
+    };
+    let out = send(&cfg, &t, json!([engage("e1", true, json!({"email": "a@x.io"})), engage("e2", false, json!({"email": "b@x.io"}))]));
+    assert_eq!((out[0]["delivered"].clone(), out[1]["delivered"].clone()), (json!(true), json!(true)));
+    let calls = t.calls.borrow();
+    let seen: Vec<(String, String)> = calls.iter().map(|r| (format!("{} {}", r.method, r.url), bearer(r).to_string())).collect();
+    let users = "https://adsapi.snapchat.com/v1/segments/555/users";
+    assert_eq!(seen, vec![
+        (format!("POST {users}"), "Bearer old-token".to_string()),
+        (format!("POST {TOKEN_URL}"), String::new()),
+        (format!("POST {users}"), "Bearer new-token".to_string()),
+        (format!("DELETE {users}"), "Bearer new-token".to_string()),
+    ], "one refresh, then the new token for every request");
+    assert_eq!(calls[1].body, json!("refresh_token=refresh-SECRET&client_id=cid&client_secret=snap-client-SECRET&grant_type=refresh_token"));
+    assert_eq!(calls[1].headers["content-type"], "application/x-www-form-urlencoded");
+    drop(calls);
+    // A later call on the same destination starts with the refreshed token.
+    let out = send(&cfg, &t, json!([engage("e3", true, json!({"email": "c@x.io"}))]));
+    assert_eq!(out[0]["delivered"], true);
+    assert_eq!(bearer(&t.calls.borrow()[4]), "Bearer new-token");
+    assert_eq!(t.calls.borrow().len(), 5);
+}
+
+#[test]
+fn a_revoked_refresh_token_is_a_clear_permanent_error_without_secrets() {
+    let cfg = oauth_snap(Some("old-token"));
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, _| match r.url.as_str() {
+            TOKEN_URL => (400, r#"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#.into()),
+            _ => (401, "{}".into()),
+        },
+    };
+    let out = send(&cfg, &t, json!([engage("e1", true, json!({"email": "a@x.io"})), engage("e2", true, json!({"email": "b@x.io"}))]));
+    for line in &out {
+        assert_eq!(line["delivered"], false);
+        assert_eq!(line["status"], 401);
+        assert_eq!(line["error"]["retryable"], false);
+        assert!(line["error"]["message"].as_str().unwrap().contains("refresh token is revoked or expired"), "{line}");
+    }
+    let refreshes = t.calls.borrow().iter().filter(|r| r.url == TOKEN_URL).count();
+    assert_eq!(refreshes, 1, "a refused refresh is not tried again for every request");
+    let text = serde_json::to_string(&out).unwrap();
+    for secret in ["refresh-SECRET", "snap-client-SECRET", "old-token"] {
+        assert!(!text.contains(secret), "{secret} in the results");
+    }
+}
+
+#[test]
+fn a_refresh_token_alone_gets_an_access_token_first() {
+    let cfg = oauth_snap(None);
+    let plan = plan(&cfg, json!([engage("e1", true, json!({"email": "a@x.io"}))]));
+    assert!(plan[0]["request"]["headers"].get("authorization").is_none(), "no token to show yet");
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, _| match r.url.as_str() {
+            TOKEN_URL => (200, r#"{"access_token":"fresh"}"#.into()),
+            _ if bearer(r) == "Bearer fresh" => (200, "{}".into()),
+            _ => (401, "{}".into()),
+        },
+    };
+    let out = send(&cfg, &t, json!([engage("e1", true, json!({"email": "a@x.io"}))]));
+    assert_eq!(out[0]["delivered"], true);
+    assert_eq!(t.calls.borrow().len(), 2);
+    // Without any token at all the event is a configuration error naming the field.
+    let none = dest("snap-audiences", json!({"ad_account_id": "acc-1"}), None);
+    assert_eq!(error_of(&plan_of(&none)[0]), ("MISCONFIGURED_FIELD", "access_token"));
+}
+
+fn plan_of(cfg: &Config) -> Vec<Value> {
+    plan(cfg, json!([engage("e1", true, json!({"email": "a@x.io"}))]))
+}
+
+#[test]
+fn a_token_refused_again_after_a_refresh_is_not_refreshed_in_a_loop() {
+    let cfg = oauth_snap(Some("old-token"));
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, _| match r.url.as_str() {
+            TOKEN_URL => (200, r#"{"access_token":"also-refused"}"#.into()),
+            _ => (401, "{}".into()),
+        },
+    };
+    let out = send(&cfg, &t, json!([engage("e1", true, json!({"email": "a@x.io"}))]));
+    assert_eq!((out[0]["delivered"].clone(), out[0]["status"].clone()), (json!(false), json!(401)));
+    assert_eq!(t.calls.borrow().len(), 3, "request, refresh, request again: then it stops");
+}

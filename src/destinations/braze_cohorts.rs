@@ -87,6 +87,7 @@ pub static DEFINITION: Definition = Definition {
     url,
     headers,
     envelope: Value::Array,
+    oauth_token_url: None,
     split: Some(split),
 };
 

@@ -76,6 +76,9 @@ pub struct Definition {
     /// before users join it): builds the requests for every item of one group (`Item.target`
     /// is then the group key). `None`: items of a target are batched by `envelope`.
     pub split: Option<SplitFn>,
+    /// OAuth2 token endpoint: with a `refresh_token` setting, a 401 refreshes the access
+    /// token once and the request goes again (see `oauth`).
+    pub oauth_token_url: Option<&'static str>,
 }
 
 /// Top-level request body keys that carry a secret (Braze's cohort calls authenticate in the

@@ -95,6 +95,7 @@ pub static DEFINITION: Definition = Definition {
     url: |origin, target, _, _| format!("{origin}{target}"),
     headers: bearer,
     envelope: Value::Array,
+    oauth_token_url: Some("https://accounts.snapchat.com/login/oauth2/access_token"),
     split: Some(split),
 };
 
@@ -111,10 +112,11 @@ fn text<'a>(p: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     p.get(k).and_then(Value::as_str)
 }
 
+/// An access token, or a refresh token to get one with.
 fn need_token(settings: &Settings) -> Result<(), EventError> {
-    match settings.access_token {
-        Some(_) => Ok(()),
-        None => Err(EventError::misconfigured("access_token", "Missing access token (the Snap OAuth access token).")),
+    match (&settings.access_token, settings.str("refresh_token")) {
+        (None, None) => Err(EventError::misconfigured("access_token", "Missing access token (or refresh_token) for the Snap Marketing API.")),
+        _ => Ok(()),
     }
 }
 

@@ -239,6 +239,7 @@ pub static DEFINITION: Definition = Definition {
     headers: bearer,
     // Built directly: `json!` would copy every item through serde.
     envelope: |items| Value::Object(Map::from_iter([("data".to_string(), Value::Array(items))])),
+    oauth_token_url: None,
     split: None,
 };
 

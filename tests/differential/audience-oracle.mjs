@@ -145,8 +145,8 @@ export function createAudienceOracle({ definition, settings, subscriptions, acce
       } catch (err) {
         lines.push({ subscription: sub.name, error: describeError(err) })
         // A perform that throws part-way (Promise.all) leaves requests in flight: let them
-        // land here, not in the next event's list.
-        await new Promise((resolve) => setTimeout(resolve, 20))
+        // land here, not in the next event's list. Validation errors come before any request.
+        if (!['AggregateAjvError', 'PayloadValidationError', 'ValidationError'].includes(err?.name)) await new Promise((resolve) => setTimeout(resolve, 20))
       }
       recorded.length = 0
     }
