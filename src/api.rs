@@ -85,7 +85,7 @@ fn policy(options_json: &str) -> Result<Policy, EventError> {
 
 async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Input], policy: &Policy, t: &T) -> Vec<Value> {
     let plan = cfg.plan(evs);
-    delivery::send_plan_with(t, &plan, policy, &cfg.limiter, cfg.oauth.as_ref()).await
+    delivery::send_plan_for(t, &plan, policy, cfg).await
 }
 
 /// Deliver a JSON array of events; one result line per (event, subscription).

@@ -114,12 +114,13 @@ impl Transport for Fetch {
         init.set_redirect(web_sys::RequestRedirect::Manual);
         init.set_method(req.method);
         init.set_headers(&headers);
-        // A string body goes as it is (the OAuth refresh form); anything else as JSON.
-        let body = match &req.body {
-            serde_json::Value::String(s) => s.clone(),
-            b => serde_json::to_string(b).unwrap_or_default(),
-        };
-        init.set_body(&JsValue::from_str(&body));
+        // A string body goes as it is (the OAuth refresh form); none for a GET (a lookup);
+        // anything else as JSON.
+        match &req.body {
+            serde_json::Value::Null if req.method == "GET" => {}
+            serde_json::Value::String(s) => init.set_body(&JsValue::from_str(s)),
+            b => init.set_body(&JsValue::from_str(&serde_json::to_string(b).unwrap_or_default())),
+        }
         // Aborted on timeout: otherwise the connection (and a concurrency slot's socket on the
         // server) stays open until the server gives up.
         let abort = web_sys::AbortController::new().ok();

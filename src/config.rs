@@ -28,6 +28,8 @@ pub struct Config {
     /// Access-token refresh, when the destination has a token endpoint and a refresh token
     /// is configured.
     pub oauth: Option<crate::oauth::OAuth>,
+    /// Ids of named resources found or created so far (see `ensure`).
+    pub names: crate::ensure::Cache,
 }
 
 fn bad(field: impl Into<String>, message: impl Into<String>) -> EventError {
@@ -114,7 +116,7 @@ pub fn parse(options: &Value) -> Result<Config, EventError> {
         };
         crate::oauth::OAuth::new(&url, settings.str("refresh_token"), settings.str("client_id"), settings.str("client_secret"), settings.access_token.clone())
     });
-    Ok(Config { definition: def, settings, subscriptions, origin, consent_categories, limiter, oauth })
+    Ok(Config { definition: def, settings, subscriptions, origin, consent_categories, limiter, oauth, names: Default::default() })
 }
 
 /// `rateLimit: { requestsPerSecond, burst, adaptive }` (all optional), or `false` for no

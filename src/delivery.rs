@@ -5,6 +5,7 @@
 //! `Transport` so the logic is tested natively with a scripted or virtual-time transport and
 //! runs on `fetch` in wasm; every destination's requests go through here.
 
+use crate::config::Config;
 use crate::engine::{entry_message_id, json_opt, HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
 use crate::oauth::OAuth;
@@ -438,17 +439,42 @@ pub fn rate_key(target: &str) -> &str {
 /// Deliver a plan's requests, phase by phase (`destinations::Split`): a request of a later
 /// phase goes only when none of its entries failed before. Outcomes in batch order; `None`
 /// for a request not sent.
-async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, auth: Option<&OAuth>) -> Vec<Option<Outcome>> {
+async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, cfg: Option<&Config>) -> Vec<Option<Outcome>> {
+    let auth = cfg.and_then(|c| c.oauth.as_ref());
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.batches.len()];
+    let mut failed = vec![false; plan.prepared.len()];
+    // Resources the requests need first (in plan order; each name once, then remembered).
+    let mut resolved: Vec<Option<HttpRequest>> = vec![None; plan.batches.len()];
+    if let Some(cfg) = cfg {
+        for (b, batch) in plan.batches.iter().enumerate() {
+            let Some(e) = &batch.ensure else { continue };
+            let url = |target: &str| (cfg.definition.url)(&cfg.origin, target, &cfg.settings, false);
+            match crate::ensure::resolve(t, e, &cfg.settings.values, &batch.request, url, &cfg.names, p, auth).await {
+                Ok(id) if batch.request.url.contains(crate::ensure::PLACEHOLDER) => {
+                    let mut r = batch.request.clone();
+                    r.url = r.url.replace(crate::ensure::PLACEHOLDER, &crate::destinations::encode_component(&id));
+                    resolved[b] = Some(r);
+                }
+                // The request only ensured the resource (a lookalike): done.
+                Ok(_) => outcomes[b] = Some(Outcome { delivered: true, attempts: 1, status: Some(200), error: None }),
+                Err((error, status)) => {
+                    batch.entries.iter().for_each(|&e| failed[e] = true);
+                    outcomes[b] = Some(Outcome { delivered: false, attempts: 1, status, error: Some(error) });
+                }
+            }
+        }
+    }
     let mut phases: Vec<u8> = plan.batches.iter().map(|b| b.phase).collect();
     phases.sort_unstable();
     phases.dedup();
-    let mut failed = vec![false; plan.prepared.len()];
     for phase in phases {
         let chosen: Vec<usize> = (0..plan.batches.len())
-            .filter(|&b| plan.batches[b].phase == phase && !plan.batches[b].entries.iter().any(|&e| failed[e]))
+            .filter(|&b| plan.batches[b].phase == phase && outcomes[b].is_none() && !plan.batches[b].entries.iter().any(|&e| failed[e]))
             .collect();
-        let requests: Vec<(&HttpRequest, &str)> = chosen.iter().map(|&b| (&plan.batches[b].request, rate_key(&plan.batches[b].target))).collect();
+        let requests: Vec<(&HttpRequest, &str)> = chosen
+            .iter()
+            .map(|&b| (resolved[b].as_ref().unwrap_or(&plan.batches[b].request), rate_key(&plan.batches[b].target)))
+            .collect();
         for (b, o) in chosen.into_iter().zip(deliver_all_with(t, &requests, p, limiter, auth).await) {
             if !o.delivered {
                 plan.batches[b].entries.iter().for_each(|&e| failed[e] = true);
@@ -471,12 +497,17 @@ fn merge_outcomes(list: &[&Outcome]) -> Outcome {
 
 /// Send a plan and produce one result line per prepared entry, in input order.
 pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Value> {
-    send_plan_with(t, plan, p, limiter, None).await
+    send_lines(t, plan, p, limiter, None).await
 }
 
-/// `send_plan` with an access token that may be refreshed on a 401 (`oauth`).
-pub async fn send_plan_with<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, auth: Option<&OAuth>) -> Vec<Value> {
-    let outcomes = deliver_plan(t, plan, p, limiter, auth).await;
+/// `send_plan` with the destination's session state: its rate limiter, an access token that
+/// may be refreshed on a 401 (`oauth`), and the named resources found or created (`ensure`).
+pub async fn send_plan_for<T: Transport>(t: &T, plan: &Plan, p: &Policy, cfg: &Config) -> Vec<Value> {
+    send_lines(t, plan, p, &cfg.limiter, Some(cfg)).await
+}
+
+async fn send_lines<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, cfg: Option<&Config>) -> Vec<Value> {
+    let outcomes = deliver_plan(t, plan, p, limiter, cfg).await;
     let mut carried: Vec<Vec<&Outcome>> = vec![Vec::new(); plan.prepared.len()];
     for (b, o) in plan.batches.iter().zip(&outcomes) {
         if let Some(o) = o {

@@ -35,6 +35,8 @@ pub struct Batch {
     pub request: HttpRequest,
     /// Delivery order between dependent requests (see `destinations::Split`); 0 for most.
     pub phase: u8,
+    /// A named resource to find or create before the request (see `ensure`).
+    pub ensure: Option<crate::ensure::Ensure>,
 }
 
 pub struct Plan {
@@ -139,7 +141,7 @@ impl Config {
         headers
     }
 
-    fn request(&self, method: &'static str, target: &str, body: Value, redact: bool) -> HttpRequest {
+    pub(crate) fn request(&self, method: &'static str, target: &str, body: Value, redact: bool) -> HttpRequest {
         HttpRequest {
             method,
             url: (self.definition.url)(&self.origin, target, &self.settings, redact),
@@ -189,7 +191,7 @@ impl Config {
                     })
                     .collect();
                 let body = (self.definition.envelope)(items);
-                Batch { request: self.request("POST", &target, body, false), target, entries, phase: 0 }
+                Batch { request: self.request("POST", &target, body, false), target, entries, phase: 0, ensure: None }
             })
             .collect();
         batches.sort_by_key(|b| b.entries[0]);
@@ -221,7 +223,7 @@ impl Config {
                 if carried.is_empty() {
                     continue;
                 }
-                batches.push(Batch { request: self.request(s.method, &s.target, s.body, false), target: s.target, entries: carried, phase: s.phase });
+                batches.push(Batch { request: self.request(s.method, &s.target, s.body, false), target: s.target, entries: carried, phase: s.phase, ensure: s.ensure });
             }
         }
         // Stable: an event's requests stay in the order `split` gave them.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod delivery;
 pub mod destinations;
 pub mod engine;
+pub mod ensure;
 pub mod error;
 pub mod event;
 pub mod fql;

@@ -500,3 +500,99 @@ fn a_token_refused_again_after_a_refresh_is_not_refreshed_in_a_loop() {
     assert_eq!((out[0]["delivered"].clone(), out[0]["status"].clone()), (json!(false), json!(401)));
     assert_eq!(t.calls.borrow().len(), 3, "request, refresh, request again: then it stops");
 }
+
+// ---- Segments found or created by name ----------------------------------------------------
+
+fn named_snap() -> Config {
+    dest("snap-audiences", json!({"ad_account_id": "acc-1", "access_token": TOKEN, "create_segments": true, "batch_size": 100}), None)
+}
+
+fn without_audience_id(id: &str, member: bool, email: &str) -> Value {
+    let mut e = engage(id, member, json!({"email": email}));
+    e["context"]["personas"].as_object_mut().unwrap().remove("external_audience_id");
+    e
+}
+
+const LIST: &str = "GET https://adsapi.snapchat.com/v1/adaccounts/acc-1/segments?limit=1000";
+const CREATE: &str = "POST https://adsapi.snapchat.com/v1/adaccounts/acc-1/segments";
+
+fn calls_of<F: Fn(&HttpRequest, usize) -> (u16, String)>(t: &Server<F>) -> Vec<String> {
+    t.calls.borrow().iter().map(|r| format!("{} {}", r.method, r.url)).collect()
+}
+
+#[test]
+fn without_segments_audience_id_the_segment_is_created_once_and_remembered() {
+    let cfg = named_snap();
+    let lines = plan(&cfg, json!([without_audience_id("e1", true, "a@x.io")]));
+    assert_eq!(lines[0]["request"]["url"], "https://adsapi.snapchat.com/v1/segments/%7Bsegment%7D/users", "resolved at delivery");
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, _| match r.method {
+            "GET" => (200, r#"{"request_status":"SUCCESS","segments":[{"segment":{"id":"other","name":"churned"}}]}"#.into()),
+            "POST" if r.url.ends_with("/segments") => (200, r#"{"request_status":"SUCCESS","segments":[{"sub_request_status":"SUCCESS","segment":{"id":"seg-9","name":"high_ltv"}}]}"#.into()),
+            _ => (200, "{}".into()),
+        },
+    };
+    let out = send(&cfg, &t, json!([without_audience_id("e1", true, "a@x.io"), without_audience_id("e2", false, "b@x.io")]));
+    assert!(out.iter().all(|l| l["delivered"] == true), "{out:?}");
+    let users = "https://adsapi.snapchat.com/v1/segments/seg-9/users";
+    assert_eq!(calls_of(&t), vec![LIST.to_string(), CREATE.to_string(), format!("POST {users}"), format!("DELETE {users}")]);
+    assert_eq!(t.calls.borrow()[1].body, json!({"segments": [{
+        "name": "high_ltv", "source_type": "FIRST_PARTY", "ad_account_id": "acc-1",
+        "description": "Audience high_ltv, kept in sync from Segment Engage", "retention_in_days": 9999
+    }]}));
+    // The next call on this destination goes straight to the segment.
+    send(&cfg, &t, json!([without_audience_id("e3", true, "c@x.io")]));
+    assert_eq!(calls_of(&t).len(), 5);
+    assert_eq!(calls_of(&t)[4], format!("POST {users}"));
+}
+
+#[test]
+fn an_existing_segment_of_that_name_is_used_and_a_failed_lookup_fails_its_events() {
+    let cfg = named_snap();
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, _| match r.method {
+            "GET" => (200, r#"{"segments":[{"segment":{"id":"seg-1","name":"high_ltv"}}]}"#.into()),
+            _ => (200, "{}".into()),
+        },
+    };
+    send(&cfg, &t, json!([without_audience_id("e1", true, "a@x.io")]));
+    assert_eq!(calls_of(&t), vec![LIST.to_string(), "POST https://adsapi.snapchat.com/v1/segments/seg-1/users".to_string()]);
+
+    let cfg = named_snap();
+    let t = Server { calls: RefCell::new(vec![]), answer: |_: &HttpRequest, _| (403, r#"{"debug_message":"no access"}"#.into()) };
+    let out = send(&cfg, &t, json!([without_audience_id("e1", true, "a@x.io")]));
+    assert_eq!((out[0]["delivered"].clone(), out[0]["status"].clone()), (json!(false), json!(403)));
+    assert_eq!(out[0]["error"]["message"], "Could not look up the segment: HTTP 403");
+    assert_eq!(out[0]["error"]["retryable"], false);
+}
+
+#[test]
+fn a_lookalike_is_created_only_when_none_of_that_name_exists() {
+    let subs = json!([{"name": "lookalike", "subscribe": "type = \"track\"", "partnerAction": "createLookalike",
+        "mapping": {"seed_segment_id": "555", "name": "High LTV lookalike", "countries": ["US"]}}]);
+    let cfg = dest("snap-audiences", json!({"ad_account_id": "acc-1", "access_token": TOKEN}), Some(subs));
+    let existing = std::cell::Cell::new(false);
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, _| match r.method {
+            "GET" if existing.get() => (200, r#"{"segments":[{"segment":{"id":"lal-1","name":"High LTV lookalike"}}]}"#.into()),
+            "GET" => (200, r#"{"segments":[]}"#.into()),
+            _ => {
+                existing.set(true);
+                (200, r#"{"segments":[{"segment":{"id":"lal-1","name":"High LTV lookalike"}}]}"#.into())
+            }
+        },
+    };
+    let out = send(&cfg, &t, json!([engage("e1", true, json!({}))]));
+    assert_eq!(out[0]["delivered"], true);
+    assert_eq!(calls_of(&t), vec![LIST, CREATE]);
+    assert_eq!(t.calls.borrow()[1].body["segments"][0]["creation_spec"], json!({"seed_segment_id": "555", "type": "BALANCE", "countries": ["US"]}));
+    // Another destination (a restart): found by name, not created again.
+    let cfg = dest("snap-audiences", json!({"ad_account_id": "acc-1", "access_token": TOKEN}), Some(json!([{"name": "lookalike", "subscribe": "type = \"track\"", "partnerAction": "createLookalike",
+        "mapping": {"seed_segment_id": "555", "name": "High LTV lookalike", "countries": ["US"]}}])));
+    let out = send(&cfg, &t, json!([engage("e2", true, json!({}))]));
+    assert_eq!(out[0]["delivered"], true);
+    assert_eq!(calls_of(&t), vec![LIST, CREATE, LIST]);
+}

@@ -203,14 +203,14 @@ fn split(group: &str, items: Vec<Value>, settings: &Settings) -> Vec<Split> {
         create.insert("name".into(), first["cohort_name"].clone());
         create.insert("cohort_id".into(), first["cohort_id"].clone());
         create.insert("created_at".into(), first["time"].clone());
-        out.push(Split { method: "POST", target: "/partners/segment/cohorts".into(), body: Value::Object(create), items: creation.clone(), phase: 0 });
+        out.push(Split { method: "POST", target: "/partners/segment/cohorts".into(), body: Value::Object(create), items: creation.clone(), phase: 0, ensure: None });
         for chunk in creation.chunks(size) {
             let Some(changes) = cohort_changes(&items, chunk) else { continue };
             let mut update = Map::new();
             secrets(&mut update);
             update.insert("cohort_id".into(), first["cohort_id"].clone());
             update.insert("cohort_changes".into(), Value::Array(changes));
-            out.push(Split { method: "POST", target: "/partners/segment/cohorts/users".into(), body: Value::Object(update), items: chunk.to_vec(), phase: 1 });
+            out.push(Split { method: "POST", target: "/partners/segment/cohorts/users".into(), body: Value::Object(update), items: chunk.to_vec(), phase: 1, ensure: None });
         }
     }
     out
@@ -270,7 +270,7 @@ fn split_attributes(items: Vec<Value>, size: usize) -> Vec<Split> {
             let attributes: Vec<Value> = chunk.iter().map(|(_, _, at)| items[*at.last().unwrap_or(&0)].clone()).collect();
             let mut carried: Vec<usize> = chunk.iter().flat_map(|(_, _, at)| at.iter().copied()).collect();
             carried.sort_unstable();
-            Split { method: "POST", target: "/users/track".into(), body: json!({"attributes": attributes}), items: carried, phase: 0 }
+            Split { method: "POST", target: "/users/track".into(), body: json!({"attributes": attributes}), items: carried, phase: 0, ensure: None }
         })
         .collect()
 }

@@ -101,6 +101,8 @@ pub struct Split {
     /// Requests of a phase are delivered after every request of the phases before it, and
     /// only for items none of whose earlier requests failed.
     pub phase: u8,
+    /// A named resource to find or create first (see `ensure`).
+    pub ensure: Option<crate::ensure::Ensure>,
 }
 
 impl Definition {
@@ -110,6 +112,19 @@ impl Definition {
 }
 
 pub static ALL: [&Definition; 3] = [&snap_capi::DEFINITION, &snap_audiences::DEFINITION, &braze_cohorts::DEFINITION];
+
+/// Percent-encoding of a URL path segment or query value (RFC 3986 unreserved kept).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 pub fn find(slug: &str) -> Option<&'static Definition> {
     ALL.iter().copied().find(|d| d.slug == slug || d.aliases.contains(&slug))

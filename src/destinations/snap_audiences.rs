@@ -5,8 +5,9 @@
 //! synced seed segment.
 
 use super::{Action, Definition, Item, Preset, Settings, Split};
-use super::snap_capi::encode_query;
+use super::encode_component as encode_query;
 use crate::audience::{self, Change};
+use crate::ensure;
 use crate::error::{ErrorCode, EventError};
 use crate::js::is_truthy;
 use crate::pii;
@@ -27,7 +28,8 @@ const IDENTIFIERS: [(&str, &str, fn(&str) -> String); 3] = [
 pub const MAX_IDENTIFIERS: usize = 100_000;
 
 static SYNC_FIELDS: [Field; 9] = [
-    Field::new("external_audience_id", S).required(),
+    // Required unless `create_segments` is on (checked in `sync_audience`, Segment's message).
+    Field::new("external_audience_id", S),
     Field::new("audienceKey", S).required(),
     Field::new("props", Ty::Object).required(),
     Field::new("phone", S),
@@ -67,6 +69,19 @@ const LOOKALIKE_MAPPING: &str = r#"{
   "countries": ["US"],
   "type": "BALANCE"
 }"#;
+
+/// Segment's retention for the segments it creates (9999 = lifetime).
+const FIRST_PARTY_RETENTION_DAYS: i64 = 9999;
+
+/// Snap's segments of an ad account, found by name and created (see `ensure`).
+static SEGMENTS: ensure::Api = ensure::Api {
+    list: |s| format!("/v1/adaccounts/{}/segments?limit=1000", encode_query(s.get("ad_account_id").and_then(Value::as_str).unwrap_or(""))),
+    create: |s| format!("/v1/adaccounts/{}/segments", encode_query(s.get("ad_account_id").and_then(Value::as_str).unwrap_or(""))),
+    find: |answer, name| {
+        answer["segments"].as_array()?.iter().map(|s| &s["segment"]).find(|s| s["name"] == name).and_then(|s| s["id"].as_str()).map(str::to_string)
+    },
+    created: |answer| answer["segments"][0]["segment"]["id"].as_str().map(str::to_string),
+};
 
 /// Lookalikes keep members at most this long (Snap's maximum).
 const LOOKALIKE_RETENTION_DAYS: i64 = 180;
@@ -138,9 +153,23 @@ fn sync_audience(p: &Map<String, Value>, settings: &Settings) -> Result<Item, Ev
             .map_err(|_| EventError::new(ErrorCode::PayloadValidation, format!("The {field} is empty once normalized.")).with_field(field))?;
         ids.push(json!([schema, hash]));
     }
-    need_token(settings)?;
-    let segment = text(p, "external_audience_id").unwrap_or("");
     let op = if change == Change::Entered { "add" } else { "remove" };
+    let Some(segment) = text(p, "external_audience_id") else {
+        // Without Segment's audience id: the segment named after the audience key, found or
+        // created in the ad account on first use (`create_segments`).
+        let account = settings.str("ad_account_id").filter(|_| settings.values.get("create_segments") == Some(&Value::Bool(true)));
+        let Some(account) = account else {
+            return Err(EventError::new(ErrorCode::PayloadValidation, "The root value is missing the required field 'external_audience_id'.")
+                .with_field("external_audience_id"));
+        };
+        need_token(settings)?;
+        let create = json!({"segments": [{
+            "name": key, "source_type": "FIRST_PARTY", "ad_account_id": account,
+            "description": format!("Audience {key}, kept in sync from Segment Engage"), "retention_in_days": FIRST_PARTY_RETENTION_DAYS,
+        }]});
+        return Ok(Item { target: format!("named\n{key}"), body: json!({"change": op, "ids": ids, "segment": {"name": key, "create": create}}) });
+    };
+    need_token(settings)?;
     Ok(Item { target: format!("/v1/segments/{}/users", encode_query(segment)), body: json!({"change": op, "ids": ids}) })
 }
 
@@ -197,23 +226,26 @@ fn ids_of(item: &Value) -> impl Iterator<Item = (&str, &str)> {
 /// nothing, entered then exited ends removed), then adds before removes, one schema per
 /// call, at most `batch_size` identifiers per call.
 fn split(group: &str, items: Vec<Value>, settings: &Settings) -> Vec<Split> {
-    if !group.ends_with("/users") {
-        let mut out: Vec<Split> = Vec::new();
-        for (i, segment) in items.into_iter().enumerate() {
-            let body = json!({"segments": [segment]});
-            match out.iter_mut().find(|s| s.body == body) {
-                Some(s) => s.items.push(i),
-                None => out.push(Split { method: "POST", target: group.to_string(), body, items: vec![i], phase: 0 }),
-            }
-        }
-        return out;
+    if group.starts_with("/v1/adaccounts/") {
+        return split_lookalikes(group, items);
     }
+    // Users of a segment known by id, or by name (found or created first).
+    let named = items.first().and_then(|i| i.get("segment")).map(|s| ensure::Ensure {
+        api: &SEGMENTS,
+        name: s["name"].as_str().unwrap_or("").to_string(),
+        create: s["create"].clone(),
+    });
+    let target = match &named {
+        Some(_) => format!("/v1/segments/{}/users", ensure::PLACEHOLDER),
+        None => group.to_string(),
+    };
     let split = |change: Change, schema: &str, hashes: Vec<String>, items: Vec<usize>| Split {
         method: method(change),
-        target: group.to_string(),
+        target: target.clone(),
         body: users_body(schema, hashes.into_iter()),
         items,
         phase: 0,
+        ensure: named.clone(),
     };
     if settings.batch_size <= 1 {
         return items
@@ -240,6 +272,24 @@ fn split(group: &str, items: Vec<Value>, settings: &Settings) -> Vec<Split> {
                 carried.sort_unstable();
                 carried.dedup();
                 out.push(split(change, schema, chunk.iter().map(|((_, h), _, _)| h.clone()).collect(), carried));
+            }
+        }
+    }
+    out
+}
+
+/// One creation per distinct lookalike; delivery creates it only when no segment of that
+/// name exists yet (a replay, or the next call, finds it).
+fn split_lookalikes(group: &str, items: Vec<Value>) -> Vec<Split> {
+    let mut out: Vec<Split> = Vec::new();
+    for (i, segment) in items.into_iter().enumerate() {
+        let body = json!({"segments": [segment]});
+        match out.iter_mut().find(|s| s.body == body) {
+            Some(s) => s.items.push(i),
+            None => {
+                let name = segment["name"].as_str().unwrap_or("").to_string();
+                let ensure = Some(ensure::Ensure { api: &SEGMENTS, name, create: body.clone() });
+                out.push(Split { method: "POST", target: group.to_string(), body, items: vec![i], phase: 0, ensure });
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Snapchat Conversions API v3 — the `reportConversionEvent` action, with Segment's fields,
 //! default mappings and presets, and the request Segment's destination builds.
 
-use super::{Action, Definition, Item, Preset, Settings};
+use super::{encode_component as encode_query, Action, Definition, Item, Preset, Settings};
 use crate::error::{ErrorCode, EventError};
 use crate::pii;
 use crate::schema::{number_value, Field, Ty};
@@ -260,17 +260,6 @@ fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
 
 /// Percent-encode a query value or path segment (tokens and pixel ids are usually URL-safe;
 /// this keeps odd ones intact).
-pub(super) fn encode_query(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 const CURRENCIES: [&str; 60] = [
     "USD", "AED", "AUD", "BGN", "BRL", "CAD", "CHF", "CLP", "CNY", "COP", "CZK", "DKK", "EGP", "EUR", "GBP",

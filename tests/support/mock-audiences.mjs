@@ -111,6 +111,10 @@ export class MockAudiences {
       const users = path.match(/^\/v1\/segments\/([^/]+)\/users$/)
       if (users && (method === 'POST' || method === 'DELETE')) return this.snapUsers(decodeURIComponent(users[1]), method, JSON.parse(raw), reply)
       const create = path.match(/^\/v1\/adaccounts\/([^/]+)\/segments$/)
+      if (create && method === 'GET') {
+        const list = [...this.segments.entries()].filter(([, s]) => s.spec?.ad_account_id === create[1])
+        return reply(200, { request_status: 'SUCCESS', segments: list.map(([id, s]) => ({ sub_request_status: 'SUCCESS', segment: { ...s.spec, id } })) })
+      }
       if (create && method === 'POST') {
         const out = JSON.parse(raw).segments.map((s) => {
           if (s.ad_account_id !== create[1]) throw new Error('ad_account_id differs from the path')
