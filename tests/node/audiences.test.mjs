@@ -175,3 +175,17 @@ describe('Braze', { skip }, () => {
     dest.free()
   })
 })
+
+test('the README worked examples run as written (examples/audiences.mjs)', { skip }, async () => {
+  const { execFile } = await import('node:child_process')
+  const { REPO_ROOT } = await import('../support/load-pkg.mjs')
+  const stdout = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ['examples/audiences.mjs'], { cwd: REPO_ROOT, timeout: 60000 }, (err, out) => (err ? reject(err) : resolve(out)))
+  )
+  assert.match(stdout, /sent: p1 delivered=true, p2 delivered=true, p3 delivered=true/)
+  assert.match(stdout, /segment 555 now holds 1 hashed email\(s\)/)
+  assert.match(stdout, /lookalike created: \{"seed_segment_id":"556","type":"SIMILARITY","countries":\["US","CA"\]\}/)
+  // The hashes the README shows for ben@example.com (added) and ana@example.com (removed).
+  assert.ok(stdout.includes(sha256('ben@example.com')) && stdout.includes(sha256('ana@example.com')))
+  assert.equal(sha256('ben@example.com'), 'f871a76fb7b15231306b634dd91b385c48e9298974308e28e161d845e3e6f060')
+})
