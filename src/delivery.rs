@@ -508,24 +508,23 @@ pub async fn send_plan_for<T: Transport>(t: &T, plan: &Plan, p: &Policy, cfg: &C
 
 async fn send_lines<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, cfg: Option<&Config>) -> Vec<Value> {
     let outcomes = deliver_plan(t, plan, p, limiter, cfg).await;
-    let mut carried: Vec<Vec<&Outcome>> = vec![Vec::new(); plan.prepared.len()];
+    // One outcome per entry, borrowed; merged only for entries carried by several requests
+    // (destinations with a `split`), so the usual case copies nothing.
+    let mut outcome_of: Vec<Option<&Outcome>> = vec![None; plan.prepared.len()];
+    let mut several: std::collections::HashMap<usize, Vec<&Outcome>> = std::collections::HashMap::new();
     for (b, o) in plan.batches.iter().zip(&outcomes) {
-        if let Some(o) = o {
-            for &e in &b.entries {
-                carried[e].push(o);
+        let Some(o) = o else { continue };
+        for &e in &b.entries {
+            match outcome_of[e] {
+                None => outcome_of[e] = Some(o),
+                Some(first) => several.entry(e).or_insert_with(|| vec![first]).push(o),
             }
         }
     }
-    // Merged only for entries carried by several requests: no copies for the usual one.
-    let merged: Vec<Option<std::borrow::Cow<'_, Outcome>>> = carried
-        .iter()
-        .map(|l| match l.as_slice() {
-            [] => None,
-            [o] => Some(std::borrow::Cow::Borrowed(*o)),
-            l => Some(std::borrow::Cow::Owned(merge_outcomes(l))),
-        })
-        .collect();
-    let outcome_of: Vec<Option<&Outcome>> = merged.iter().map(|o| o.as_deref()).collect();
+    let merged: std::collections::HashMap<usize, Outcome> = several.into_iter().map(|(e, l)| (e, merge_outcomes(&l))).collect();
+    for (e, o) in &merged {
+        outcome_of[*e] = Some(o);
+    }
     plan.prepared
         .iter()
         .enumerate()

@@ -236,11 +236,16 @@ impl Config {
 /// moves into its line instead of being copied.
 pub fn plan_lines(cfg: &Config, plan: Plan) -> Vec<Value> {
     let Plan { prepared, mut batches } = plan;
-    // The requests each entry is carried by (several for destinations with a `split`).
-    let mut batches_of: Vec<Vec<usize>> = vec![Vec::new(); prepared.len()];
+    // The request each entry is carried by; entries carried by several (destinations with a
+    // `split`) have the others in `more_of`, so the usual case allocates nothing per entry.
+    let mut first_of: Vec<Option<usize>> = vec![None; prepared.len()];
+    let mut more_of: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
     for (b, batch) in batches.iter().enumerate() {
         for &e in &batch.entries {
-            batches_of[e].push(b);
+            match first_of[e] {
+                None => first_of[e] = Some(b),
+                Some(_) => more_of.entry(e).or_default().push(b),
+            }
         }
     }
     let mut lines = Vec::with_capacity(prepared.len());
@@ -248,11 +253,25 @@ pub fn plan_lines(cfg: &Config, plan: Plan) -> Vec<Value> {
         let mut line = Map::new();
         match p {
             Prepared::Item { message_id, subscription, .. } => {
-                let Some(&first) = batches_of[idx].first() else { continue };
-                // A batched request is printed once, on its first event's line.
-                let led: Vec<usize> = batches_of[idx].iter().copied().filter(|&b| batches[b].entries[0] == idx).collect();
+                let Some(first) = first_of[idx] else { continue };
                 line.insert("messageId".into(), json_opt(message_id));
                 line.insert("subscription".into(), Value::String(subscription.clone()));
+                // A batched request is printed once, on its first event's line.
+                let Some(more) = more_of.get(&idx) else {
+                    let batch = &mut batches[first];
+                    if batch.entries[0] != idx {
+                        line.insert("batchedWith".into(), json_opt(&entry_message_id(&prepared[batch.entries[0]])));
+                    } else {
+                        if batch.entries.len() > 1 {
+                            let ids = batch.entries.iter().map(|&e| json_opt(&entry_message_id(&prepared[e]))).collect();
+                            line.insert("messageIds".into(), Value::Array(ids));
+                        }
+                        line.insert("request".into(), shown_request(cfg, batch));
+                    }
+                    lines.push(Value::Object(line));
+                    continue;
+                };
+                let led: Vec<usize> = std::iter::once(first).chain(more.iter().copied()).filter(|&b| batches[b].entries[0] == idx).collect();
                 if led.is_empty() {
                     line.insert("batchedWith".into(), json_opt(&entry_message_id(&prepared[batches[first].entries[0]])));
                 } else {
