@@ -596,3 +596,78 @@ fn a_lookalike_is_created_only_when_none_of_that_name_exists() {
     assert_eq!(out[0]["delivered"], true);
     assert_eq!(calls_of(&t), vec![LIST, CREATE, LIST]);
 }
+
+// ---- Properties ---------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    const PEOPLE: [&str; 4] = ["ana@example.com", "ben.k@example.org", "cleo+x@mail.io", "dev@example.com"];
+
+    /// A messy spelling of a person's address: spaces around, random case.
+    fn spelled(i: usize, pad: &str, upper: bool) -> String {
+        let e = if upper { PEOPLE[i].to_uppercase() } else { PEOPLE[i].to_string() };
+        format!("{pad}{e}{pad}")
+    }
+
+    fn requests_of(lines: &[Value]) -> Vec<Value> {
+        lines
+            .iter()
+            .flat_map(|l| match (l.get("request"), l.get("requests")) {
+                (Some(r), _) => vec![r.clone()],
+                (_, Some(Value::Array(rs))) => rs.clone(),
+                _ => vec![],
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Whatever the batch size, applying the planned calls leaves the segment holding
+        /// exactly the people whose last change was an entry; batched, each person appears in
+        /// one call at most; no address appears unhashed.
+        #[test]
+        fn the_segment_ends_as_the_last_change_per_person(
+            changes in prop::collection::vec((0usize..4, any::<bool>(), prop::sample::select(vec!["", " ", "\t", "\u{a0}"]), any::<bool>()), 1..30),
+            batch_size in prop::sample::select(vec![1usize, 2, 3, 7, 100]),
+        ) {
+            let cfg = snap(batch_size);
+            let events: Vec<Value> = changes
+                .iter()
+                .enumerate()
+                .map(|(n, (i, member, pad, upper))| engage(&format!("m{n}"), *member, json!({"email": spelled(*i, pad, *upper)})))
+                .collect();
+            let lines = plan(&cfg, Value::Array(events.clone()));
+            prop_assert_eq!(lines.len(), events.len());
+            let mut segment = BTreeSet::new();
+            let mut seen = Vec::new();
+            for r in requests_of(&lines) {
+                for row in r["body"]["users"][0]["data"].as_array().unwrap() {
+                    let h = row[0].as_str().unwrap().to_string();
+                    seen.push(h.clone());
+                    match r["method"].as_str() {
+                        Some("POST") => { segment.insert(h); }
+                        _ => { segment.remove(&h); }
+                    }
+                }
+            }
+            let mut expected = BTreeSet::new();
+            for (i, member, _, _) in &changes {
+                let h = sha256_hex(PEOPLE[*i]);
+                if *member { expected.insert(h); } else { expected.remove(&h); }
+            }
+            prop_assert_eq!(&segment, &expected);
+            if batch_size > 1 {
+                let distinct: BTreeSet<&String> = seen.iter().collect();
+                prop_assert_eq!(distinct.len(), seen.len(), "a person in two calls of one batch");
+            }
+            let text = serde_json::to_string(&lines).unwrap();
+            for p in PEOPLE {
+                prop_assert!(!text.to_lowercase().contains(p), "{} unhashed", p);
+            }
+        }
+    }
+}
