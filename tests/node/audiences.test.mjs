@@ -158,6 +158,16 @@ describe('Braze', { skip }, () => {
     dest.free()
   })
 
+  test('a wrong client secret is a permanent error, not retried', async () => {
+    const dest = pkg.createDestination({ destination: 'braze-cohorts', baseUrl: mock.url, settings: { client_secret: 'wrong-SECRET', batch_size: 1 }, subscriptions: [cohortSub] })
+    const before = mock.requests.length
+    const [r] = await dest.send([engage('x', HIGH, true)], FAST)
+    assert.deepEqual([r.delivered, r.status, r.attempts, r.error.retryable], [false, 401, 1, false])
+    assert.equal(mock.requests.length - before, 1, 'the update is not sent after the cohort creation failed')
+    assert.ok(!JSON.stringify(r).includes('wrong-SECRET'))
+    dest.free()
+  })
+
   test('the custom attribute fallback sets a boolean per audience', async () => {
     const dest = pkg.createDestination({
       destination: 'braze-cohorts',
