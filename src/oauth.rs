@@ -5,6 +5,7 @@
 //! use it too. Secrets never leave this module except in the refresh request itself.
 
 use crate::delivery::{DeliveryError, Transport};
+use crate::destinations::encode_component;
 use crate::engine::HttpRequest;
 use crate::error::ErrorCode;
 use serde_json::{Map, Value};
@@ -28,19 +29,6 @@ pub struct OAuth {
     state: RefCell<State>,
 }
 
-/// Percent-encoding for form values (RFC 3986 unreserved characters kept).
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// How long a request waiting for another's refresh sleeps between looks.
 const WAIT_MS: u64 = 20;
 
@@ -48,12 +36,12 @@ impl OAuth {
     /// `None` unless a refresh token is configured.
     pub fn new(token_url: &str, refresh_token: Option<&str>, client_id: Option<&str>, client_secret: Option<&str>, token: Option<String>) -> Option<OAuth> {
         let refresh_token = refresh_token?;
-        let mut form = format!("refresh_token={}", form_encode(refresh_token));
+        let mut form = format!("refresh_token={}", encode_component(refresh_token));
         if let Some(id) = client_id {
-            form.push_str(&format!("&client_id={}", form_encode(id)));
+            form.push_str(&format!("&client_id={}", encode_component(id)));
         }
         if let Some(secret) = client_secret {
-            form.push_str(&format!("&client_secret={}", form_encode(secret)));
+            form.push_str(&format!("&client_secret={}", encode_component(secret)));
         }
         form.push_str("&grant_type=refresh_token");
         Some(OAuth { url: token_url.to_string(), form, token: RefCell::new(token), state: RefCell::new(State::Configured) })

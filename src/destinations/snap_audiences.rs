@@ -108,20 +108,12 @@ pub static DEFINITION: Definition = Definition {
     actions: &ACTIONS,
     presets: &PRESETS,
     url: |origin, target, _, _| format!("{origin}{target}"),
-    headers: bearer,
+    // Segment's extendRequest: the OAuth access token as a Bearer header, as for CAPI.
+    headers: super::snap_capi::bearer,
     envelope: Value::Array,
     oauth_token_url: Some("https://accounts.snapchat.com/login/oauth2/access_token"),
     split: Some(split),
 };
-
-/// Segment's extendRequest: the OAuth access token as a Bearer header.
-fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
-    match &settings.access_token {
-        Some(_) if redact => vec![("authorization", "Bearer REDACTED".into())],
-        Some(t) => vec![("authorization", format!("Bearer {t}"))],
-        None => vec![],
-    }
-}
 
 fn text<'a>(p: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     p.get(k).and_then(Value::as_str)

@@ -250,7 +250,7 @@ fn url(origin: &str, target: &str, settings: &Settings, redact: bool) -> String 
 }
 
 /// Segment sends the token as a Bearer header as well as in the query; so do we.
-fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
+pub(super) fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
     match &settings.access_token {
         Some(_) if redact => vec![("authorization", "Bearer REDACTED".into())],
         Some(t) => vec![("authorization", format!("Bearer {t}"))],
