@@ -51,7 +51,14 @@ export interface SnapConversionsSettings {
 }
 
 export interface DestinationOptions {
-  destination: 'snap-conversions-api' | 'actions-snap-conversions' | (string & {})
+  destination:
+    | 'snap-conversions-api'
+    | 'actions-snap-conversions'
+    | 'snap-audiences'
+    | 'actions-snap-audiences'
+    | 'braze-cohorts'
+    | 'actions-braze-cohorts'
+    | (string & {})
   settings: SnapConversionsSettings | Record<string, unknown>
   /** Default: the destination's presets. Also takes the Public API list response as it is. */
   subscriptions?: Subscription[] | { data: { subscriptions: Subscription[] } }
@@ -78,7 +85,8 @@ export interface LineError {
 }
 
 export interface PlannedRequest {
-  method: 'POST'
+  /** POST, or DELETE (Snap audiences: users leaving a segment). */
+  method: 'POST' | 'DELETE'
   /** Secrets replaced by REDACTED. */
   url: string
   headers: Record<string, string>
@@ -87,6 +95,8 @@ export interface PlannedRequest {
 
 export type PlanLine =
   | { messageId: string | null; subscription: string; request: PlannedRequest; messageIds?: (string | null)[] }
+  /** An event that makes several calls (audiences: one per identifier schema; a cohort's creation and update). */
+  | { messageId: string | null; subscription: string; requests: PlannedRequest[]; messageIds?: (string | null)[] }
   | { messageId: string | null; subscription: string; batchedWith: string | null }
   | { messageId: string | null; subscription?: string; error: LineError }
   | { messageId: string | null; skipped: string }
