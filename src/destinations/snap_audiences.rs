@@ -259,7 +259,7 @@ fn split(group: &str, items: Vec<Value>, settings: &Settings) -> Vec<Split> {
         for (_, schema, _) in IDENTIFIERS {
             let members: Vec<&((String, String), Change, Vec<usize>)> =
                 last.iter().filter(|((s, _), c, _)| s == schema && *c == change).collect();
-            for chunk in members.chunks(settings.batch_size) {
+            for chunk in members.chunks(settings.batch_size.max(1)) {
                 let mut carried: Vec<usize> = chunk.iter().flat_map(|(_, _, at)| at.iter().copied()).collect();
                 carried.sort_unstable();
                 carried.dedup();
