@@ -153,5 +153,33 @@ export function createAudienceOracle({ definition, settings, subscriptions, acce
     return lines
   }
 
-  return { planOne, subscriptions: subs }
+  // Segment's performBatch for events of one subscription (the caller groups them as Segment's
+  // batch keys would): the requests it makes, or its error.
+  async function planBatch(events, sub = subs[0]) {
+    recorded.length = 0
+    try {
+      const results = await destination.executeBatch(sub.partnerAction, {
+        events: structuredClone(events),
+        mapping: structuredClone(sub.mapping),
+        settings: { ...settings },
+        auth: { accessToken, refreshToken: undefined },
+        features: {},
+        statsContext: {},
+        logger,
+        transactionContext: {},
+        stateContext: {},
+        subscriptionMetadata: {}
+      })
+      const bad = (results ?? []).find((r) => typeof r?.status === 'number' && (r.status < 200 || r.status >= 300))
+      if (bad) return { error: { message: bad.errormessage, class: bad.errortype } }
+      return { requests: recorded.map((r) => ({ method: r.method, url: r.url, body: redactBody(r.body) })) }
+    } catch (err) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return { error: describeError(err) }
+    } finally {
+      recorded.length = 0
+    }
+  }
+
+  return { planOne, planBatch, subscriptions: subs }
 }

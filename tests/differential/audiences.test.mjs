@@ -188,6 +188,62 @@ for (const pass of PASSES) {
   })
 }
 
+// Batches: Segment's performBatch vs our plan() with a batch size above the group, for groups of
+// events with one external audience id (Segment's batch key) and no person twice (a repeated
+// person is where we deliberately differ: the last change wins). The calls are compared as a
+// set (both send them concurrently), each body field by field.
+test('differential (audiences): snap-audiences batches equal Segment\'s performBatch', { skip: pkgAvailable() ? false : PKG_MISSING_REASON, timeout: 10 * 60 * 1000 }, async () => {
+  const { createDestination } = await loadPkg()
+  const events = generateAudienceEvents(N, SEED)
+  const oracle = createAudienceOracle({ definition: snapAudiences, settings: SNAP_SETTINGS, subscriptions: snapSubscriptions() })
+  const dest = createDestination({ destination: 'snap-audiences', settings: { ...SNAP_SETTINGS, access_token: ACCESS_TOKEN, batch_size: 100000 } })
+  const groups = new Map() // external_audience_id -> [{ event, ids }]
+  for (const event of events) {
+    const [line] = await oracle.planOne(event)
+    if (!line?.requests) continue
+    const ids = line.requests.flatMap((r) => r.body.users[0].data.map(([h]) => `${r.body.users[0].schema[0]}:${h}`))
+    const key = event.context.personas.external_audience_id
+    const group = groups.get(key) ?? []
+    const seen = new Set(group.flatMap((g) => g.ids))
+    if (ids.some((id) => seen.has(id))) continue
+    group.push({ event, ids })
+    groups.set(key, group)
+  }
+  const BATCH = 25
+  const sortKey = (r) => `${r.method} ${JSON.stringify(r.body.users[0].schema)} ${r.url}`
+  const totals = { batches: 0, events: 0, requests: 0, exact: 0, deliberate: 0, mismatched: 0 }
+  const problems = []
+  for (const group of groups.values()) {
+    for (let i = 0; i < group.length; i += BATCH) {
+      const batch = group.slice(i, i + BATCH).map((g) => g.event)
+      totals.batches++
+      totals.events += batch.length
+      const o = await oracle.planBatch(batch)
+      const lines = dest.plan(batch)
+      if (o.error || lines.some((l) => l.error)) {
+        totals.mismatched++
+        problems.push({ batch: totals.batches, oracle: o.error, ours: lines.filter((l) => l.error) })
+        continue
+      }
+      const ours = lines.flatMap(oursRequests).sort((a, b) => sortKey(a).localeCompare(sortKey(b)))
+      const theirs = o.requests.sort((a, b) => sortKey(a).localeCompare(sortKey(b)))
+      totals.requests += theirs.length
+      const diffs = compareLists(theirs, ours)
+      const unexplained = diffs.filter((d) => !explain(d, {}))
+      if (diffs.length === 0) totals.exact++
+      else if (unexplained.length === 0) totals.deliberate++
+      else {
+        totals.mismatched++
+        problems.push({ batch: totals.batches, first: unexplained[0] })
+      }
+    }
+  }
+  console.log(`\n=== snap-audiences batches of up to ${BATCH} vs performBatch ===\nbatches=${totals.batches} events=${totals.events} requests=${totals.requests} exact=${totals.exact} deliberate=${totals.deliberate} mismatched=${totals.mismatched}`)
+  dest.free()
+  assert.ok(totals.batches >= 10 && totals.requests > totals.batches, `too little compared: ${JSON.stringify(totals)}`)
+  assert.equal(totals.mismatched, 0, short(problems.slice(0, 3), 2000))
+})
+
 test('the secrets never reach our plan output', { skip: pkgAvailable() ? false : PKG_MISSING_REASON }, async () => {
   const { createDestination } = await loadPkg()
   const events = generateAudienceEvents(200, SEED)
