@@ -202,11 +202,15 @@ impl Config {
     /// destination's `split`, which builds the requests (and their batching) itself.
     fn plan_split(&self, mut prepared: Vec<Prepared>, split: crate::destinations::SplitFn) -> Plan {
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut group_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for (idx, p) in prepared.iter().enumerate() {
             let Prepared::Item { item, .. } = p else { continue };
-            match groups.iter_mut().find(|(t, _)| *t == item.target) {
-                Some(g) => g.1.push(idx),
-                None => groups.push((item.target.clone(), vec![idx])),
+            match group_of.get(item.target.as_str()) {
+                Some(&g) => groups[g].1.push(idx),
+                None => {
+                    group_of.insert(item.target.as_str(), groups.len());
+                    groups.push((item.target.clone(), vec![idx]));
+                }
             }
         }
         let mut batches = Vec::new();
