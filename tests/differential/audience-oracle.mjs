@@ -62,17 +62,32 @@ export function brazeSubscriptions(audienceKey) {
 }
 
 const recorded = []
+// Requests issued (https.request calls) and answered by nock: a perform that throws part-way
+// leaves some in flight, and they must land before the next event's list starts.
+let issued = 0
+let landed = 0
+async function settle() {
+  for (let i = 0; i < 1000 && landed < issued; i++) await new Promise((resolve) => setTimeout(resolve, 2))
+}
 let nockInstalled = false
 function installNock() {
   if (nockInstalled) return
   nock.disableNetConnect()
   for (const host of ['https://adsapi.snapchat.com', 'https://rest.fra-01.braze.eu', 'https://rest.iad-01.braze.com']) {
     const record = function (uri, body) {
+      landed++
       recorded.push({ method: this.req.method, url: `${host}${uri}`, headers: { ...this.req.headers }, body })
       return [200, { request_status: 'SUCCESS', segments: [{ segment: { id: 'seg-1' } }], message: 'success' }]
     }
     const scope = nock(host).persist()
     for (const m of ['post', 'delete', 'get', 'put']) scope[m](/.*/).reply(record)
+  }
+  // node-fetch (under actions-core's cross-fetch) looks `https.request` up at each call.
+  const https = require('node:https')
+  const intercepted = https.request
+  https.request = function (...args) {
+    issued++
+    return intercepted.apply(this, args)
   }
   nockInstalled = true
 }
@@ -144,10 +159,8 @@ export function createAudienceOracle({ definition, settings, subscriptions, acce
         else lines.push({ subscription: sub.name, requests: recorded.map((r) => ({ method: r.method, url: r.url, headers: redactHeaders(r.headers, accessToken), body: redactBody(r.body) })) })
       } catch (err) {
         lines.push({ subscription: sub.name, error: describeError(err) })
-        // A perform that throws part-way (Promise.all) leaves requests in flight: let them
-        // land here, not in the next event's list. Validation errors come before any request.
-        if (!['AggregateAjvError', 'PayloadValidationError', 'ValidationError'].includes(err?.name)) await new Promise((resolve) => setTimeout(resolve, 20))
       }
+      await settle()
       recorded.length = 0
     }
     return lines
@@ -174,9 +187,9 @@ export function createAudienceOracle({ definition, settings, subscriptions, acce
       if (bad) return { error: { message: bad.errormessage, class: bad.errortype } }
       return { requests: recorded.map((r) => ({ method: r.method, url: r.url, body: redactBody(r.body) })) }
     } catch (err) {
-      await new Promise((resolve) => setTimeout(resolve, 20))
       return { error: describeError(err) }
     } finally {
+      await settle()
       recorded.length = 0
     }
   }

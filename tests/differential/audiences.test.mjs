@@ -238,7 +238,7 @@ test('differential (audiences): snap-audiences batches equal Segment\'s performB
       }
     }
   }
-  console.log(`\n=== snap-audiences batches of up to ${BATCH} vs performBatch ===\nbatches=${totals.batches} events=${totals.events} requests=${totals.requests} exact=${totals.exact} deliberate=${totals.deliberate} mismatched=${totals.mismatched}`)
+  console.log(`\n=== snap-audiences batches of up to ${BATCH} vs performBatch ===\nseed=${SEED} (replay: DIFF_SEED=${SEED} DIFF_N=${N})\nbatches=${totals.batches} events=${totals.events} requests=${totals.requests} exact=${totals.exact} deliberate=${totals.deliberate} mismatched=${totals.mismatched}`)
   dest.free()
   assert.ok(totals.batches >= 10 && totals.requests > totals.batches, `too little compared: ${JSON.stringify(totals)}`)
   assert.equal(totals.mismatched, 0, short(problems.slice(0, 3), 2000))
