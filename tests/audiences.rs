@@ -566,6 +566,9 @@ fn an_existing_segment_of_that_name_is_used_and_a_failed_lookup_fails_its_events
     assert_eq!((out[0]["delivered"].clone(), out[0]["status"].clone()), (json!(false), json!(403)));
     assert_eq!(out[0]["error"]["message"], "Could not look up the segment: HTTP 403");
     assert_eq!(out[0]["error"]["retryable"], false);
+
+    let wrong = dest("snap-audiences", json!({"ad_account_id": "acc-1", "access_token": TOKEN, "create_segments": "yes"}), None);
+    assert_eq!(error_of(&plan(&wrong, json!([without_audience_id("e1", true, "a@x.io")]))[0]), ("INVALID_CONFIG", "settings.create_segments"));
 }
 
 #[test]

@@ -149,7 +149,12 @@ fn sync_audience(p: &Map<String, Value>, settings: &Settings) -> Result<Item, Ev
     let Some(segment) = text(p, "external_audience_id") else {
         // Without Segment's audience id: the segment named after the audience key, found or
         // created in the ad account on first use (`create_segments`).
-        let account = settings.str("ad_account_id").filter(|_| settings.values.get("create_segments") == Some(&Value::Bool(true)));
+        let create_segments = match settings.values.get("create_segments") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(EventError::new(ErrorCode::InvalidConfig, "`create_segments` must be a boolean").with_field("settings.create_segments")),
+        };
+        let account = settings.str("ad_account_id").filter(|_| create_segments);
         let Some(account) = account else {
             return Err(EventError::new(ErrorCode::PayloadValidation, "The root value is missing the required field 'external_audience_id'.")
                 .with_field("external_audience_id"));
