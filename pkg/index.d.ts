@@ -66,7 +66,16 @@ export interface BrazeSettings {
 }
 
 export interface DestinationOptions {
-  destination: 'snap-conversions-api' | 'actions-snap-conversions' | 'braze' | 'actions-braze-cloud' | (string & {})
+  destination:
+    | 'snap-conversions-api'
+    | 'actions-snap-conversions'
+    | 'braze'
+    | 'actions-braze-cloud'
+    | 'snap-audiences'
+    | 'actions-snap-audiences'
+    | 'braze-cohorts'
+    | 'actions-braze-cohorts'
+    | (string & {})
   settings: SnapConversionsSettings | BrazeSettings | Record<string, unknown>
   /** Default: the destination's presets. Also takes the Public API list response as it is. */
   subscriptions?: Subscription[] | { data: { subscriptions: Subscription[] } }
@@ -93,7 +102,8 @@ export interface LineError {
 }
 
 export interface PlannedRequest {
-  method: 'POST'
+  /** POST, or DELETE (Snap audiences: users leaving a segment). */
+  method: 'POST' | 'DELETE'
   /** Secrets replaced by REDACTED. */
   url: string
   headers: Record<string, string>
@@ -102,6 +112,8 @@ export interface PlannedRequest {
 
 export type PlanLine =
   | { messageId: string | null; subscription: string; request: PlannedRequest; messageIds?: (string | null)[] }
+  /** An event that makes several calls (audiences: one per identifier schema; a cohort's creation and update). */
+  | { messageId: string | null; subscription: string; requests: PlannedRequest[]; messageIds?: (string | null)[] }
   | { messageId: string | null; subscription: string; batchedWith: string | null }
   | { messageId: string | null; subscription?: string; error: LineError }
   | { messageId: string | null; skipped: string }

@@ -59,7 +59,7 @@ impl Counts {
             let has = |k: &str| l.get(k).is_some();
             if has("skipped") {
                 c.skipped += 1;
-            } else if has("request") || has("batchedWith") {
+            } else if has("request") || has("requests") || has("batchedWith") {
                 c.planned += 1;
             } else if l.get("delivered") == Some(&Value::Bool(true)) {
                 c.delivered += 1;
@@ -126,7 +126,7 @@ fn policy(cfg: &Config, options_json: &str) -> Result<(Policy, bool), EventError
 /// and recorded sends go through exactly the code plain ones do.
 async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Piece<'_>], policy: &Policy, t: &T, record: bool) -> (Vec<Value>, Option<Value>) {
     let plan = cfg.plan(evs);
-    let mut lines = delivery::send_plan(t, &plan, policy, &cfg.limiter).await;
+    let mut lines = delivery::send_plan_for(t, &plan, policy, cfg).await;
     redact_answers(cfg, &mut lines);
     let record = record.then(|| serde_json::json!({"record": monitor::record_of_send(cfg.definition.slug, &plan, &lines, t.now_ms()).to_json()}));
     (lines, record)

@@ -129,7 +129,11 @@ impl Transport for Fetch {
         init.set_redirect(web_sys::RequestRedirect::Manual);
         init.set_method(req.method);
         init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(&req.body));
+        // No body for a GET (a lookup); anything else as written (JSON text, or the OAuth
+        // refresh form).
+        if req.method != "GET" {
+            init.set_body(&JsValue::from_str(&req.body));
+        }
         // Aborted on timeout: otherwise the connection (and a concurrency slot's socket on the
         // server) stays open until the server gives up.
         let abort = web_sys::AbortController::new().ok();

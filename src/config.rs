@@ -25,6 +25,11 @@ pub struct Config {
     pub consent_categories: Vec<String>,
     /// Request-rate buckets per destination key, shared by every `send` on this destination.
     pub limiter: Limiter,
+    /// Access-token refresh, when the destination has a token endpoint and a refresh token
+    /// is configured.
+    pub oauth: Option<crate::oauth::OAuth>,
+    /// Ids of named resources found or created so far (see `ensure`).
+    pub names: crate::ensure::Cache,
 }
 
 fn bad(field: impl Into<String>, message: impl Into<String>) -> EventError {
@@ -103,7 +108,15 @@ pub fn parse(options: &Value) -> Result<Config, EventError> {
         Some(_) => return Err(bad("settings.consent_categories", "must be an array of category names")),
     };
     let limiter = Limiter::new(parse_rate_limit(opts.get("rateLimit"))?);
-    Ok(Config { definition: def, settings, subscriptions, origin, consent_categories, limiter })
+    let oauth = def.oauth_token_url.and_then(|url| {
+        // A base URL override (mock servers, proxies) serves the token endpoint's path too.
+        let url = match opts.get("baseUrl") {
+            Some(Value::String(_)) => format!("{origin}{}", url.splitn(4, '/').nth(3).map_or(String::new(), |p| format!("/{p}"))),
+            _ => url.to_string(),
+        };
+        crate::oauth::OAuth::new(&url, settings.str("refresh_token"), settings.str("client_id"), settings.str("client_secret"), settings.access_token.clone())
+    });
+    Ok(Config { definition: def, settings, subscriptions, origin, consent_categories, limiter, oauth, names: Default::default() })
 }
 
 /// `rateLimit: { requestsPerSecond, burst, adaptive }` (all optional), or `false` for no

@@ -5,9 +5,11 @@
 //! `Transport` so the logic is tested natively with a scripted or virtual-time transport and
 //! runs on `fetch` in wasm; every destination's requests go through here.
 
+use crate::config::Config;
 use crate::destinations::ObjectError;
 use crate::engine::{entry_message_id, json_opt, Batch, HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
+use crate::oauth::OAuth;
 use crate::ratelimit::{Limiter, RateConfig};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -297,6 +299,7 @@ struct Shared<'a> {
     slots: Slots,
     limiter: &'a Limiter,
     pacer: Option<Limiter>,
+    auth: Option<&'a OAuth>,
 }
 
 async fn take_token<T: Transport>(t: &T, limiter: &Limiter, key: &str) {
@@ -307,7 +310,18 @@ async fn take_token<T: Transport>(t: &T, limiter: &Limiter, key: &str) {
 
 async fn deliver_one<T: Transport>(t: &T, req: &HttpRequest, key: &str, p: &Policy, sh: &Shared<'_>) -> Outcome {
     let mut attempts = 0;
+    let mut auth_retried = false;
+    if let Some(auth) = sh.auth.filter(|a| a.token().is_none()) {
+        // Only a refresh token configured: get an access token first.
+        if let Err(e) = auth.refresh(t, None, p.timeout_ms).await {
+            return Outcome { delivered: false, attempts, status: None, error: Some(e), errors_body: None };
+        }
+    }
     loop {
+        // Built with the configured token; a refreshed one replaces it (a copy, only then).
+        let authorized = sh.auth.filter(|a| a.refreshed()).map(|a| a.authorize(req));
+        let req = authorized.as_ref().unwrap_or(req);
+        let used_token = sh.auth.and_then(OAuth::token);
         let result = {
             let _slot = sh.slots.acquire(attempts > 0).await;
             // Taken with the slot held, right before the request: a 429 that shrinks the
@@ -319,6 +333,14 @@ async fn deliver_one<T: Transport>(t: &T, req: &HttpRequest, key: &str, p: &Poli
             attempts += 1;
             t.send(req, p.timeout_ms).await
         };
+        // An expired access token: refresh it once and send again at once.
+        if let (Ok(Response { status: 401, .. }), Some(auth), false) = (&result, sh.auth, auth_retried) {
+            auth_retried = true;
+            match auth.refresh(t, used_token.as_deref(), p.timeout_ms).await {
+                Ok(()) => continue,
+                Err(e) => return Outcome { delivered: false, attempts, status: Some(401), error: Some(e), errors_body: None },
+            }
+        }
         let (status, retry_after, error) = match result {
             Ok(r) if r.status == 0 || (300..400).contains(&r.status) => {
                 return Outcome { delivered: false, attempts, status: Some(r.status), error: Some(redirect_error(r.status, r.location.as_deref())), errors_body: None };
@@ -385,9 +407,14 @@ const UNDER_WAY_PER_SLOT: usize = 16;
 /// Deliver every request of a plan, at most `concurrency` in flight; `(request, rate key)`
 /// pairs. Outcomes are in request order.
 pub async fn deliver_all<T: Transport>(t: &T, requests: &[(&HttpRequest, &str)], p: &Policy, limiter: &Limiter) -> Vec<Outcome> {
+    deliver_all_with(t, requests, p, limiter, None).await
+}
+
+/// `deliver_all` with an access token that may be refreshed on a 401 (`oauth`).
+pub async fn deliver_all_with<T: Transport>(t: &T, requests: &[(&HttpRequest, &str)], p: &Policy, limiter: &Limiter, auth: Option<&OAuth>) -> Vec<Outcome> {
     let pacer = (p.max_requests_per_second > 0.0)
         .then(|| Limiter::new(RateConfig { requests_per_second: p.max_requests_per_second, burst: 1.0, adaptive: false }));
-    let shared = Shared { slots: Slots::new(p.concurrency), limiter, pacer };
+    let shared = Shared { slots: Slots::new(p.concurrency), limiter, pacer, auth };
     let shared = &shared;
     let under_way = p.concurrency.max(1).saturating_mul(UNDER_WAY_PER_SLOT).max(64);
     let mut done: Vec<(usize, Outcome)> = stream::iter(requests.iter().enumerate())
@@ -462,32 +489,101 @@ fn entry_errors(batch: &Batch, errors: &[ObjectError]) -> Vec<(usize, DeliveryEr
     out
 }
 
-/// Send a plan and produce one result line per prepared entry, in input order. Requests go
-/// out phase by phase (see `Definition::phase`).
-pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Value> {
+/// Deliver a plan's requests, phase by phase (`destinations::Split`): a request of a later
+/// phase goes only when none of its entries failed before. Outcomes in batch order; `None`
+/// for a request not sent.
+async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, cfg: Option<&Config>) -> Vec<Option<Outcome>> {
+    let auth = cfg.and_then(|c| c.oauth.as_ref());
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.batches.len()];
+    let mut failed = vec![false; plan.prepared.len()];
+    // Resources the requests need first (in plan order; each name once, then remembered).
+    let mut resolved: Vec<Option<HttpRequest>> = vec![None; plan.batches.len()];
+    if let Some(cfg) = cfg {
+        for (b, batch) in plan.batches.iter().enumerate() {
+            let Some(e) = &batch.ensure else { continue };
+            let url = |target: &str| (cfg.definition.url)(&cfg.origin, target, &cfg.settings, false);
+            match crate::ensure::resolve(t, e, &cfg.settings.values, &batch.request, url, &cfg.names, p, auth).await {
+                Ok(id) if batch.request.url.contains(crate::ensure::PLACEHOLDER) => {
+                    let mut r = batch.request.clone();
+                    r.url = r.url.replace(crate::ensure::PLACEHOLDER, &crate::destinations::encode_component(&id));
+                    resolved[b] = Some(r);
+                }
+                // The request only ensured the resource (a lookalike): done.
+                Ok(_) => outcomes[b] = Some(Outcome { delivered: true, attempts: 1, status: Some(200), error: None, errors_body: None }),
+                Err((error, status)) => {
+                    batch.entries.iter().for_each(|&e| failed[e] = true);
+                    outcomes[b] = Some(Outcome { delivered: false, attempts: 1, status, error: Some(error), errors_body: None });
+                }
+            }
+        }
+    }
     let mut phases: Vec<u8> = plan.batches.iter().map(|b| b.phase).collect();
     phases.sort_unstable();
     phases.dedup();
     for phase in phases {
-        let idx: Vec<usize> = (0..plan.batches.len()).filter(|&i| plan.batches[i].phase == phase).collect();
-        let requests: Vec<(&HttpRequest, &str)> = idx.iter().map(|&i| (&plan.batches[i].request, rate_key(&plan.batches[i].target))).collect();
-        for (i, o) in idx.into_iter().zip(deliver_all(t, &requests, p, limiter).await) {
-            outcomes[i] = Some(o);
+        let chosen: Vec<usize> = (0..plan.batches.len())
+            .filter(|&b| plan.batches[b].phase == phase && outcomes[b].is_none() && !plan.batches[b].entries.iter().any(|&e| failed[e]))
+            .collect();
+        let requests: Vec<(&HttpRequest, &str)> = chosen
+            .iter()
+            .map(|&b| (resolved[b].as_ref().unwrap_or(&plan.batches[b].request), rate_key(&plan.batches[b].target)))
+            .collect();
+        for (b, o) in chosen.into_iter().zip(deliver_all_with(t, &requests, p, limiter, auth).await) {
+            if !o.delivered {
+                plan.batches[b].entries.iter().for_each(|&e| failed[e] = true);
+            }
+            outcomes[b] = Some(o);
         }
     }
-    let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+    outcomes
+}
+
+/// One entry's outcome over the requests that carry it: delivered when all were, with the
+/// attempts of all and the first failure's status and error.
+fn merge_outcomes(list: &[&Outcome]) -> Outcome {
+    let attempts = list.iter().map(|o| o.attempts).sum();
+    match list.iter().find(|o| !o.delivered) {
+        Some(f) => Outcome { attempts, ..(*f).clone() },
+        None => Outcome { attempts, ..list.last().map_or(Outcome { delivered: true, attempts: 0, status: None, error: None, errors_body: None }, |o| (*o).clone()) },
+    }
+}
+
+/// Send a plan and produce one result line per prepared entry, in input order.
+pub async fn send_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter) -> Vec<Value> {
+    send_lines(t, plan, p, limiter, None).await
+}
+
+/// `send_plan` with the destination's session state: its rate limiter, an access token that
+/// may be refreshed on a 401 (`oauth`), and the named resources found or created (`ensure`).
+pub async fn send_plan_for<T: Transport>(t: &T, plan: &Plan, p: &Policy, cfg: &Config) -> Vec<Value> {
+    send_lines(t, plan, p, &cfg.limiter, Some(cfg)).await
+}
+
+async fn send_lines<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limiter, cfg: Option<&Config>) -> Vec<Value> {
+    let outcomes = deliver_plan(t, plan, p, limiter, cfg).await;
+    // One outcome per entry, borrowed; merged only for entries carried by several requests
+    // (destinations with a `split`), so the usual case copies nothing.
     let mut outcome_of: Vec<Option<&Outcome>> = vec![None; plan.prepared.len()];
+    // Objects a destination rejected inside an accepted request (Braze's `errors[]`).
     let mut rejected: Vec<Option<DeliveryError>> = vec![None; plan.prepared.len()];
+    let mut several: std::collections::HashMap<usize, Vec<&Outcome>> = std::collections::HashMap::new();
     for (b, o) in plan.batches.iter().zip(&outcomes) {
+        let Some(o) = o else { continue };
         for &e in &b.entries {
-            outcome_of[e] = Some(o);
+            match outcome_of[e] {
+                None => outcome_of[e] = Some(o),
+                Some(first) => several.entry(e).or_insert_with(|| vec![first]).push(o),
+            }
         }
         if let (Some(body), Some(read)) = (&o.errors_body, plan.object_errors) {
             for (e, err) in entry_errors(b, &read(body)) {
                 rejected[e] = Some(err);
             }
         }
+    }
+    let merged: std::collections::HashMap<usize, Outcome> = several.into_iter().map(|(e, l)| (e, merge_outcomes(&l))).collect();
+    for (e, o) in &merged {
+        outcome_of[*e] = Some(o);
     }
     plan.prepared
         .iter()

@@ -38,8 +38,11 @@ pub struct Batch {
     pub request: HttpRequest,
     /// Each entry's objects in the body, when the destination counts them (`parts`).
     pub parts: Vec<Parts>,
-    /// The destination's delivery phase for the target.
+    /// Delivery order: every request of a lower phase is answered before a higher phase
+    /// starts (Braze's targets, audiences' dependent requests); 0 for most.
     pub phase: u8,
+    /// A named resource to find or create before the request (see `ensure`).
+    pub ensure: Option<crate::ensure::Ensure>,
 }
 
 pub struct Plan {
@@ -138,12 +141,22 @@ impl Config {
         headers
     }
 
-    fn request(&self, target: &str, body: String, redact: bool) -> HttpRequest {
+    pub(crate) fn request(&self, method: &'static str, target: &str, body: String, redact: bool) -> HttpRequest {
         HttpRequest {
-            method: (self.definition.method)(target),
+            method,
             url: (self.definition.url)(&self.origin, target, &self.settings, redact),
             headers: self.headers(redact),
             body,
+        }
+    }
+
+    /// Requests for the prepared entries: batched by target (`plan_batched`), or built by the
+    /// destination's `split`.
+    pub fn plan(&self, pieces: &[input::Piece]) -> Plan {
+        let prepared = self.prepare(pieces);
+        match self.definition.split {
+            Some(split) => self.plan_split(prepared, split),
+            None => self.plan_batched(prepared),
         }
     }
 
@@ -151,9 +164,8 @@ impl Config {
     /// items and the destination's `max_objects` objects (an item that would overflow a
     /// request starts the next one). Each item's text is copied into its request (nothing
     /// reads it after batching), so the plan's `Prepared::Item` bodies are left empty.
-    pub fn plan(&self, pieces: &[input::Piece]) -> Plan {
+    fn plan_batched(&self, mut prepared: Vec<Prepared>) -> Plan {
         let def = self.definition;
-        let mut prepared = self.prepare(pieces);
         // (target, entries, objects) of each request, in the order they fill up.
         let mut groups: Vec<(String, Vec<usize>, usize)> = Vec::new();
         let mut open: Vec<(String, Vec<usize>, usize)> = Vec::new();
@@ -201,7 +213,8 @@ impl Config {
                     .collect();
                 let body = (def.envelope)(&items);
                 let phase = (def.phase)(&target);
-                Batch { request: self.request(&target, body, false), target, entries, parts, phase }
+                let method = (def.method)(&target);
+                Batch { request: self.request(method, &target, body, false), target, entries, parts, phase, ensure: None }
             })
             .collect();
         // The items' texts now live in their requests.
@@ -214,17 +227,62 @@ impl Config {
         batches.sort_by_key(|b| b.entries[0]);
         Plan { prepared, batches, object_errors: def.object_errors }
     }
+
+    /// Every item of a group (its `target`, in order of first appearance) goes to the
+    /// destination's `split`, which builds the requests (and their batching) itself.
+    fn plan_split(&self, mut prepared: Vec<Prepared>, split: crate::destinations::SplitFn) -> Plan {
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut group_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (idx, p) in prepared.iter().enumerate() {
+            let Prepared::Item { item, .. } = p else { continue };
+            match group_of.get(item.target.as_str()) {
+                Some(&g) => groups[g].1.push(idx),
+                None => {
+                    group_of.insert(item.target.as_str(), groups.len());
+                    groups.push((item.target.clone(), vec![idx]));
+                }
+            }
+        }
+        let mut batches = Vec::new();
+        for (group, entries) in groups {
+            let bodies: Vec<Value> = entries
+                .iter()
+                .map(|&e| match &mut prepared[e] {
+                    Prepared::Item { item, .. } => serde_json::from_str(&std::mem::take(&mut item.body)).unwrap_or(Value::Null),
+                    _ => Value::Null,
+                })
+                .collect();
+            for s in split(&group, bodies, &self.settings) {
+                let carried: Vec<usize> = s.items.iter().filter_map(|&i| entries.get(i).copied()).collect();
+                if carried.is_empty() {
+                    continue;
+                }
+                let body = split_body(s.body);
+                batches.push(Batch { request: self.request(s.method, &s.target, body, false), target: s.target, entries: carried, parts: Vec::new(), phase: s.phase, ensure: s.ensure });
+            }
+        }
+        // Stable: an event's requests stay in the order `split` gave them.
+        batches.sort_by_key(|b| b.entries[0]);
+        Plan { prepared, batches, object_errors: self.definition.object_errors }
+    }
 }
 
 /// Plan output: one line per prepared entry, written as `JSON.stringify` writes it. A
-/// batched request is printed once, on its first event's line. `sep` follows every line
+/// batched request is printed once, on its first event's line; an entry carried by several
+/// requests (audiences) lists those it leads under `requests`. `sep` follows every line
 /// (`\n` for NDJSON, `,` inside a JSON array: the caller trims the last).
 pub fn write_plan_lines(cfg: &Config, plan: &Plan, out: &mut String, sep: char) {
     let Plan { prepared, batches, .. } = plan;
-    let mut batch_of = vec![None; prepared.len()];
+    // The request each entry is carried by; entries carried by several (destinations with a
+    // `split`) have the others in `more_of`, so the usual case allocates nothing per entry.
+    let mut first_of: Vec<Option<usize>> = vec![None; prepared.len()];
+    let mut more_of: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
     for (b, batch) in batches.iter().enumerate() {
         for &e in &batch.entries {
-            batch_of[e] = Some(b);
+            match first_of[e] {
+                None => first_of[e] = Some(b),
+                Some(_) => more_of.entry(e).or_default().push(b),
+            }
         }
     }
     // The redacted headers are the same on every line.
@@ -238,19 +296,47 @@ pub fn write_plan_lines(cfg: &Config, plan: &Plan, out: &mut String, sep: char) 
     for (idx, p) in prepared.iter().enumerate() {
         match p {
             Prepared::Item { message_id, subscription, .. } => {
-                let Some(b) = batch_of[idx] else { continue };
-                let batch = &batches[b];
+                let Some(first) = first_of[idx] else { continue };
                 out.push_str("{\"messageId\":");
                 id(message_id, out);
                 out.push_str(",\"subscription\":");
                 quote(subscription, out);
-                if batch.entries[0] != idx {
+                // The requests this entry leads (is the first entry of); most entries are
+                // carried by one request and lead it or not, with no allocation.
+                let (one, many): ([usize; 1], Vec<usize>);
+                let led: &[usize] = match more_of.get(&idx) {
+                    None if batches[first].entries[0] == idx => {
+                        one = [first];
+                        &one
+                    }
+                    None => &[],
+                    Some(more) => {
+                        many = std::iter::once(first).chain(more.iter().copied()).filter(|&b| batches[b].entries[0] == idx).collect();
+                        &many
+                    }
+                };
+                if led.is_empty() {
                     out.push_str(",\"batchedWith\":");
-                    id(&entry_message_id(&prepared[batch.entries[0]]), out);
+                    id(&entry_message_id(&prepared[batches[first].entries[0]]), out);
                 } else {
-                    if batch.entries.len() > 1 {
+                    let carried: Vec<usize>;
+                    let ids: &[usize] = if let [b] = led {
+                        &batches[*b].entries
+                    } else {
+                        let mut all: Vec<usize> = Vec::new();
+                        for &b in led {
+                            for &e in &batches[b].entries {
+                                if !all.contains(&e) {
+                                    all.push(e);
+                                }
+                            }
+                        }
+                        carried = all;
+                        &carried
+                    };
+                    if ids.len() > 1 {
                         out.push_str(",\"messageIds\":[");
-                        for (i, &e) in batch.entries.iter().enumerate() {
+                        for (i, &e) in ids.iter().enumerate() {
                             if i > 0 {
                                 out.push(',');
                             }
@@ -258,16 +344,20 @@ pub fn write_plan_lines(cfg: &Config, plan: &Plan, out: &mut String, sep: char) 
                         }
                         out.push(']');
                     }
-                    // Built only here: delivery never needs the redacted form.
-                    out.push_str(",\"request\":{\"method\":");
-                    quote(batch.request.method, out);
-                    out.push_str(",\"url\":");
-                    quote(&(cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true), out);
-                    out.push_str(",\"headers\":");
-                    out.push_str(&headers);
-                    out.push_str(",\"body\":");
-                    out.push_str(&batch.request.body);
-                    out.push('}');
+                    // One request: `request`, as always; several (audiences): `requests`.
+                    if let [b] = led {
+                        out.push_str(",\"request\":");
+                        write_shown_request(cfg, &batches[*b], &headers, out);
+                    } else {
+                        out.push_str(",\"requests\":[");
+                        for (i, &b) in led.iter().enumerate() {
+                            if i > 0 {
+                                out.push(',');
+                            }
+                            write_shown_request(cfg, &batches[b], &headers, out);
+                        }
+                        out.push(']');
+                    }
                 }
                 out.push('}');
             }
@@ -294,10 +384,53 @@ pub fn write_plan_lines(cfg: &Config, plan: &Plan, out: &mut String, sep: char) 
     }
 }
 
+/// A `split` request's body as sent: none (a GET lookup), a string as it is (a form), or JSON.
+pub(crate) fn split_body(body: Value) -> String {
+    match body {
+        Value::Null => String::new(),
+        Value::String(s) => s,
+        other => {
+            let mut text = String::new();
+            input::write_js_json(&other, &mut text);
+            text
+        }
+    }
+}
+
+/// The redacted form of a batch's request (delivery never needs it): fields in the order
+/// serializing an `HttpRequest` gives. The body is spliced in as written, except that
+/// destinations which authenticate in the body (`split` ones) have those keys REDACTED.
+fn write_shown_request(cfg: &Config, batch: &Batch, headers: &str, out: &mut String) {
+    out.push_str("{\"method\":");
+    crate::js::quote_json_string(batch.request.method, out);
+    out.push_str(",\"url\":");
+    crate::js::quote_json_string(&(cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true), out);
+    out.push_str(",\"headers\":");
+    out.push_str(headers);
+    out.push_str(",\"body\":");
+    let secret = cfg.definition.split.is_some() && crate::destinations::SECRET_BODY_KEYS.iter().any(|k| batch.request.body.contains(k));
+    match serde_json::from_str::<Value>(&batch.request.body) {
+        Ok(Value::Object(mut b)) if secret => {
+            for key in crate::destinations::SECRET_BODY_KEYS {
+                if let Some(v) = b.get_mut(key) {
+                    *v = Value::String("REDACTED".into());
+                }
+            }
+            input::write_js_json(&Value::Object(b), out);
+        }
+        // No body (a GET) prints as null, a form (the OAuth refresh) as the string it is.
+        _ if batch.request.body.is_empty() => out.push_str("null"),
+        _ if !batch.request.body.starts_with(['{', '[']) => crate::js::quote_json_string(&batch.request.body, out),
+        _ => out.push_str(&batch.request.body),
+    }
+    out.push('}');
+}
+
 /// An error as its serde form prints (`code`, `message`, `field` when set).
 pub fn write_error(e: &EventError, out: &mut String) {
     input::write_js_json(&serde_json::to_value(e).unwrap_or(Value::Null), out);
 }
+
 
 pub fn entry_message_id(p: &Prepared) -> Option<String> {
     match p {

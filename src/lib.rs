@@ -4,10 +4,12 @@
 //! everything that touches `JsValue` lives in `bindings` and only compiles for wasm32.
 
 pub mod api;
+pub mod audience;
 pub mod config;
 pub mod delivery;
 pub mod destinations;
 pub mod engine;
+pub mod ensure;
 pub mod error;
 pub mod event;
 pub mod fql;
@@ -16,6 +18,7 @@ pub mod js;
 pub mod json;
 pub mod mapping;
 pub mod monitor;
+pub mod oauth;
 pub mod pii;
 pub mod ratelimit;
 pub mod schema;

@@ -322,6 +322,8 @@ pub static DEFINITION: Definition = Definition {
     timeout_ms: 30_000,
     method: catalog::method,
     consent_exempt: &[subscription::STATUS.id],
+    oauth_token_url: None,
+    split: None,
 };
 
 // ---- definition functions ----

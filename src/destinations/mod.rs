@@ -3,6 +3,8 @@
 //! request. Mapping, FQL, validation, batching and delivery are shared (engine, delivery).
 
 pub mod braze;
+pub mod braze_cohorts;
+pub mod snap_audiences;
 pub mod snap_capi;
 
 use crate::error::EventError;
@@ -136,6 +138,38 @@ pub struct Definition {
     /// Actions that carry a consent decision itself (an unsubscribe must reach the
     /// destination): they run even when the event does not grant `consent_categories`.
     pub consent_exempt: &'static [&'static str],
+    /// For destinations whose events do not map one item to one POST (audiences: an event
+    /// adds or removes several identifiers, each kind in its own call; a cohort is created
+    /// before users join it): builds the requests for every item of one group (`Item.target`
+    /// is then the group key). `None`: items of a target are batched by `envelope`.
+    pub split: Option<SplitFn>,
+    /// OAuth2 token endpoint: with a `refresh_token` setting, a 401 refreshes the access
+    /// token once and the request goes again (see `oauth`).
+    pub oauth_token_url: Option<&'static str>,
+}
+
+/// Top-level request body keys that carry a secret (Braze's cohort calls authenticate in the
+/// body): shown as REDACTED in plans.
+pub const SECRET_BODY_KEYS: [&str; 2] = ["partner_api_key", "client_secret"];
+
+/// `split(group, item bodies (JSON text) in input order, settings)`.
+pub type SplitFn = fn(&str, Vec<Value>, &Settings) -> Vec<Split>;
+
+/// One request built by a destination's `split`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub method: &'static str,
+    /// Path (and query without secrets) on the destination's origin.
+    pub target: String,
+    pub body: Value,
+    /// Positions (in the `split` input) of the items this request carries; an item may be
+    /// carried by several requests, and is delivered when all of them are.
+    pub items: Vec<usize>,
+    /// Requests of a phase are delivered after every request of the phases before it, and
+    /// only for items none of whose earlier requests failed.
+    pub phase: u8,
+    /// A named resource to find or create first (see `ensure`).
+    pub ensure: Option<crate::ensure::Ensure>,
 }
 
 impl Definition {
@@ -144,7 +178,20 @@ impl Definition {
     }
 }
 
-pub static ALL: [&Definition; 2] = [&snap_capi::DEFINITION, &braze::DEFINITION];
+pub static ALL: [&Definition; 4] = [&snap_capi::DEFINITION, &braze::DEFINITION, &snap_audiences::DEFINITION, &braze_cohorts::DEFINITION];
+
+/// Percent-encoding of a URL path segment or query value (RFC 3986 unreserved kept).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 pub fn find(slug: &str) -> Option<&'static Definition> {
     ALL.iter().copied().find(|d| d.slug == slug || d.aliases.contains(&slug))

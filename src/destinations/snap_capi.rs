@@ -1,7 +1,7 @@
 //! Snapchat Conversions API v3 — the `reportConversionEvent` action, with Segment's fields,
 //! default mappings and presets, and the request Segment's destination builds.
 
-use super::{Action, Definition, Item, Preset, Settings};
+use super::{encode_component as encode_query, Action, Definition, Item, Preset, Settings};
 use crate::error::{ErrorCode, EventError};
 use crate::pii;
 use crate::json::{Obj, J};
@@ -247,6 +247,8 @@ pub static DEFINITION: Definition = Definition {
     timeout_ms: 15_000,
     method: |_| "POST",
     consent_exempt: &[],
+    oauth_token_url: None,
+    split: None,
 };
 
 fn url(origin: &str, target: &str, settings: &Settings, redact: bool) -> String {
@@ -256,7 +258,7 @@ fn url(origin: &str, target: &str, settings: &Settings, redact: bool) -> String 
 }
 
 /// Segment sends the token as a Bearer header as well as in the query; so do we.
-fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
+pub(super) fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
     match &settings.access_token {
         Some(_) if redact => vec![("authorization", "Bearer REDACTED".into())],
         Some(t) => vec![("authorization", format!("Bearer {t}"))],
@@ -266,17 +268,6 @@ fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, String)> {
 
 /// Percent-encode a query value or path segment (tokens and pixel ids are usually URL-safe;
 /// this keeps odd ones intact).
-fn encode_query(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 const CURRENCIES: [&str; 60] = [
     "USD", "AED", "AUD", "BGN", "BRL", "CAD", "CHF", "CLP", "CNY", "COP", "CZK", "DKK", "EGP", "EUR", "GBP",

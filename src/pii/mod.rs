@@ -32,6 +32,21 @@ pub fn phone_digits(s: &str) -> String {
     s.trim_start_matches('0').chars().filter(|c| c.is_ascii_digit()).collect()
 }
 
+/// Trim (JS whitespace) then lower-case: Segment's Snap Audiences rule for emails and mobile
+/// ad ids (inner spaces are kept, unlike `strip_lower`).
+pub fn trim_lower(s: &str) -> String {
+    js_trim(s).to_lowercase()
+}
+
+/// Segment's Snap Audiences phone rule: drop whitespace, parentheses, `+` and `-`, then one
+/// leading `00` (international prefix), then one leading `0` (national prefix). Other
+/// characters are kept: "+1 (415) 555.0123" -> "1415555.0123".
+pub fn phone_prefixes(s: &str) -> String {
+    let kept: String = s.chars().filter(|&c| !(is_js_space(c) || "()+-".contains(c))).collect();
+    let rest = kept.strip_prefix("00").unwrap_or(&kept);
+    rest.strip_prefix('0').unwrap_or(rest).to_string()
+}
+
 /// `male`/`female` -> `m`/`f`, anything else normalized as text.
 pub fn gender(s: &str) -> String {
     let v = strip_lower(s);
@@ -145,6 +160,18 @@ mod tests {
         assert_eq!(normalize_and_hash("\u{FEFF}", strip_lower).unwrap(), "");
         // U+0085 is not JS whitespace: it survives normalization.
         assert_eq!(strip_lower("A\u{85}B"), "a\u{85}b");
+    }
+
+    #[test]
+    fn audience_rules_follow_segment() {
+        assert_eq!(trim_lower("  Jane.Doe@Example.COM \u{FEFF}"), "jane.doe@example.com");
+        assert_eq!(trim_lower("a b@x.com"), "a b@x.com", "inner spaces kept");
+        assert_eq!(phone_prefixes("+1 (415) 555-0123"), "14155550123");
+        assert_eq!(phone_prefixes("0044 20 7946 0958"), "442079460958");
+        assert_eq!(phone_prefixes("000123"), "123", "00 then one 0");
+        assert_eq!(phone_prefixes("0 12"), "12");
+        assert_eq!(phone_prefixes("415.555.0123"), "415.555.0123", "dots are kept");
+        assert_eq!(normalize_and_hash("()", phone_prefixes), Err(EmptyAfterNormalization));
     }
 
     #[test]
