@@ -47,6 +47,15 @@ const bigintAsNumber = (_k, v) => (typeof v === 'bigint' ? Number(v) : v)
 // through as they are so Rust reports them per event.
 function eventsJson(events) {
   if (!Array.isArray(events)) throw new TypeError('events must be an array')
+  // The usual batch in one native call, without a replacer (a replacer function runs for every
+  // key and cost more than the rest of the call). Whatever it cannot serialize (a BigInt, a
+  // cycle, a throwing toJSON) sends the batch down the per-event path below, so a bad event
+  // still fails alone; a toJSON may then run twice.
+  if (typeof events.toJSON !== 'function') {
+    try {
+      return JSON.stringify(events)
+    } catch {}
+  }
   const parts = new Array(events.length)
   for (let i = 0; i < events.length; i++) {
     const ev = events[i]
