@@ -125,7 +125,7 @@ pub fn backoff_ms(attempt: u32, p: &Policy, random: f64) -> u64 {
 /// `Retry-After` as delay-seconds or an HTTP date, in milliseconds from `now_ms`.
 pub fn parse_retry_after(v: &str, now_ms: f64) -> Option<u64> {
     let v = v.trim();
-    if let Ok(secs) = v.parse::<f64>() {
+    if let Some(secs) = crate::js::parse_decimal(v) {
         return (secs >= 0.0 && secs.is_finite()).then_some((secs * 1000.0) as u64);
     }
     let at = crate::time::parse_date_ms(v)? as f64;
