@@ -131,7 +131,7 @@ impl Transport for JsTransport {
                 location: answer.get(2).as_string(),
                 body: answer.get(3).as_string().unwrap_or_default(),
             }),
-            Some(s) if s == -2.0 => Err(TransportError::Timeout),
+            Some(-2.0) => Err(TransportError::Timeout),
             _ => Err(TransportError::Network(network_message(answer.get(1).as_string().unwrap_or_default()))),
         }
     }

@@ -8,7 +8,6 @@
 use crate::engine::{entry_message_id, json_opt, HttpRequest, Plan, Prepared};
 use crate::error::{ErrorCode, EventError};
 use crate::ratelimit::{Limiter, RateConfig};
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::cell::{Cell, RefCell};
@@ -384,14 +383,42 @@ pub async fn deliver_all<T: Transport>(t: &T, requests: &[(&HttpRequest, &str)],
         .then(|| Limiter::new(RateConfig { requests_per_second: p.max_requests_per_second, burst: 1.0, adaptive: false }));
     let shared = Shared { slots: Slots::new(p.concurrency), limiter, pacer };
     let shared = &shared;
-    let under_way = p.concurrency.max(1).saturating_mul(UNDER_WAY_PER_SLOT).max(64);
-    let mut done: Vec<(usize, Outcome)> = stream::iter(requests.iter().enumerate())
-        .map(|(i, (r, key))| async move { (i, deliver_one(t, r, key, p, shared).await) })
-        .buffer_unordered(under_way)
-        .collect()
-        .await;
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, o)| o).collect()
+    let under_way = p.concurrency.max(1).saturating_mul(UNDER_WAY_PER_SLOT).max(64).min(requests.len());
+    // `under_way` workers, each taking the next request in order when it is done with one.
+    let next = Cell::new(0);
+    let outcomes: RefCell<Vec<Option<Outcome>>> = RefCell::new(vec![None; requests.len()]);
+    let worker = || async {
+        loop {
+            let i = next.get();
+            let Some((r, key)) = requests.get(i) else { return };
+            next.set(i + 1);
+            let o = deliver_one(t, r, key, p, shared).await;
+            outcomes.borrow_mut()[i] = Some(o);
+        }
+    };
+    JoinAll((0..under_way).map(|_| Some(Box::pin(worker()))).collect()).await;
+    outcomes.into_inner().into_iter().map(|o| o.expect("every request has an outcome")).collect()
+}
+
+/// Polls every unfinished worker on each wake: a handful of pending futures are cheap to
+/// poll, and it keeps `futures`' task queue machinery out of the wasm.
+struct JoinAll<F>(Vec<Option<Pin<Box<F>>>>);
+
+impl<F: Future<Output = ()>> Future for JoinAll<F> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut pending = false;
+        for slot in &mut self.get_mut().0 {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    }
 }
 
 /// The rate-limit key of a request target: its path up to the id segment (Snap:
