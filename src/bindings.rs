@@ -52,11 +52,23 @@ impl Destination {
     /// Promise of a JSON array of result lines; `request` is the runtime's transport (see
     /// `JsTransport`).
     pub fn send(&self, events_json: String, options_json: String, request: RequestFn) -> js_sys::Promise {
-        reserve_heap(events_json.len());
+        self.deliver(events_json, None, options_json, request)
+    }
+
+    /// `send` and `sendNdjson` share one future type, so the wasm carries one copy of the
+    /// delivery state machine and of the promise glue.
+    fn deliver(&self, events: String, ndjson_first_line: Option<u32>, options_json: String, request: RequestFn) -> js_sys::Promise {
+        reserve_heap(events.len());
         let cfg = Rc::clone(&self.cfg);
         wasm_bindgen_futures::future_to_promise(async move {
-            let lines = api::send(&cfg, &events_json, &options_json, &JsTransport(request)).await.map_err(throw)?;
-            Ok(JsValue::from_str(&to_json(&lines)))
+            let t = JsTransport(request);
+            Ok(match ndjson_first_line {
+                None => JsValue::from_str(&to_json(&api::send(&cfg, &events, &options_json, &t).await.map_err(throw)?)),
+                Some(first) => {
+                    let (out, counts) = api::send_ndjson(&cfg, &events, first as usize, &options_json, &t).await.map_err(throw)?;
+                    js_sys::Array::of2(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts))).into()
+                }
+            })
         })
     }
 
@@ -72,12 +84,7 @@ impl Destination {
     /// Promise of `[ndjson output, counts JSON]` (see `planNdjson`).
     #[wasm_bindgen(js_name = sendNdjson)]
     pub fn send_ndjson(&self, ndjson: String, first_line: u32, options_json: String, request: RequestFn) -> js_sys::Promise {
-        reserve_heap(ndjson.len());
-        let cfg = Rc::clone(&self.cfg);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let (out, counts) = api::send_ndjson(&cfg, &ndjson, first_line as usize, &options_json, &JsTransport(request)).await.map_err(throw)?;
-            Ok(js_sys::Array::of2(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts))).into())
-        })
+        self.deliver(ndjson, Some(first_line), options_json, request)
     }
 }
 
