@@ -110,6 +110,8 @@ extern "C" {
     /// `[status, retryAfter, location, body]`, `[-1, message]` (network error) or `[-2]`
     /// (no answer within timeoutMs; the request is aborted). It never follows a redirect.
     pub type RequestFn;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &js_sys::Function, ms: f64);
     #[wasm_bindgen(method, js_name = call)]
     fn request(this: &RequestFn, ctx: &JsValue, method: &str, url: &str, headers: js_sys::Array, body: &str, timeout_ms: f64) -> js_sys::Promise;
 }
@@ -117,7 +119,6 @@ extern "C" {
 /// Requests go through the JS glue's function: one call and one promise per attempt, where
 /// building a `Request`, `Headers`, an `AbortController` and a timer through the boundary
 /// cost more than the request itself, and where Node gets `node:http` instead of `fetch`.
-/// Sleeps are `setTimeout`.
 struct JsTransport(RequestFn);
 
 impl Transport for JsTransport {
@@ -144,7 +145,10 @@ impl Transport for JsTransport {
     }
 
     async fn sleep(&self, ms: u64) {
-        gloo_timers::future::TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32).await
+        // A promise resolved by the global setTimeout. Never cancelled: only backoff and
+        // rate-limit waits sleep, and a send runs to its end.
+        let timer = js_sys::Promise::new(&mut |resolve, _| set_timeout(&resolve, ms.min(u64::from(u32::MAX)) as f64));
+        let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
     }
 
     fn random(&self) -> f64 {
