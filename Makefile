@@ -34,11 +34,14 @@ deps-browser:
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue
 
+# The producers and target_features sections only describe the build; runtimes ignore them.
+WASM_OPT_STRIP := --strip-producers --strip-target-features
+
 build: deps-rust deps-node
 	cargo build --release --target wasm32-unknown-unknown
 	rm -rf pkg/wasm
 	wasm-bindgen --target web --out-dir pkg/wasm --out-name edge_actions $(WASM)
-	node_modules/.bin/wasm-opt -Oz $(WASM_OPT_FEATURES) pkg/wasm/edge_actions_bg.wasm -o pkg/wasm/edge_actions_bg.wasm
+	node_modules/.bin/wasm-opt -Oz $(WASM_OPT_FEATURES) $(WASM_OPT_STRIP) pkg/wasm/edge_actions_bg.wasm -o pkg/wasm/edge_actions_bg.wasm
 	@printf 'wasm: %s bytes, %s gzipped\n' $$(wc -c < pkg/wasm/edge_actions_bg.wasm) $$(gzip -9c pkg/wasm/edge_actions_bg.wasm | wc -c)
 
 size: build

@@ -4,7 +4,8 @@
 //   native    the core's plan natively on the same events              (core.rs, cargo bench)
 //   workerd   one 100-event batch planned in workerd                    (workerd-bench.mjs)
 //   cli       `edge-actions plan` end to end, NDJSON in and out         (cli-bench.mjs)
-//   send      3,000 one-event requests to an instant local server       (send-bench.mjs)
+//   send      3,000 one-event requests to an instant local server, in this process
+//             and in its own                                            (send-bench.mjs)
 //   size      the wasm file, raw and gzipped (-9)
 //   growth    1k..1M events, plus benches/out/growth.svg                (growth.mjs)
 // Env: BENCH_ONLY=node,native,... runs a subset; BENCH_RUNS (5) runs per median.
@@ -59,7 +60,14 @@ if (r.node) {
 if (r.native) rows.push([`native plan (cargo bench, opt-level of [profile.release]), ${n(r.native.events)} events`, `${n(r.native.eventsPerSec)} events/s`, `${n(r.native.eventsPerCpuSec)} events/s`, 'benches/core.rs'])
 if (r.workerd) rows.push([`workerd (Miniflare, Node ${r.workerd.node}), plan() of one ${r.workerd.batch}-event batch`, `${n(r.workerd.msPerBatch, 1)} ms`, `${n(r.workerd.cpuMsPerBatch, 1)} ms CPU`, `${n((r.workerd.cpuMsPerBatch * 1000) / r.workerd.batch)} µs CPU/event`])
 if (r.cli) rows.push([`CLI plan, ${n(r.cli.events)} events NDJSON in/out`, `${n(r.cli.eventsPerSec)} events/s`, `${n(r.cli.events / r.cli.cpuMs * 1000)} events/s`, `${n(r.cli.ms)} ms, peak RSS ${n(r.cli.peakRssMb)} MB`])
-if (r.send) rows.push([`send: ${n(r.send.requests)} one-event requests, concurrency ${r.send.concurrency}, local server`, `${n(r.send.requestsPerSec)} requests/s`, `${n(r.send.requests / r.send.cpuMs * 1000)} requests/s`, `${n(r.send.ms / 1000, 2)} s`])
+if (r.send) {
+  for (const [key, s] of Object.entries(r.send.modes ?? { 'same:this build': r.send })) {
+    const [mode, build] = key.split(':')
+    const where = mode === 'separate' ? 'server in its own process' : 'server in the same process'
+    const notes = mode === 'separate' ? `${n(s.ms / 1000, 2)} s; CPU: client ${n(s.cpuMs)} ms, server ${n(s.serverCpuMs)} ms` : `${n(s.ms / 1000, 2)} s; CPU includes the server`
+    rows.push([`send${build === 'this build' ? '' : ` (${build})`}: ${n(s.requests)} one-event requests, concurrency ${s.concurrency}, ${where}`, `${n(s.requestsPerSec)} requests/s`, `${n(s.requests / s.cpuMs * 1000)} requests/s`, notes])
+  }
+}
 if (r.size) rows.push(['wasm size', `${n(r.size.raw)} bytes`, '', `${n(r.size.gzip)} bytes gzip -9`])
 if (r.growth) for (const g of r.growth.rows) rows.push([`growth: ${n(g.n)} events in 1,000-event batches`, `${n(g.batchedPerSec)} events/s`, `${n((g.n / g.batchedCpuMs) * 1000)} events/s`, `${n(g.batchedMs)} ms${g.oneCallMs != null ? `; one call ${n(g.oneCallMs)} ms` : ''}; RSS ${n(g.rssMb)} MB`])
 

@@ -106,12 +106,53 @@ function valueJson(v, what = 'value', code = 'INVALID_EVENT') {
   }
 }
 
+// `send` delivers through a request function: (method, url, [name, value, ...], body,
+// timeoutMs) -> a promise that always resolves, to [status, retryAfter, location, body,
+// x-ratelimit-retry-after, x-ratelimit-remaining, x-ratelimit-reset] (Braze sends the
+// X-RateLimit-* headers instead of Retry-After), [NETWORK, message] or [TIMEOUT] (no complete answer within timeoutMs; the request is aborted).
+// Redirects are never followed: the URL carries the access token. The core does everything
+// else (classification, retries, Retry-After, rate limits, results).
+export const NETWORK = -1
+export const TIMEOUT = -2
+
+export const errorText = (e) => `${e?.name ?? 'Error'}: ${e?.message ?? String(e)}`
+
+/** The request function over global `fetch` (workerd, browsers). */
+export async function fetchRequest(method, url, headers, body, timeoutMs) {
+  const abort = new AbortController()
+  let timedOut = false
+  // Aborted on timeout: otherwise the connection (and a concurrency slot's socket on the
+  // server) stays open until the server gives up.
+  const timer = setTimeout(() => {
+    timedOut = true
+    abort.abort()
+  }, timeoutMs)
+  try {
+    const h = new Headers()
+    for (let i = 0; i < headers.length; i += 2) h.set(headers[i], headers[i + 1])
+    // A GET (a lookup) has no body.
+    const res = await fetch(url, { method, headers: h, body: method === 'GET' ? undefined : body, redirect: 'manual', signal: abort.signal })
+    // A body that cannot be read leaves the status to speak for itself.
+    const text = await res.text().catch(() => '')
+    if (timedOut) return [TIMEOUT]
+    const hd = (k) => res.headers.get(k)
+    return [res.status, hd('retry-after'), hd('location'), text, hd('x-ratelimit-retry-after'), hd('x-ratelimit-remaining'), hd('x-ratelimit-reset')]
+  } catch (e) {
+    return timedOut ? [TIMEOUT] : [NETWORK, errorText(e)]
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 function counted(pair) {
   return { output: pair[0], counts: JSON.parse(pair[1]) }
 }
 
-/** Builds the public API over an initialised wasm module (getWasm returns its exports). */
-export function makeApi(getWasm) {
+/**
+ * Builds the public API over an initialised wasm module (getWasm returns its exports);
+ * `request` is the runtime's request function (see fetchRequest).
+ */
+export function makeApi(getWasm, { request = fetchRequest } = {}) {
   function createDestination(options) {
     const wasm = getWasm()
     const inner = call(() => new wasm.Destination(configJson(options ?? {}, 'options', 'INVALID_CONFIG')))
@@ -121,7 +162,7 @@ export function makeApi(getWasm) {
       },
       async send(events, options = {}) {
         try {
-          return JSON.parse(await inner.send(eventsJson(events), JSON.stringify(options ?? {})))
+          return JSON.parse(await inner.send(eventsJson(events), JSON.stringify(options ?? {}), request))
         } catch (e) {
           rethrow(e)
         }
@@ -133,7 +174,7 @@ export function makeApi(getWasm) {
       },
       async sendNdjson(ndjson, options = {}, { firstLine = 1 } = {}) {
         try {
-          return counted(await inner.sendNdjson(String(ndjson), firstLine, JSON.stringify(options ?? {})))
+          return counted(await inner.sendNdjson(String(ndjson), firstLine, JSON.stringify(options ?? {}), request))
         } catch (e) {
           rethrow(e)
         }

@@ -7,7 +7,6 @@ use crate::config::Config;
 use crate::delivery::{Response, Transport, TransportError};
 use crate::engine::HttpRequest;
 use crate::error::EventError;
-use futures::future::{select, Either};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -50,13 +49,26 @@ impl Destination {
         api::plan_json(&self.cfg, events_json).map_err(throw)
     }
 
-    /// Promise of a JSON array of result lines.
-    pub fn send(&self, events_json: String, options_json: String) -> js_sys::Promise {
-        reserve_heap(events_json.len());
+    /// Promise of a JSON array of result lines; `request` is the runtime's transport (see
+    /// `JsTransport`).
+    pub fn send(&self, events_json: String, options_json: String, request: RequestFn) -> js_sys::Promise {
+        self.deliver(events_json, None, options_json, request)
+    }
+
+    /// `send` and `sendNdjson` share one future type, so the wasm carries one copy of the
+    /// delivery state machine and of the promise glue.
+    fn deliver(&self, events: String, ndjson_first_line: Option<u32>, options_json: String, request: RequestFn) -> js_sys::Promise {
+        reserve_heap(events.len());
         let cfg = Rc::clone(&self.cfg);
         wasm_bindgen_futures::future_to_promise(async move {
-            let lines = api::send(&cfg, &events_json, &options_json, &Fetch).await.map_err(throw)?;
-            Ok(JsValue::from_str(&to_json(&lines)))
+            let t = JsTransport(request);
+            Ok(match ndjson_first_line {
+                None => JsValue::from_str(&to_json(&api::send(&cfg, &events, &options_json, &t).await.map_err(throw)?)),
+                Some(first) => {
+                    let (out, counts) = api::send_ndjson(&cfg, &events, first as usize, &options_json, &t).await.map_err(throw)?;
+                    js_sys::Array::of2(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts))).into()
+                }
+            })
         })
     }
 
@@ -71,13 +83,8 @@ impl Destination {
 
     /// Promise of `[ndjson output, counts JSON]` (see `planNdjson`).
     #[wasm_bindgen(js_name = sendNdjson)]
-    pub fn send_ndjson(&self, ndjson: String, first_line: u32, options_json: String) -> js_sys::Promise {
-        reserve_heap(ndjson.len());
-        let cfg = Rc::clone(&self.cfg);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let (out, counts) = api::send_ndjson(&cfg, &ndjson, first_line as usize, &options_json, &Fetch).await.map_err(throw)?;
-            Ok(js_sys::Array::of2(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts))).into())
-        })
+    pub fn send_ndjson(&self, ndjson: String, first_line: u32, options_json: String, request: RequestFn) -> js_sys::Promise {
+        self.deliver(ndjson, Some(first_line), options_json, request)
     }
 }
 
@@ -111,59 +118,62 @@ pub fn presets(destination: &str) -> Result<String, JsValue> {
     api::presets(destination).map(|v| to_json(&v)).map_err(throw)
 }
 
-/// `fetch` (global, so it works in Node, workerd and browsers) with timers from `setTimeout`.
-struct Fetch;
+#[wasm_bindgen]
+extern "C" {
+    /// The runtime's request function (pkg/core.js `fetchRequest`; pkg/node.js uses `node:http`):
+    /// `(method, url, [name, value, ...], body, timeoutMs)` -> a promise that always resolves, to
+    /// `[status, retryAfter, location, body]`, `[-1, message]` (network error) or `[-2]`
+    /// (no answer within timeoutMs; the request is aborted). It never follows a redirect.
+    pub type RequestFn;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &js_sys::Function, ms: f64);
+    #[wasm_bindgen(method, js_name = call)]
+    fn request(this: &RequestFn, ctx: &JsValue, method: &str, url: &str, headers: js_sys::Array, body: &str, timeout_ms: f64) -> js_sys::Promise;
+}
 
-impl Transport for Fetch {
+/// Requests go through the JS glue's function: one call and one promise per attempt, where
+/// building a `Request`, `Headers`, an `AbortController` and a timer through the boundary
+/// cost more than the request itself, and where Node gets `node:http` instead of `fetch`.
+struct JsTransport(RequestFn);
+
+impl Transport for JsTransport {
     async fn send(&self, req: &HttpRequest, timeout_ms: u64) -> Result<Response, TransportError> {
-        // The web_sys::Request is built here: gloo-net 0.6's RequestBuilder rewrites a URL that
-        // already has a query into `?access_token=...&`.
-        let bad = |_| TransportError::Network("could not build the request".into());
-        let headers = web_sys::Headers::new().map_err(bad)?;
+        let headers = js_sys::Array::new();
         for (k, v) in &req.headers {
-            headers.set(k, v.as_str().unwrap_or_default()).map_err(bad)?;
+            headers.push(&JsValue::from_str(k));
+            headers.push(&JsValue::from_str(v.as_str().unwrap_or_default()));
         }
-        let init = web_sys::RequestInit::new();
-        // Never follow a redirect: the URL carries the access token (delivery reports the
-        // 3xx, or a browser's opaque redirect, as a permanent error).
-        init.set_redirect(web_sys::RequestRedirect::Manual);
-        init.set_method(req.method);
-        init.set_headers(&headers);
-        // No body for a GET (a lookup); anything else as written (JSON text, or the OAuth
-        // refresh form).
-        if req.method != "GET" {
-            init.set_body(&JsValue::from_str(&req.body));
-        }
-        // Aborted on timeout: otherwise the connection (and a concurrency slot's socket on the
-        // server) stays open until the server gives up.
-        let abort = web_sys::AbortController::new().ok();
-        if let Some(a) = &abort {
-            init.set_signal(Some(&a.signal()));
-        }
-        let request: gloo_net::http::Request = web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(bad)?.into();
-        let timeout = gloo_timers::future::TimeoutFuture::new(timeout_ms.min(u64::from(u32::MAX)) as u32);
-        let sent = Box::pin(async move {
-            let res = request.send().await.map_err(|e| TransportError::Network(network_message(&e)))?;
-            let status = res.status();
-            // Braze sends X-RateLimit-* instead of Retry-After.
-            let retry_after = crate::delivery::retry_after_header(status, |k| res.headers().get(k), js_sys::Date::now());
-            let location = res.headers().get("location");
-            let body = res.text().await.unwrap_or_default();
-            Ok(Response { status, retry_after, location, body })
-        });
-        match select(sent, timeout).await {
-            Either::Left((r, _)) => r,
-            Either::Right(_) => {
-                if let Some(a) = abort {
-                    a.abort();
-                }
-                Err(TransportError::Timeout)
+        // The body as written (JSON text, or the OAuth refresh form); the glue sends none for a GET.
+        let promise = self.0.request(&JsValue::NULL, req.method, &req.url, headers, &req.body, timeout_ms as f64);
+        let answer = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|_| TransportError::Network("the request failed".into()))?;
+        let answer = js_sys::Array::from(&answer);
+        match answer.get(0).as_f64() {
+            Some(s) if s >= 0.0 => {
+                let status = s as u16;
+                // Braze sends X-RateLimit-* instead of Retry-After.
+                let header = |k: &str| {
+                    let i = match k {
+                        "retry-after" => 1,
+                        "x-ratelimit-retry-after" => 4,
+                        "x-ratelimit-remaining" => 5,
+                        "x-ratelimit-reset" => 6,
+                        _ => return None,
+                    };
+                    answer.get(i).as_string()
+                };
+                let retry_after = crate::delivery::retry_after_header(status, header, js_sys::Date::now());
+                Ok(Response { status, retry_after, location: answer.get(2).as_string(), body: answer.get(3).as_string().unwrap_or_default() })
             }
+            Some(-2.0) => Err(TransportError::Timeout),
+            _ => Err(TransportError::Network(network_message(answer.get(1).as_string().unwrap_or_default()))),
         }
     }
 
     async fn sleep(&self, ms: u64) {
-        gloo_timers::future::TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32).await
+        // A promise resolved by the global setTimeout. Never cancelled: only backoff and
+        // rate-limit waits sleep, and a send runs to its end.
+        let timer = js_sys::Promise::new(&mut |resolve, _| set_timeout(&resolve, ms.min(u64::from(u32::MAX)) as f64));
+        let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
     }
 
     fn random(&self) -> f64 {
@@ -175,8 +185,12 @@ impl Transport for Fetch {
     }
 }
 
-/// fetch errors can echo the URL, which carries the access token: keep only the kind.
-fn network_message(e: &gloo_net::Error) -> String {
-    let s = e.to_string();
-    if s.contains("access_token") { "fetch failed".into() } else { s }
+/// Network errors can echo the URL, which carries the access token: keep only the kind.
+fn network_message(s: String) -> String {
+    if s.contains("access_token") { "request failed".into() } else { s }
 }
+
+/// talc instead of the default dlmalloc: 2.3 KB smaller gzipped, no slower on `plan`
+/// (docs/performance.md, "Size"). Single-threaded wasm: the lock is a no-op.
+#[global_allocator]
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };

@@ -11,7 +11,6 @@ use crate::engine::{entry_message_id, json_opt, Batch, HttpRequest, Plan, Prepar
 use crate::error::{ErrorCode, EventError};
 use crate::oauth::OAuth;
 use crate::ratelimit::{Limiter, RateConfig};
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::cell::{Cell, RefCell};
@@ -19,7 +18,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -128,7 +128,7 @@ pub fn backoff_ms(attempt: u32, p: &Policy, random: f64) -> u64 {
 /// `Retry-After` as delay-seconds or an HTTP date, in milliseconds from `now_ms`.
 pub fn parse_retry_after(v: &str, now_ms: f64) -> Option<u64> {
     let v = v.trim();
-    if let Ok(secs) = v.parse::<f64>() {
+    if let Some(secs) = crate::js::parse_decimal(v) {
         return (secs >= 0.0 && secs.is_finite()).then_some((secs * 1000.0) as u64);
     }
     let at = crate::time::parse_date_ms(v)? as f64;
@@ -416,14 +416,88 @@ pub async fn deliver_all_with<T: Transport>(t: &T, requests: &[(&HttpRequest, &s
         .then(|| Limiter::new(RateConfig { requests_per_second: p.max_requests_per_second, burst: 1.0, adaptive: false }));
     let shared = Shared { slots: Slots::new(p.concurrency), limiter, pacer, auth };
     let shared = &shared;
-    let under_way = p.concurrency.max(1).saturating_mul(UNDER_WAY_PER_SLOT).max(64);
-    let mut done: Vec<(usize, Outcome)> = stream::iter(requests.iter().enumerate())
-        .map(|(i, (r, key))| async move { (i, deliver_one(t, r, key, p, shared).await) })
-        .buffer_unordered(under_way)
-        .collect()
-        .await;
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, o)| o).collect()
+    let under_way = p.concurrency.max(1).saturating_mul(UNDER_WAY_PER_SLOT).max(64).min(requests.len());
+    // `under_way` workers, each taking the next request in order when it is done with one.
+    let next = Cell::new(0);
+    let outcomes: RefCell<Vec<Option<Outcome>>> = RefCell::new(vec![None; requests.len()]);
+    let worker = || async {
+        loop {
+            let i = next.get();
+            let Some((r, key)) = requests.get(i) else { return };
+            next.set(i + 1);
+            let o = deliver_one(t, r, key, p, shared).await;
+            outcomes.borrow_mut()[i] = Some(o);
+        }
+    };
+    JoinAll::new((0..under_way).map(|_| worker()).collect()).await;
+    outcomes.into_inner().into_iter().map(|o| o.expect("every request has an outcome")).collect()
+}
+
+/// Joins the workers, polling only those woken since the last poll (as `FuturesUnordered`
+/// does, so a wake costs the same with 64 workers or 16,000), without `futures`' task queue
+/// machinery in the wasm.
+struct JoinAll<F> {
+    workers: Vec<Option<Pin<Box<F>>>>,
+    remaining: usize,
+    wakers: Vec<Waker>,
+    woken: Arc<Woken>,
+}
+
+/// Indices of the workers woken since the last poll, and the task to wake for them.
+struct Woken {
+    list: Mutex<Vec<usize>>,
+    parent: Mutex<Option<Waker>>,
+}
+
+struct WorkerWaker(usize, Arc<Woken>);
+
+impl Wake for WorkerWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        lock(&self.1.list).push(self.0);
+        if let Some(w) = lock(&self.1.parent).as_ref() {
+            w.wake_by_ref();
+        }
+    }
+}
+
+/// Single-threaded here: a poisoned lock only means a panic elsewhere, its data is still sound.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<F: Future<Output = ()>> JoinAll<F> {
+    fn new(workers: Vec<F>) -> Self {
+        let n = workers.len();
+        let woken = Arc::new(Woken { list: Mutex::new((0..n).collect()), parent: Mutex::new(None) });
+        let wakers = (0..n).map(|i| Waker::from(Arc::new(WorkerWaker(i, Arc::clone(&woken))))).collect();
+        JoinAll { workers: workers.into_iter().map(|f| Some(Box::pin(f))).collect(), remaining: n, wakers, woken }
+    }
+}
+
+impl<F: Future<Output = ()>> Future for JoinAll<F> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        *lock(&this.woken.parent) = Some(cx.waker().clone());
+        loop {
+            let due = std::mem::take(&mut *lock(&this.woken.list));
+            if due.is_empty() {
+                break;
+            }
+            for i in due {
+                if let Some(f) = &mut this.workers[i] {
+                    if f.as_mut().poll(&mut Context::from_waker(&this.wakers[i])).is_ready() {
+                        this.workers[i] = None;
+                        this.remaining -= 1;
+                    }
+                }
+            }
+        }
+        if this.remaining > 0 { Poll::Pending } else { Poll::Ready(()) }
+    }
 }
 
 /// The rate-limit key of a request target: its path up to the id segment (Snap:

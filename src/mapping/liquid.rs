@@ -1399,7 +1399,7 @@ fn liquid_round(v: f64, places: f64) -> f64 {
     let shift = |x: f64, e: f64| -> f64 {
         let s = crate::js::number_to_string(x);
         let (m, p) = s.split_once('e').unwrap_or((&s, "0"));
-        let p: f64 = p.parse().unwrap_or(0.0);
+        let p = crate::js::parse_decimal(p).unwrap_or(0.0);
         crate::js::string_to_number(&format!("{m}e{}", crate::js::number_to_string(p + e)))
     };
     let scaled = shift(v.abs(), places);

@@ -625,7 +625,7 @@ impl Parser<'_> {
             }
         }
         // Rust's parser is correctly rounded and overflows to infinity like JS.
-        self.s.get(start..self.i)?.parse::<f64>().ok().map(JsVal::Num)
+        crate::js::parse_decimal(self.s.get(start..self.i)?).map(JsVal::Num)
     }
     fn string(&mut self) -> Option<String> {
         self.i += 1; // opening quote
