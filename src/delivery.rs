@@ -526,7 +526,7 @@ pub fn retry_after_header(status: u16, get: impl Fn(&str) -> Option<String>, now
     if status != 429 && !exhausted {
         return None;
     }
-    let reset: f64 = get("x-ratelimit-reset")?.trim().parse().ok()?;
+    let reset: f64 = crate::js::parse_decimal(get("x-ratelimit-reset")?.trim())?;
     // A reset in seconds since the epoch; anything smaller is already a delay in seconds.
     let wait = if reset > 1e9 { (reset * 1000.0 - now_ms) / 1000.0 } else { reset };
     (wait.is_finite()).then(|| format!("{}", wait.max(0.0).ceil() as u64))
