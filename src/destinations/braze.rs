@@ -322,8 +322,7 @@ pub static DEFINITION: Definition = Definition {
     timeout_ms: 30_000,
     method: catalog::method,
     consent_exempt: &[subscription::STATUS.id],
-    oauth_token_url: None,
-    split: None,
+    ..super::BASE
 };
 
 // ---- definition functions ----

@@ -86,18 +86,9 @@ pub static DEFINITION: Definition = Definition {
     presets: &PRESETS,
     url,
     headers,
-    // Unused: `split` builds the requests.
-    envelope: |items| format!("[{}]", items.join(",")),
-    parts: None,
-    max_objects: |_| usize::MAX,
-    phase: |_| 0,
-    object_errors: None,
-    check_settings: |_| Ok(()),
-    timeout_ms: 15_000,
-    method: |_| "POST",
-    consent_exempt: &[],
-    oauth_token_url: None,
+    // No `envelope`: `split` builds the requests.
     split: Some(split),
+    ..super::BASE
 };
 
 /// The `endpoint` setting is the origin unless a base URL override replaced it.

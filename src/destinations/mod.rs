@@ -172,6 +172,33 @@ pub struct Split {
     pub ensure: Option<crate::ensure::Ensure>,
 }
 
+/// What a destination does not need to say: one item per object, no ordering between
+/// requests, POST, no per-object errors, no extra settings checks, Snap's 15 s timeout, no
+/// OAuth and no `split`. Destinations spell out the rest and take these with `..BASE`.
+pub const BASE: Definition = Definition {
+    slug: "",
+    aliases: &[],
+    name: "",
+    origin: "",
+    string_settings: &[],
+    max_batch: 1,
+    actions: &[],
+    presets: &[],
+    url: |origin, target, _, _| format!("{origin}{target}"),
+    headers: |_, _| Vec::new(),
+    envelope: |items| format!("[{}]", items.join(",")),
+    parts: None,
+    max_objects: |_| usize::MAX,
+    phase: |_| 0,
+    object_errors: None,
+    check_settings: |_| Ok(()),
+    timeout_ms: 15_000,
+    method: |_| "POST",
+    consent_exempt: &[],
+    oauth_token_url: None,
+    split: None,
+};
+
 impl Definition {
     pub fn action(&self, id: &str) -> Option<&'static Action> {
         self.actions.iter().find(|a| a.id == id)

@@ -110,18 +110,10 @@ pub static DEFINITION: Definition = Definition {
     url: |origin, target, _, _| format!("{origin}{target}"),
     // Segment's extendRequest: the OAuth access token as a Bearer header, as for CAPI.
     headers: super::snap_capi::bearer,
-    // Unused: `split` builds the requests.
-    envelope: |items| format!("[{}]", items.join(",")),
-    parts: None,
-    max_objects: |_| usize::MAX,
-    phase: |_| 0,
-    object_errors: None,
-    check_settings: |_| Ok(()),
-    timeout_ms: 15_000,
-    method: |_| "POST",
-    consent_exempt: &[],
+    // No `envelope`: `split` builds the requests.
     oauth_token_url: Some("https://accounts.snapchat.com/login/oauth2/access_token"),
     split: Some(split),
+    ..super::BASE
 };
 
 fn text<'a>(p: &'a Map<String, Value>, k: &str) -> Option<&'a str> {

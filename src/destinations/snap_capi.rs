@@ -239,16 +239,7 @@ pub static DEFINITION: Definition = Definition {
     url,
     headers: bearer,
     envelope: |items| super::wrap_array("data", items),
-    parts: None,
-    max_objects: |_| usize::MAX,
-    phase: |_| 0,
-    object_errors: None,
-    check_settings: |_| Ok(()),
-    timeout_ms: 15_000,
-    method: |_| "POST",
-    consent_exempt: &[],
-    oauth_token_url: None,
-    split: None,
+    ..super::BASE
 };
 
 fn url(origin: &str, target: &str, settings: &Settings, redact: bool) -> String {

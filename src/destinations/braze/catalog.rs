@@ -64,7 +64,7 @@ fn perform(p: &Map<String, Value>, settings: &Settings) -> Result<Item, EventErr
     let Some(catalog) = catalog else {
         return Err(EventError::misconfigured("onMappingSave.outputs.catalog_name", "The subscription names no Braze catalog (onMappingSave.outputs.catalog_name)."));
     };
-    let catalog = encode_segment(catalog);
+    let catalog = crate::destinations::encode_component(catalog);
     let verb = if mode == "upsert" { "PUT" } else { "DELETE" };
     let (target, object) = if settings.batch_size <= 1 {
         (format!("/catalogs/{catalog}/items/{id}#{verb}"), item)
@@ -78,15 +78,3 @@ fn perform(p: &Map<String, Value>, settings: &Settings) -> Result<Item, EventErr
     Ok(crate::destinations::json_item(target, Value::Object(body)))
 }
 
-/// A catalog name inside a path: characters outside a URL path segment percent-encoded.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
