@@ -170,9 +170,17 @@ impl Config {
         let mut groups: Vec<(String, Vec<usize>, usize)> = Vec::new();
         let mut open: Vec<(String, Vec<usize>, usize)> = Vec::new();
         let size = self.settings.batch_size.max(1);
+        // Each item's objects, read once (Braze parses them from the item's text).
+        let mut parts_of: Vec<Parts> = vec![Vec::new(); if def.parts.is_some() { prepared.len() } else { 0 }];
         for (idx, p) in prepared.iter().enumerate() {
             let Prepared::Item { item, .. } = p else { continue };
-            let weight = def.parts.map_or(1, |parts| parts(&item.body).iter().map(|(_, n)| n).sum());
+            let weight = match def.parts {
+                Some(parts) => {
+                    parts_of[idx] = parts(&item.body);
+                    parts_of[idx].iter().map(|(_, n)| n).sum()
+                }
+                None => 1,
+            };
             let cap = (def.max_objects)(&item.target);
             match open.iter_mut().position(|(t, ..)| *t == item.target) {
                 Some(pos) if open[pos].2 + weight > cap => {
@@ -198,16 +206,11 @@ impl Config {
         let batches: Vec<Batch> = groups
             .into_iter()
             .map(|(target, entries, _)| {
-                let mut parts = Vec::new();
+                let parts: Vec<Parts> = if def.parts.is_some() { entries.iter().map(|&e| std::mem::take(&mut parts_of[e])).collect() } else { Vec::new() };
                 let items: Vec<&str> = entries
                     .iter()
                     .filter_map(|&e| match &prepared[e] {
-                        Prepared::Item { item, .. } => {
-                            if let Some(f) = def.parts {
-                                parts.push(f(&item.body));
-                            }
-                            Some(item.body.as_str())
-                        }
+                        Prepared::Item { item, .. } => Some(item.body.as_str()),
                         _ => None,
                     })
                     .collect();

@@ -10,6 +10,7 @@
 //! byte-for-byte what the JS glue printed before.
 
 use crate::engine::Input;
+use crate::json::array_index;
 use crate::error::{ErrorCode, EventError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -242,10 +243,7 @@ pub fn write_js_json(v: &Value, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let exact = n.as_i64().filter(|i| i.unsigned_abs() <= 1 << 53).map(|i| i.to_string());
-            out.push_str(&exact.unwrap_or_else(|| crate::js::number_to_string(n.as_f64().unwrap_or(0.0))));
-        }
+        Value::Number(n) => crate::json::write_num(n.as_f64().unwrap_or(0.0), out),
         Value::String(s) => crate::js::quote_json_string(s, out),
         Value::Array(a) => {
             out.push('[');
@@ -275,15 +273,6 @@ pub fn write_js_json(v: &Value, out: &mut String) {
         }
     }
 }
-
-/// A key JS orders as an array index: canonical decimal below 2^32 - 1.
-fn array_index(k: &str) -> Option<u32> {
-    if k.is_empty() || k.len() > 10 || (k.len() > 1 && k.starts_with('0')) || !k.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    k.parse::<u64>().ok().filter(|&n| n < u64::from(u32::MAX)).map(|n| n as u32)
-}
-
 
 /// Lines as NDJSON text (each line followed by `\n`).
 pub fn ndjson(lines: &[Value]) -> String {

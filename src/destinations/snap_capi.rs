@@ -257,9 +257,6 @@ pub(super) fn bearer(settings: &Settings, redact: bool) -> Vec<(&'static str, St
     }
 }
 
-/// Percent-encode a query value or path segment (tokens and pixel ids are usually URL-safe;
-/// this keeps odd ones intact).
-
 const CURRENCIES: [&str; 60] = [
     "USD", "AED", "AUD", "BGN", "BRL", "CAD", "CHF", "CLP", "CNY", "COP", "CZK", "DKK", "EGP", "EUR", "GBP",
     "GIP", "HKD", "HRK", "HUF", "IDR", "ILS", "INR", "JPY", "KRW", "KWD", "KZT", "LBP", "MXN", "MYR", "NGN",

@@ -293,23 +293,6 @@ fn inherited(proto: Proto, key: &str) -> Js<'static> {
     }
 }
 
-/// JS array index: canonical decimal below 2^32 - 1 ("01", "+1", "1.0" are plain keys).
-fn array_index(key: &str) -> Option<usize> {
-    let b = key.as_bytes();
-    if b.is_empty()
-        || b.len() > 10
-        || !b.iter().all(u8::is_ascii_digit)
-        || (b[0] == b'0' && b.len() > 1)
-    {
-        return None;
-    }
-    let n: u64 = key.parse().ok()?;
-    if n >= u64::from(u32::MAX) {
-        return None;
-    }
-    usize::try_from(n).ok()
-}
-
 fn top<'a>(event: &'a J<'a>, key: &str) -> Js<'a> {
     match event {
         J::Obj(m) => Js::from(m.get(key)),
@@ -435,4 +418,9 @@ pub(crate) fn node<'a>(n: Option<&Node>, event: &'a J<'a>) -> Result<bool, Throw
             Ok(!*or)
         }
     }
+}
+
+/// JS array index ("01", "+1", "1.0" are plain keys), as a position.
+fn array_index(key: &str) -> Option<usize> {
+    crate::json::array_index(key).map(|n| n as usize)
 }

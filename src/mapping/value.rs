@@ -1,6 +1,7 @@
 //! JS-like values for mapping evaluation: JSON plus `undefined`, and objects that keep
 //! JS own-key enumeration order (array-index keys first, ascending; then insertion order).
 use crate::js;
+pub use crate::json::array_index;
 use serde_json::Value;
 use indexmap::IndexMap;
 use std::collections::BTreeMap;
@@ -105,17 +106,6 @@ impl PartialEq for Obj {
     fn eq(&self, other: &Obj) -> bool {
         self.len() == other.len() && self.iter().eq(other.iter())
     }
-}
-
-/// Canonical array index ("0", "17", not "01"), which JS enumerates first in numeric order.
-pub fn array_index(key: &str) -> Option<u32> {
-    let b = key.as_bytes();
-    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) || (b.len() > 1 && b[0] == b'0') {
-        return None;
-    }
-    let n: u64 = key.parse().ok()?;
-    // 2^32 - 1 is not an array index.
-    if n < u32::MAX as u64 { Some(n as u32) } else { None }
 }
 
 impl Obj {
@@ -460,13 +450,7 @@ fn write_json(v: &JsVal, out: &mut String) {
     match v {
         JsVal::Undef | JsVal::Null => out.push_str("null"),
         JsVal::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        JsVal::Num(n) => {
-            if n.is_finite() {
-                out.push_str(&js::number_to_string(*n))
-            } else {
-                out.push_str("null")
-            }
-        }
+        JsVal::Num(n) => crate::json::write_num(*n, out),
         JsVal::Str(s) => js::quote_json_string(s, out),
         JsVal::Arr(a) => {
             out.push('[');
