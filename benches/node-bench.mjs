@@ -8,6 +8,7 @@
 import { loadSegment } from './segment-stub.mjs'
 import { createDestination } from '../pkg/node.js'
 import { loadEvents, medianMsEach, perSec, report, SETTINGS, DESTINATION } from './common.mjs'
+import { segmentContext } from '../tests/support/segment-context.mjs'
 
 const N = Number(process.env.BENCH_N ?? 10000)
 const events = loadEvents(N)
@@ -41,12 +42,7 @@ async function segmentRun() {
           mapping: subscriptions[i].mapping,
           settings: segmentSettings,
           auth,
-          features: {},
-          statsContext: {},
-          logger,
-          transactionContext: {},
-          stateContext: {},
-          subscriptionMetadata: {}
+          ...segmentContext(logger)
         })
         requests++
       } catch {

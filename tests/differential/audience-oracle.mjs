@@ -14,6 +14,7 @@ delete process.env.BRAZE_COHORTS_PARTNER_API_KEY_US
 delete process.env.BRAZE_COHORTS_PARTNER_API_KEY_EU
 
 import { createRequire } from 'node:module'
+import { segmentContext } from '../support/segment-context.mjs'
 
 const require = createRequire(import.meta.url)
 const nock = require('nock')
@@ -147,12 +148,7 @@ export function createAudienceOracle({ definition, settings, subscriptions, acce
           mapping: structuredClone(sub.mapping),
           settings: { ...settings },
           auth: { accessToken, refreshToken: undefined },
-          features: {},
-          statsContext: {},
-          logger,
-          transactionContext: {},
-          stateContext: {},
-          subscriptionMetadata: {}
+          ...segmentContext(logger)
         })
         const err = multiStatusError(results)
         if (err) lines.push({ subscription: sub.name, error: err })
@@ -176,12 +172,7 @@ export function createAudienceOracle({ definition, settings, subscriptions, acce
         mapping: structuredClone(sub.mapping),
         settings: { ...settings },
         auth: { accessToken, refreshToken: undefined },
-        features: {},
-        statsContext: {},
-        logger,
-        transactionContext: {},
-        stateContext: {},
-        subscriptionMetadata: {}
+        ...segmentContext(logger)
       })
       const bad = (results ?? []).find((r) => typeof r?.status === 'number' && (r.status < 200 || r.status >= 300))
       if (bad) return { error: { message: bad.errormessage, class: bad.errortype } }

@@ -20,6 +20,7 @@
 process.env.TZ = 'UTC'
 
 import { createRequire } from 'node:module'
+import { segmentContext } from '../support/segment-context.mjs'
 
 const require = createRequire(import.meta.url)
 const nock = require('nock')
@@ -210,12 +211,7 @@ export function createOracle({
           mapping: structuredClone(sub.mapping),
           settings: { ...settings },
           auth,
-          features: {},
-          statsContext: {},
-          logger,
-          transactionContext: {},
-          stateContext: {},
-          subscriptionMetadata: {}
+          ...segmentContext(logger)
         })
         const res = destination.responses
         destination.responses = []
