@@ -412,8 +412,10 @@ fn write_shown_request(cfg: &Config, batch: &Batch, headers: &str, out: &mut Str
     out.push_str(headers);
     out.push_str(",\"body\":");
     let secret = cfg.definition.split.is_some() && crate::destinations::SECRET_BODY_KEYS.iter().any(|k| batch.request.body.contains(k));
-    match serde_json::from_str::<Value>(&batch.request.body) {
-        Ok(Value::Object(mut b)) if secret => {
+    // Only a body that may hold a secret is parsed (the usual body is spliced in as is).
+    let parsed = if secret { serde_json::from_str::<Value>(&batch.request.body).ok() } else { None };
+    match parsed {
+        Some(Value::Object(mut b)) => {
             for key in crate::destinations::SECRET_BODY_KEYS {
                 if let Some(v) = b.get_mut(key) {
                     *v = Value::String("REDACTED".into());

@@ -42,7 +42,10 @@ impl<'a> Obj<'a> {
         Obj(Vec::with_capacity(n))
     }
     pub fn get(&self, key: &str) -> Option<&J<'a>> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        // Lengths first, inline: most keys differ in length, so most comparisons end
+        // without a call to the byte comparison (the scan is the hot path of every lookup).
+        let kb = key.as_bytes();
+        self.0.iter().find(|(k, _)| k.len() == kb.len() && k.as_bytes() == kb).map(|(_, v)| v)
     }
     /// A property that is present and not null.
     pub fn val(&self, key: &str) -> Option<&J<'a>> {

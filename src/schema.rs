@@ -180,7 +180,8 @@ impl Field {
         self
     }
     fn find(fields: &'static [Field], name: &str) -> Option<&'static Field> {
-        fields.iter().find(|f| f.name == name)
+        // Lengths first, inline (as `Obj::get`): each payload key is looked up several times.
+        fields.iter().find(|f| f.name.len() == name.len() && f.name == name)
     }
     /// Types accepted for the value itself (an array for `multiple` fields). A slice of a
     /// fixed pair: no allocation per checked value.
@@ -339,7 +340,7 @@ fn check_value(v: &mut J, f: &Field, path: &mut String) -> Result<(), EventError
             for (i, it) in items.iter_mut().enumerate() {
                 let len = path.len();
                 path.push('/');
-                path.push_str(&i.to_string());
+                crate::json::write_num(i as f64, path);
                 check_value(it, &item, path)?;
                 path.truncate(len);
             }

@@ -81,12 +81,15 @@ pub fn is_sha256_hex(s: &str) -> bool {
 
 /// Lower-case hex SHA-256 of a string.
 pub fn sha256_hex(s: &str) -> String {
+    // A nibble table into one preallocated string: the digest is hashed per PII field of
+    // every event, so this avoids an iterator chain and a UTF-8 check per digest.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 64];
-    // `hex::encode` builds the string a char at a time; this writes all 64 bytes at once.
-    match hex::encode_to_slice(Sha256::digest(s.as_bytes()), &mut buf) {
-        Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
-        Err(_) => hex::encode(Sha256::digest(s.as_bytes())),
+    for (pair, b) in buf.chunks_exact_mut(2).zip(Sha256::digest(s.as_bytes())) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 15)];
     }
+    std::str::from_utf8(&buf).unwrap_or_default().to_owned()
 }
 
 /// The value normalized to nothing, so there is nothing to hash.
