@@ -37,15 +37,19 @@ pub fn array_index(k: &str) -> Option<u32> {
     k.parse::<u64>().ok().filter(|&n| n < u64::from(u32::MAX)).map(|n| n as u32)
 }
 
+/// Key equality, lengths first and inline: most keys differ in length, so most comparisons
+/// in a scan end without a call to the byte comparison (scans are the hot path of lookups).
+#[inline(always)]
+pub fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes() == b.as_bytes()
+}
+
 impl<'a> Obj<'a> {
     pub fn with_capacity(n: usize) -> Self {
         Obj(Vec::with_capacity(n))
     }
     pub fn get(&self, key: &str) -> Option<&J<'a>> {
-        // Lengths first, inline: most keys differ in length, so most comparisons end
-        // without a call to the byte comparison (the scan is the hot path of every lookup).
-        let kb = key.as_bytes();
-        self.0.iter().find(|(k, _)| k.len() == kb.len() && k.as_bytes() == kb).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
     }
     /// A property that is present and not null.
     pub fn val(&self, key: &str) -> Option<&J<'a>> {
@@ -75,7 +79,7 @@ impl<'a> Obj<'a> {
     }
     /// Property assignment: an existing key keeps its place; a new one goes where JS puts it.
     pub fn set(&mut self, key: Cow<'a, str>, v: J<'a>) {
-        if let Some(slot) = self.0.iter_mut().find(|(k, _)| *k == key) {
+        if let Some(slot) = self.0.iter_mut().find(|(k, _)| same_key(k, &key)) {
             slot.1 = v;
             return;
         }
@@ -102,7 +106,7 @@ impl<'a> Obj<'a> {
         let n = self.0.len();
         let has_index = self.0.iter().any(|(k, _)| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some());
         let has_dup = if n <= 24 {
-            (1..n).any(|i| self.0[..i].iter().any(|(k, _)| *k == self.0[i].0))
+            (1..n).any(|i| self.0[..i].iter().any(|(k, _)| same_key(k, &self.0[i].0)))
         } else {
             let mut seen = std::collections::HashSet::with_capacity(n);
             !self.0.iter().all(|(k, _)| seen.insert(k.as_ref()))
@@ -291,11 +295,254 @@ pub fn write_num(n: f64, out: &mut String) {
 
 /// Parses one JSON text (an event) into a borrowed value. Depth is the caller's check
 /// (serde_json's own limit of 128 stays as a backstop).
+///
+/// Valid text goes through `Reader`, a direct parser into `J` (the serde visitor costs about
+/// twice as much per event). Anything it does not accept is parsed again by serde_json, so
+/// errors (and their messages) are serde_json's, and any text the two disagree on gets
+/// serde_json's answer. tests/fuzz.rs checks that both give the same values.
 pub fn parse(text: &str) -> Result<J<'_>, serde_json::Error> {
+    let mut r = Reader { b: text.as_bytes(), s: text, i: 0 };
+    if let Some(v) = r.value(0) {
+        if r.ws() == r.b.len() {
+            return Ok(v);
+        }
+    }
+    parse_with_serde(text)
+}
+
+/// The reference parse: serde_json through the visitor below.
+pub fn parse_with_serde(text: &str) -> Result<J<'_>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     let v = J::deserialize(&mut de)?;
     de.end()?;
     Ok(v)
+}
+
+/// serde_json's nesting limit: deeper text is left to serde_json, which reports it.
+const SERDE_DEPTH: usize = 128;
+
+/// The direct parser: `None` on anything unexpected (the caller falls back to serde_json).
+/// Values are what serde_json gives through the visitor: strings borrowed unless escaped,
+/// integers converted from u64/i64 as serde_json does, other numbers by serde_json's own
+/// float parser, objects normalized to JS order.
+struct Reader<'a> {
+    b: &'a [u8],
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn ws(&mut self) -> usize {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+        self.i
+    }
+
+    fn lit(&mut self, word: &[u8], v: J<'a>) -> Option<J<'a>> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Option<J<'a>> {
+        self.ws();
+        match *self.b.get(self.i)? {
+            b'"' => Some(J::Str(self.string()?)),
+            b'{' => {
+                if depth + 1 >= SERDE_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let mut o = Obj::with_capacity(8);
+                if self.b.get(self.ws()) == Some(&b'}') {
+                    self.i += 1;
+                    return Some(J::Obj(o));
+                }
+                loop {
+                    if self.b.get(self.ws()) != Some(&b'"') {
+                        return None;
+                    }
+                    let k = self.string()?;
+                    if self.b.get(self.ws()) != Some(&b':') {
+                        return None;
+                    }
+                    self.i += 1;
+                    let v = self.value(depth + 1)?;
+                    o.0.push((k, v));
+                    match self.b.get(self.ws())? {
+                        b',' => self.i += 1,
+                        b'}' => {
+                            self.i += 1;
+                            o.normalize();
+                            return Some(J::Obj(o));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                if depth + 1 >= SERDE_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let mut a = Vec::new();
+                if self.b.get(self.ws()) == Some(&b']') {
+                    self.i += 1;
+                    return Some(J::Arr(a));
+                }
+                loop {
+                    a.push(self.value(depth + 1)?);
+                    match self.b.get(self.ws())? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            return Some(J::Arr(a));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.lit(b"true", J::Bool(true)),
+            b'f' => self.lit(b"false", J::Bool(false)),
+            b'n' => self.lit(b"null", J::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn number(&mut self) -> Option<J<'a>> {
+        let start = self.i;
+        let neg = self.b[self.i] == b'-';
+        self.i += usize::from(neg);
+        let digits_from = self.i;
+        let mut int: u64 = 0;
+        while let Some(&c @ b'0'..=b'9') = self.b.get(self.i) {
+            int = int.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            self.i += 1;
+        }
+        let n_digits = self.i - digits_from;
+        // JSON: at least one digit, and no leading zero before more digits.
+        if n_digits == 0 || (n_digits > 1 && self.b[digits_from] == b'0') {
+            return None;
+        }
+        let is_float = matches!(self.b.get(self.i), Some(b'.' | b'e' | b'E'));
+        if !is_float && n_digits <= 19 {
+            // As serde_json converts them (u64 / i64, and `-0` as -0.0).
+            let v = int as f64;
+            return Some(J::Num(if neg { -v } else { v }));
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            let from = self.i;
+            while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+                self.i += 1;
+            }
+            if self.i == from {
+                return None;
+            }
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            let from = self.i;
+            while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+                self.i += 1;
+            }
+            if self.i == from {
+                return None;
+            }
+        }
+        // Fractions, exponents and long integers: serde_json's own number parser, so the
+        // value (and out-of-range errors, through the fallback) are exactly its.
+        serde_json::from_str::<f64>(&self.s[start..self.i]).ok().map(J::Num)
+    }
+
+    /// At an opening quote: the string, borrowed when it has no escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.i += 1;
+        let start = self.i;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => {
+                    let s = &self.s[start..self.i];
+                    self.i += 1;
+                    return Some(Cow::Borrowed(s));
+                }
+                b'\\' => break,
+                c if c < 0x20 => return None,
+                _ => self.i += 1,
+            }
+        }
+        let mut out = String::with_capacity(self.i - start + 16);
+        out.push_str(&self.s[start..self.i]);
+        loop {
+            let run = self.i;
+            while let Some(&c) = self.b.get(self.i) {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            out.push_str(&self.s[run..self.i]);
+            match *self.b.get(self.i)? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(Cow::Owned(out));
+                }
+                b'\\' => {
+                    let e = *self.b.get(self.i + 1)?;
+                    self.i += 2;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let c = match hi {
+                                0xD800..=0xDBFF => {
+                                    // A pair, or serde_json's error through the fallback.
+                                    if self.b.get(self.i..self.i + 2)? != b"\\u" {
+                                        return None;
+                                    }
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    if !(0xDC00..=0xDFFF).contains(&lo) {
+                                        return None;
+                                    }
+                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
+                                }
+                                0xDC00..=0xDFFF => return None,
+                                _ => char::from_u32(hi)?,
+                            };
+                            out.push(c);
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let h = self.s.get(self.i..self.i + 4)?;
+        if !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.i += 4;
+        u32::from_str_radix(h, 16).ok()
+    }
 }
 
 impl<'de> Deserialize<'de> for J<'de> {

@@ -180,8 +180,7 @@ impl Field {
         self
     }
     fn find(fields: &'static [Field], name: &str) -> Option<&'static Field> {
-        // Lengths first, inline (as `Obj::get`): each payload key is looked up several times.
-        fields.iter().find(|f| f.name.len() == name.len() && f.name == name)
+        fields.iter().find(|f| crate::json::same_key(f.name, name))
     }
     /// Types accepted for the value itself (an array for `multiple` fields). A slice of a
     /// fixed pair: no allocation per checked value.

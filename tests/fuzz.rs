@@ -532,3 +532,66 @@ fn deep_mapping_is_a_mapping_error_naming_the_limit() {
     assert_eq!(e.code, edge_actions::error::ErrorCode::InvalidConfig);
     assert!(e.message.contains("mapping is nested deeper than 64 levels"), "{}", e.message);
 }
+
+// ------------------------------------------------------------------ the direct JSON parser
+
+/// A JSON text of `v`, with some characters written as `\u` escapes (surrogate pairs
+/// included) and, when `cut` is set, one byte replaced by a JSON-significant one: valid and
+/// broken text both.
+fn json_text() -> impl Strategy<Value = String> {
+    (json_value(4), any::<u64>(), prop::option::of((any::<usize>(), prop::sample::select(b"\"\\{}[],:0-.eEtfnu \x01".to_vec()))))
+        .prop_map(|(v, seed, cut)| {
+            let mut out = String::new();
+            for (i, c) in serde_json::to_string(&v).unwrap().chars().enumerate() {
+                // Escape some non-structural characters (only inside strings does it parse).
+                if !c.is_ascii() && (seed >> (i % 64)) & 1 == 1 {
+                    let mut units = [0u16; 2];
+                    for u in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{u:04X}"));
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            if let Some((at, b)) = cut {
+                let mut bytes = out.into_bytes();
+                if !bytes.is_empty() {
+                    let at = at % bytes.len();
+                    bytes[at] = b;
+                }
+                out = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            out
+        })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `json::parse` (the direct parser, falling back to serde_json) gives exactly what
+    /// serde_json gives: the same value (numbers to the bit, -0 included) or an error with
+    /// the same message.
+    #[test]
+    fn direct_json_parser_agrees_with_serde(t in prop_oneof![3 => json_text(), 1 => "[\\[\\]{}\",:0-9a-z\\\\. -]{0,40}"]) {
+        use edge_actions::json;
+        let ours = json::parse(&t).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+        let serde = json::parse_with_serde(&t).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+        prop_assert_eq!(ours, serde, "{}", t);
+    }
+}
+
+#[test]
+fn direct_json_parser_edge_cases() {
+    use edge_actions::json;
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    for t in [
+        "-0", "0", "-0.0", "1e400", "-1e400", "18446744073709551615", "18446744073709551616", "9999999999999999999",
+        "-9999999999999999999", "-9223372036854775808", "01", "1.", ".5", "1e", "-", "1.5e-7", "123456789012345678901234567890",
+        r#""\ud83d\ude00""#, r#""\ud83d""#, r#""\ude00""#, r#""\ud83dx""#, r#""\ud83d\u0041""#, r#""a\u0000b""#, "\"a\tb\"",
+        r#""\x""#, r#"{"a":1,"a":2,"1":0}"#, "{\"a\":1,}", "[1,]", " [ ] ", "[] x", "tru", "nul", "\u{feff}1", &deep(127), &deep(128),
+    ] {
+        let ours = json::parse(t).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+        let serde = json::parse_with_serde(t).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
+        assert_eq!(ours, serde, "{t}");
+    }
+}

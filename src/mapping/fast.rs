@@ -216,25 +216,34 @@ fn prop<'p, 'a>(v: &'p J<'a>, key: &str) -> Option<Cow<'p, J<'a>>> {
     }
 }
 
+/// The evaluator's size estimate of a value, stopping once past the budget. Recursive: the
+/// value comes from a parsed event, whose depth is bounded (MAX_EVENT_DEPTH).
 fn approx_size(v: &J) -> usize {
-    let mut total = 0;
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        total += std::mem::size_of::<J>();
+    fn walk(v: &J, total: &mut usize) {
+        *total += std::mem::size_of::<J>();
         match v {
-            J::Str(s) => total += s.len(),
-            J::Arr(a) => stack.extend(a.iter()),
+            J::Str(s) => *total += s.len(),
+            J::Arr(a) => {
+                for x in a {
+                    if *total > MAX_EVAL_BYTES {
+                        return;
+                    }
+                    walk(x, total);
+                }
+            }
             J::Obj(o) => {
                 for (k, x) in o.iter() {
-                    total += k.len();
-                    stack.push(x);
+                    if *total > MAX_EVAL_BYTES {
+                        return;
+                    }
+                    *total += k.len();
+                    walk(x, total);
                 }
             }
             _ => {}
         }
-        if total > MAX_EVAL_BYTES {
-            break;
-        }
     }
+    let mut total = 0;
+    walk(v, &mut total);
     total
 }
