@@ -98,15 +98,18 @@ fn outside_strings(b: &[u8], from: usize) -> impl Iterator<Item = (usize, u8)> +
             i += 1;
             match c {
                 b'"' => {
-                    // To the closing quote: skip escaped characters, stop at an unescaped quote.
+                    // To the closing quote: skip escaped characters, stop at an unescaped quote
+                    // (control characters are the parser's to reject, not this scan's).
                     while i < b.len() {
-                        match b[i] {
-                            b'\\' => i += 2,
-                            b'"' => {
+                        i = crate::js::plain_run(b, i);
+                        match b.get(i) {
+                            Some(b'\\') => i += 2,
+                            Some(b'"') => {
                                 i += 1;
                                 break;
                             }
-                            _ => i += 1,
+                            Some(_) => i += 1,
+                            None => {}
                         }
                     }
                 }

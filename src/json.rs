@@ -39,9 +39,21 @@ pub fn array_index(k: &str) -> Option<u32> {
 
 /// Key equality, lengths first and inline: most keys differ in length, so most comparisons
 /// in a scan end without a call to the byte comparison (scans are the hot path of lookups).
+/// The first bytes are compared inline too (keys of one length often differ there, and in
+/// wasm the byte comparison is a plain loop behind a call).
 #[inline(always)]
 pub fn same_key(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes() == b.as_bytes()
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a == b
+}
+
+/// A key's text without `Cow`'s deref, which is a call per key in the size-optimized build.
+#[inline(always)]
+fn key_str<'k>(k: &'k Cow<str>) -> &'k str {
+    match k {
+        Cow::Borrowed(s) => s,
+        Cow::Owned(s) => s.as_str(),
+    }
 }
 
 impl<'a> Obj<'a> {
@@ -49,7 +61,7 @@ impl<'a> Obj<'a> {
         Obj(Vec::with_capacity(n))
     }
     pub fn get(&self, key: &str) -> Option<&J<'a>> {
-        self.0.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| same_key(key_str(k), key)).map(|(_, v)| v)
     }
     /// A property that is present and not null.
     pub fn val(&self, key: &str) -> Option<&J<'a>> {
@@ -79,7 +91,7 @@ impl<'a> Obj<'a> {
     }
     /// Property assignment: an existing key keeps its place; a new one goes where JS puts it.
     pub fn set(&mut self, key: Cow<'a, str>, v: J<'a>) {
-        if let Some(slot) = self.0.iter_mut().find(|(k, _)| same_key(k, &key)) {
+        if let Some(slot) = self.0.iter_mut().find(|(k, _)| same_key(key_str(k), &key)) {
             slot.1 = v;
             return;
         }
@@ -106,7 +118,7 @@ impl<'a> Obj<'a> {
         let n = self.0.len();
         let has_index = self.0.iter().any(|(k, _)| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some());
         let has_dup = if n <= 24 {
-            (1..n).any(|i| self.0[..i].iter().any(|(k, _)| same_key(k, &self.0[i].0)))
+            (1..n).any(|i| self.0[..i].iter().any(|(k, _)| same_key(key_str(k), key_str(&self.0[i].0))))
         } else {
             let mut seen = std::collections::HashSet::with_capacity(n);
             !self.0.iter().all(|(k, _)| seen.insert(k.as_ref()))
@@ -467,28 +479,21 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
-        loop {
-            match *self.b.get(self.i)? {
-                b'"' => {
-                    let s = &self.s[start..self.i];
-                    self.i += 1;
-                    return Some(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                c if c < 0x20 => return None,
-                _ => self.i += 1,
+        self.i = js::plain_run(self.b, self.i);
+        match *self.b.get(self.i)? {
+            b'"' => {
+                let s = &self.s[start..self.i];
+                self.i += 1;
+                return Some(Cow::Borrowed(s));
             }
+            b'\\' => {}
+            _ => return None,
         }
         let mut out = String::with_capacity(self.i - start + 16);
         out.push_str(&self.s[start..self.i]);
         loop {
             let run = self.i;
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            self.i = js::plain_run(self.b, self.i);
             out.push_str(&self.s[run..self.i]);
             match *self.b.get(self.i)? {
                 b'"' => {
