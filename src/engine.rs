@@ -142,12 +142,12 @@ impl Config {
     }
 
     pub(crate) fn request(&self, method: &'static str, target: &str, body: String, redact: bool) -> HttpRequest {
-        HttpRequest {
-            method,
-            url: (self.definition.url)(&self.origin, target, &self.settings, redact),
-            headers: self.headers(redact),
-            body,
-        }
+        self.request_with(method, target, body, self.headers(redact), redact)
+    }
+
+    /// `request` with headers made once per plan (they are the same for every request).
+    fn request_with(&self, method: &'static str, target: &str, body: String, headers: Map<String, Value>, redact: bool) -> HttpRequest {
+        HttpRequest { method, url: (self.definition.url)(&self.origin, target, &self.settings, redact), headers, body }
     }
 
     /// Requests for the prepared entries: batched by target (`plan_batched`), or built by the
@@ -203,6 +203,7 @@ impl Config {
             }
         }
         groups.extend(open);
+        let headers = self.headers(false);
         let batches: Vec<Batch> = groups
             .into_iter()
             .map(|(target, entries, _)| {
@@ -217,7 +218,7 @@ impl Config {
                 let body = (def.envelope)(&items);
                 let phase = (def.phase)(&target);
                 let method = (def.method)(&target);
-                Batch { request: self.request(method, &target, body, false), target, entries, parts, phase, ensure: None }
+                Batch { request: self.request_with(method, &target, body, headers.clone(), false), target, entries, parts, phase, ensure: None }
             })
             .collect();
         // The items' texts now live in their requests.
