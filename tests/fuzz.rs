@@ -304,6 +304,11 @@ fn fast_tree() -> impl Strategy<Value = Value> {
                 2 => json!({"@if": {"exists": c, "then": t}}),
                 _ => json!({"@if": {"blank": c, "else": e}}),
             }),
+            // The presets' shape: `then` is the condition's own path (the compiled evaluator
+            // reuses the condition's value there).
+            (path_str(), inner.clone(), any::<bool>()).prop_map(|(p, e, blank)| {
+                json!({"@if": {(if blank { "blank" } else { "exists" }): {"@path": p}, "then": {"@path": p}, "else": e}})
+            }),
             (path_str(), prop::collection::vec((key(), inner.clone()), 0..3)).prop_map(|(p, kv)| {
                 json!({"@arrayPath": [p, Value::Object(kv.into_iter().collect())]})
             }),
@@ -593,5 +598,24 @@ fn direct_json_parser_edge_cases() {
         let ours = json::parse(t).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
         let serde = json::parse_with_serde(t).map(|v| format!("{v:?}")).map_err(|e| e.to_string());
         assert_eq!(ours, serde, "{t}");
+    }
+}
+
+#[test]
+fn compiled_if_reusing_its_condition_is_charged_like_the_evaluator() {
+    // `then` = the condition's path: the compiled evaluator reuses the value but charges it
+    // again, so a value over half the budget fails both evaluators alike (each evaluation of
+    // the path counts).
+    let big = "x".repeat(mapping::MAX_EVAL_BYTES / 2 + 1024);
+    let p = json!({"big": [big], "small": ["y"]});
+    for path in ["$.big", "$.small"] {
+        let m = json!({"out": {"@if": {"exists": {"@path": path}, "then": {"@path": path}, "else": "none"}}});
+        let direct = mapping::transform(&m, &p);
+        let compiled = mapping::Compiled::new(&m).and_then(|c| c.apply_event(&edge_actions::json::J::from_value(&p), &mut None).map(|v| v.to_value()));
+        assert_eq!(direct.is_err(), compiled.is_err(), "{path}: {direct:?} / {compiled:?}");
+        assert_eq!(direct.is_err(), path == "$.big", "{path}");
+        if let (Ok(a), Ok(b)) = (&direct, &compiled) {
+            assert_eq!(a, b);
+        }
     }
 }

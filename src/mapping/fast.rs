@@ -17,7 +17,9 @@ pub(crate) enum Node {
     Lit(J<'static>),
     /// Keys of a literal `@path`; empty reads the whole payload.
     Path(Vec<String>),
-    If { cond: Box<Node>, blank: bool, then: Option<Box<Node>>, otherwise: Option<Box<Node>> },
+    /// `reuse`: `then` is the same `@path` as the condition (the usual preset shape, "this
+    /// field if it exists, else that one"), so the condition's value is the result.
+    If { cond: Box<Node>, blank: bool, then: Option<Box<Node>>, otherwise: Option<Box<Node>>, reuse: bool },
     Obj(Vec<(String, Node)>),
     Arr(Vec<Node>),
     ArrayPath { path: Vec<String>, shape: Option<Box<Node>> },
@@ -65,13 +67,17 @@ fn directive(o: &JsObj) -> Option<Node> {
                 Some(e) => (e, false),
                 None => (blank?, true),
             };
+            let cond = Box::new(compile(cond)?);
+            let then = match opts.get("then") {
+                Some(t) => Some(Box::new(compile(t)?)),
+                None => None,
+            };
+            let reuse = matches!((&*cond, then.as_deref()), (Node::Path(a), Some(Node::Path(b))) if a == b);
             Some(Node::If {
-                cond: Box::new(compile(cond)?),
+                cond,
                 blank: is_blank,
-                then: match opts.get("then") {
-                    Some(t) => Some(Box::new(compile(t)?)),
-                    None => None,
-                },
+                then,
+                reuse,
                 // A falsy `else` mapping value gives undefined, like the evaluator.
                 otherwise: match opts.get("else") {
                     Some(e) if e.truthy() => Some(Box::new(compile(e)?)),
@@ -122,13 +128,17 @@ impl Run {
             Node::Lit(J::Str(s)) => Some(J::Str(Cow::Borrowed(s))),
             Node::Lit(v) => Some(v.clone()),
             Node::Path(keys) => return self.charge(get(payload, keys).map(Cow::into_owned)),
-            Node::If { cond, blank, then, otherwise } => {
+            Node::If { cond, blank, then, otherwise, reuse } => {
                 let v = self.eval(cond, payload)?;
                 let holds = match (&v, blank) {
                     (None | Some(J::Null), _) => false,
                     (Some(v), true) => !loosely_equals_empty_string(v),
                     (Some(_), false) => true,
                 };
+                if holds && *reuse {
+                    // Charged again, as evaluating `then` would be (the budget stays the same).
+                    return self.charge(v);
+                }
                 let branch = if holds { then } else { otherwise };
                 match branch {
                     Some(b) => return self.eval(b, payload),
