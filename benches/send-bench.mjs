@@ -8,11 +8,11 @@
 // process's CPU time is the client's alone. BENCH_SEND_SERVER=same or =separate runs one.
 // BENCH_SEND_BASELINE=<path of another build's pkg/node.js> measures that build too, its runs
 // interleaved with this one's (a, b, a, b, ...) so the machine's load hits both alike.
-import { createServer } from 'node:http'
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { instantServer } from './send-server.mjs'
 import { loadEvents, medianMsEach, perSec, report, SETTINGS, DESTINATION, ROOT } from './common.mjs'
 
 const N = Number(process.env.BENCH_SEND_N ?? 3000)
@@ -23,19 +23,8 @@ if (process.env.BENCH_SEND_BASELINE) builds.push(['baseline', pathToFileURL(reso
 const apis = await Promise.all(builds.map(([, url]) => import(url)))
 
 async function sameProcessServer() {
-  let received = 0
-  let connections = 0
-  const server = createServer((req, res) => {
-    req.resume()
-    req.on('end', () => {
-      received++
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end('{"status":"VALID","reason":""}')
-    })
-  })
-  server.on('connection', () => connections++)
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok))
-  return { port: server.address().port, count: async () => ({ received, connections, cpuMs: 0 }), close: () => server.close() }
+  const server = await instantServer()
+  return { port: server.port, count: async () => ({ ...server.counts(), cpuMs: 0 }), close: () => server.close() }
 }
 
 async function separateServer() {

@@ -1,54 +1,70 @@
 // Node entry: the wasm is read from disk and instantiated synchronously on import.
 import { readFileSync } from 'node:fs'
-import { Agent as HttpAgent, request as httpRequest } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { Agent } from 'undici'
 import * as wasm from './wasm/edge_actions.js'
 import { makeApi, errorText, NETWORK, TIMEOUT } from './core.js'
 
 wasm.initSync({ module: readFileSync(new URL('./wasm/edge_actions_bg.wasm', import.meta.url)) })
 
-// Node's `fetch` (undici, web streams, a Request and an AbortSignal per call) costs several
-// times what `node:http` does per request (benches/send-bench.mjs, docs/performance.md).
-// Connections are kept alive as fetch keeps them; an idle one is closed after 4 s, or earlier
-// when the server's Keep-Alive header says so (the agent honours that hint), so a request is
-// rarely written to a socket the server is closing.
-const clients = {
-  'http:': { send: httpRequest, agent: new HttpAgent({ keepAlive: true, timeout: 4000 }) },
-  'https:': { send: httpsRequest, agent: new HttpsAgent({ keepAlive: true, timeout: 4000 }) }
+// undici's dispatcher (the engine under Node's fetch, without fetch's Request objects, web
+// streams and AbortSignals) at its `dispatch` level: the response comes to four callbacks, with
+// no stream per body. It cost about half the client CPU of `node:http` per request and a third
+// of undici's own `request()` (benches/send-bench.mjs, docs/performance.md). One pool per
+// origin, connections kept alive; an idle one is closed after 4 s, or earlier when the server's
+// Keep-Alive header says so, so a request is rarely written to a socket the server is closing.
+// A dispatcher never follows a redirect.
+const agent = new Agent({ keepAliveTimeout: 4000 })
+
+// A header's value as node:http gives the ones the core reads: the first of repeated ones.
+const header = (headers, k) => {
+  const v = headers[k]
+  return v === undefined ? null : Array.isArray(v) ? v[0] : v
 }
 
-/** The request function of pkg/core.js (fetchRequest's contract) over node:http / node:https. */
+/** The request function of pkg/core.js (fetchRequest's contract) over undici. */
 function nodeRequest(method, url, headers, body, timeoutMs) {
   return new Promise((resolve) => {
-    let timer
+    let controller = null
+    let timedOut = false
+    let status = 0
+    let answerHeaders = null
+    const chunks = []
+    const timer = setTimeout(() => {
+      timedOut = true
+      resolve([TIMEOUT])
+      // Aborting closes the connection; a request not yet on a socket is aborted when it gets one.
+      controller?.abort(new Error('timeout'))
+    }, timeoutMs)
     const done = (answer) => {
       clearTimeout(timer)
-      resolve(answer)
+      if (!timedOut) resolve(answer)
     }
+    const answer = (text) => done([status, header(answerHeaders, 'retry-after'), header(answerHeaders, 'location'), text, header(answerHeaders, 'x-ratelimit-retry-after'), header(answerHeaders, 'x-ratelimit-remaining'), header(answerHeaders, 'x-ratelimit-reset')])
     try {
       const u = new URL(url)
-      const client = clients[u.protocol]
-      if (!client) return resolve([NETWORK, `TypeError: unsupported protocol ${u.protocol}`])
-      const h = { 'content-length': Buffer.byteLength(body) }
-      for (let i = 0; i < headers.length; i += 2) h[headers[i]] = headers[i + 1]
-      // No redirect is followed: node:http never does.
-      const req = client.send(u, { method, headers: h, agent: client.agent }, (res) => {
-        const hd = (k) => res.headers[k] ?? null
-        const answer = (text) => done([res.statusCode, hd('retry-after'), hd('location'), text, hd('x-ratelimit-retry-after'), hd('x-ratelimit-remaining'), hd('x-ratelimit-reset')])
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (chunk) => (text += chunk))
-        res.on('end', () => answer(text))
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return done([NETWORK, `TypeError: unsupported protocol ${u.protocol}`])
+      // Headers go as the core passes them, [name, value, ...]; undici adds content-length.
+      agent.dispatch({ origin: u.origin, path: u.pathname + u.search, method, headers, body: method === 'GET' ? null : body }, {
+        onRequestStart(c) {
+          controller = c
+          if (timedOut) c.abort(new Error('timeout'))
+        },
+        onResponseStart(_c, statusCode, h) {
+          status = statusCode
+          answerHeaders = h
+        },
+        onResponseData(_c, chunk) {
+          chunks.push(chunk)
+        },
+        onResponseEnd() {
+          answer(chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString())
+        },
         // A body cut off leaves the status to speak for itself (as fetchRequest does).
-        res.on('error', () => answer(''))
-        res.on('close', () => answer(''))
+        onResponseError(_c, e) {
+          if (answerHeaders) answer('')
+          else done([NETWORK, errorText(e)])
+        }
       })
-      req.on('error', (e) => done([NETWORK, errorText(e)]))
-      timer = setTimeout(() => {
-        resolve([TIMEOUT])
-        req.destroy()
-      }, timeoutMs)
-      req.end(body)
     } catch (e) {
       done([NETWORK, errorText(e)])
     }

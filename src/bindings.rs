@@ -120,9 +120,10 @@ pub fn presets(destination: &str) -> Result<String, JsValue> {
 
 #[wasm_bindgen]
 extern "C" {
-    /// The runtime's request function (pkg/core.js `fetchRequest`; pkg/node.js uses `node:http`):
+    /// The runtime's request function (pkg/core.js `fetchRequest`; pkg/node.js uses undici):
     /// `(method, url, [name, value, ...], body, timeoutMs)` -> a promise that always resolves, to
-    /// `[status, retryAfter, location, body]`, `[-1, message]` (network error) or `[-2]`
+    /// `[status, retryAfter, location, body, x-ratelimit-*: retry-after, remaining, reset]`,
+    /// `[-1, message]` (network error) or `[-2]`
     /// (no answer within timeoutMs; the request is aborted). It never follows a redirect.
     pub type RequestFn;
     #[wasm_bindgen(js_name = setTimeout)]
@@ -133,7 +134,7 @@ extern "C" {
 
 /// Requests go through the JS glue's function: one call and one promise per attempt, where
 /// building a `Request`, `Headers`, an `AbortController` and a timer through the boundary
-/// cost more than the request itself, and where Node gets `node:http` instead of `fetch`.
+/// cost more than the request itself, and where Node gets undici's dispatcher instead of `fetch`.
 struct JsTransport(RequestFn);
 
 impl Transport for JsTransport {
