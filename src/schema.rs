@@ -211,7 +211,12 @@ impl Finder {
             self.next += 1;
             return Some(f);
         }
-        let at = fields.iter().position(|f| crate::json::same_key(f.name, name))?;
+        // On from there (keys the mapping left undefined are skipped), then from the start.
+        let from = self.next.min(fields.len());
+        let at = match fields[from..].iter().position(|f| crate::json::same_key(f.name, name)) {
+            Some(i) => from + i,
+            None => fields[..from].iter().position(|f| crate::json::same_key(f.name, name))?,
+        };
         self.next = at + 1;
         Some(&fields[at])
     }
