@@ -73,9 +73,9 @@ pub fn parse(options: &Value) -> Result<Config, EventError> {
         return Err(EventError::new(ErrorCode::InvalidConfig, "Options must be an object"));
     };
     let slug = opts.get("destination").and_then(Value::as_str).ok_or_else(|| bad("destination", "`destination` (a string) is required"))?;
-    let def = destinations::find(slug).ok_or_else(|| {
+    let def = destinations::lookup(slug).map_err(|m| {
         let known: Vec<&str> = destinations::ALL.iter().map(|d| d.slug).collect();
-        bad("destination", format!("Unknown destination; known: {}", known.join(", ")))
+        m.error(format!("Unknown destination; known: {}", known.join(", ")))
     })?;
     let settings = parse_settings(def, opts.get("settings"))?;
     let origin = match opts.get("baseUrl") {
