@@ -284,7 +284,7 @@ mod tests {
     /// A Snap-only build (`--no-default-features --features snap-conversions-api`, as
     /// `make test-rust` runs it): a configuration naming a left-out destination, and the
     /// monitor's calls, answer typed errors that say what the build lacks.
-    #[cfg(not(any(feature = "braze", feature = "monitor")))]
+    #[cfg(not(any(feature = "braze", feature = "monitor", feature = "liquid")))]
     #[test]
     fn a_slim_build_names_what_it_lacks() {
         let e = create(r#"{"destination":"braze","settings":{"api_key":"k","endpoint":"https://rest.iad-01.braze.com","app_id":"a"}}"#).err().unwrap();
@@ -307,5 +307,13 @@ mod tests {
         let cfg = create(r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"p","access_token":"t"}}"#).unwrap();
         monitor_error(policy(&cfg, r#"{"record":true}"#).err().unwrap(), Some("record"));
         assert!(policy(&cfg, r#"{"record":false}"#).is_ok());
+
+        // Without the `liquid` feature: refused when configured, and by `transform`.
+        let no_liquid = "@liquid is not in this build: the wasm was built without the cargo feature \"liquid\" (add it to FEATURES, or build the default features)";
+        let e = create(r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"p","access_token":"t"},"subscriptions":[{"partnerAction":"reportConversionEvent","subscribe":"type = \"track\"","mapping":{"event_type":{"@liquid":"{{ event }}"}}}]}"#).err().unwrap();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidConfig, Some("subscriptions[0].mapping")));
+        assert_eq!(e.message, format!("Invalid mapping: {no_liquid} (at /event_type)"));
+        let e = transform(r#"{"x":{"@liquid":"{{ a }}"}}"#, r#"{"a":1}"#).unwrap_err();
+        assert_eq!((e.code, e.message.as_str(), e.field.as_deref()), (ErrorCode::MappingError, no_liquid, Some("/x")));
     }
 }

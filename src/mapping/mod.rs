@@ -5,6 +5,7 @@
 //! back into JSON at the end, because several directives observe undefined-ness, falsiness and
 //! JS key order before the final JSON round trip.
 mod fast;
+#[cfg(feature = "liquid")]
 mod liquid;
 mod validate;
 pub mod value;
@@ -759,6 +760,7 @@ impl Eval {
                 JsVal::Null => Ok(JsVal::Undef),
                 other => Ok(clean_nulls(other)),
             },
+            #[cfg(feature = "liquid")]
             "@liquid" => {
                 let JsVal::Str(t) = arg else {
                     return Err(self.err("@liquid template must be a string"));
@@ -766,6 +768,9 @@ impl Eval {
                 let out = liquid::evaluate(t, payload).map_err(|m| self.err(m))?;
                 self.charge(out)
             }
+            // Validation refuses @liquid in such a build already (`validate`).
+            #[cfg(not(feature = "liquid"))]
+            "@liquid" => Err(self.err(validate::NO_LIQUID)),
             other => Err(self.err(format!("{other} is not a valid directive"))),
         }
     }
