@@ -388,7 +388,8 @@ fn canonicalize(u: u16) -> u16 {
     let Some(c) = char::from_u32(u32::from(u)) else {
         return u;
     };
-    let mut up = c.to_uppercase();
+    let up = crate::js::to_upper(c.encode_utf8(&mut [0; 4]));
+    let mut up = up.chars();
     match (up.next(), up.next()) {
         (Some(x), None) if (x as u32) < 0x10000 => {
             if u >= 128 && (x as u32) < 128 { u } else { x as u16 }
@@ -641,8 +642,8 @@ impl Eval {
                 };
                 match self.at("value", v, payload)? {
                     JsVal::Str(s) => match op.as_str() {
-                        Some("lower") => Ok(JsVal::Str(s.to_lowercase())),
-                        Some("upper") => Ok(JsVal::Str(s.to_uppercase())),
+                        Some("lower") => Ok(JsVal::Str(crate::js::to_lower(&s))),
+                        Some("upper") => Ok(JsVal::Str(crate::js::to_upper(&s))),
                         _ => Err(self.err("@case operator must be \"lower\" or \"upper\"")),
                     },
                     other => Ok(other),

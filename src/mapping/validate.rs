@@ -170,7 +170,7 @@ fn replacement(v: &JsVal, stack: &[String]) -> VResult {
 
 fn one_of(v: &JsVal, stack: &[String], allowed: &[&str]) -> VResult {
     string(v, stack)?;
-    let s = v.as_str().unwrap_or_default().to_lowercase();
+    let s = crate::js::to_lower(v.as_str().unwrap_or_default());
     if allowed.contains(&s.as_str()) {
         Ok(())
     } else {
