@@ -37,10 +37,10 @@ WASM_OPT_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --en
 # The producers and target_features sections only describe the build; runtimes ignore them.
 WASM_OPT_STRIP := --strip-producers --strip-target-features
 
-# Cargo features of the wasm: empty = the default (every destination and the monitor). A
-# deployment that ships one destination builds only it, e.g.
-# `make build FEATURES=snap-conversions-api` or `FEATURES=braze,monitor` (README.md). PKG_OUT is
-# where the wasm and wasm-bindgen's glue go (`make size` builds its variants elsewhere).
+# Cargo features of the wasm: empty = the default (every destination, the monitor and
+# mapping-kit's @liquid). A deployment that ships one destination builds only what it uses, e.g.
+# `make build FEATURES=snap-conversions-api` or `FEATURES=braze,monitor,liquid` (README.md,
+# "A slim wasm for one destination"). PKG_OUT is where the wasm and wasm-bindgen's glue go.
 FEATURES ?=
 PKG_OUT ?= pkg/wasm
 
@@ -51,18 +51,18 @@ build: deps-rust deps-node
 	node_modules/.bin/wasm-opt -Oz $(WASM_OPT_FEATURES) $(WASM_OPT_STRIP) $(PKG_OUT)/edge_actions_bg.wasm -o $(PKG_OUT)/edge_actions_bg.wasm
 	@printf 'wasm: %s bytes, %s gzipped\n' $$(wc -c < $(PKG_OUT)/edge_actions_bg.wasm) $$(gzip -9c $(PKG_OUT)/edge_actions_bg.wasm | wc -c)
 
-# The per-deployment builds (each destination alone, Snap CAPI with the monitor) into
+# The per-deployment builds (each destination alone; Snap CAPI with liquid and/or the monitor) into
 # target/size/<features>/, then the full build into pkg/wasm as `make build` leaves it, and a
 # table of their sizes. Several minutes (one wasm build each): not part of `make test`.
-SIZE_VARIANTS := snap-conversions-api braze snap-audiences braze-cohorts snap-conversions-api,monitor
+SIZE_VARIANTS := snap-conversions-api braze snap-audiences braze-cohorts snap-conversions-api,liquid snap-conversions-api,monitor snap-conversions-api,monitor,liquid
 size:
 	@mkdir -p target/size && rm -f target/size/report.txt
 	@for v in $(SIZE_VARIANTS) ''; do \
 	  out=$${v:+target/size/$$v}; out=$${out:-pkg/wasm}; \
 	  $(MAKE) --no-print-directory build FEATURES=$$v PKG_OUT=$$out || exit 1; \
-	  printf '%-34s %8s bytes %8s gzipped\n' "$${v:-default (everything)}" $$(wc -c < $$out/edge_actions_bg.wasm) $$(gzip -9c $$out/edge_actions_bg.wasm | wc -c) >> target/size/report.txt; \
+	  printf '%-36s %8s bytes %8s gzipped\n' "$${v:-default (everything)}" $$(wc -c < $$out/edge_actions_bg.wasm) $$(gzip -9c $$out/edge_actions_bg.wasm | wc -c) >> target/size/report.txt; \
 	done
-	@echo; echo 'features                           wasm-opt -Oz   gzip -9'; cat target/size/report.txt
+	@echo; echo 'features                             wasm-opt -Oz   gzip -9'; cat target/size/report.txt
 
 # Then the core's own tests in a Snap-only build (a slim build names what it lacks; ~30 s).
 test-rust:
