@@ -37,17 +37,37 @@ WASM_OPT_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --en
 # The producers and target_features sections only describe the build; runtimes ignore them.
 WASM_OPT_STRIP := --strip-producers --strip-target-features
 
+# Cargo features of the wasm: empty = the default (every destination, the monitor and
+# mapping-kit's @liquid). A deployment that ships one destination builds only what it uses, e.g.
+# `make build FEATURES=snap-conversions-api` or `FEATURES=braze,monitor,liquid` (README.md,
+# "A slim wasm for one destination"). PKG_OUT is where the wasm and wasm-bindgen's glue go.
+FEATURES ?=
+PKG_OUT ?= pkg/wasm
+
 build: deps-rust deps-node
-	cargo build --release --target wasm32-unknown-unknown
-	rm -rf pkg/wasm
-	wasm-bindgen --target web --out-dir pkg/wasm --out-name edge_actions $(WASM)
-	node_modules/.bin/wasm-opt -Oz $(WASM_OPT_FEATURES) $(WASM_OPT_STRIP) pkg/wasm/edge_actions_bg.wasm -o pkg/wasm/edge_actions_bg.wasm
-	@printf 'wasm: %s bytes, %s gzipped\n' $$(wc -c < pkg/wasm/edge_actions_bg.wasm) $$(gzip -9c pkg/wasm/edge_actions_bg.wasm | wc -c)
+	cargo build --release --target wasm32-unknown-unknown $(if $(strip $(FEATURES)),--no-default-features --features "$(strip $(FEATURES))")
+	rm -rf $(PKG_OUT)
+	wasm-bindgen --target web --out-dir $(PKG_OUT) --out-name edge_actions $(WASM)
+	node_modules/.bin/wasm-opt -Oz $(WASM_OPT_FEATURES) $(WASM_OPT_STRIP) $(PKG_OUT)/edge_actions_bg.wasm -o $(PKG_OUT)/edge_actions_bg.wasm
+	@printf 'wasm: %s bytes, %s gzipped\n' $$(wc -c < $(PKG_OUT)/edge_actions_bg.wasm) $$(gzip -9c $(PKG_OUT)/edge_actions_bg.wasm | wc -c)
 
-size: build
+# The per-deployment builds (each destination alone; Snap CAPI with liquid and/or the monitor) into
+# target/size/<features>/, then the full build into pkg/wasm as `make build` leaves it, and a
+# table of their sizes. Several minutes (one wasm build each): not part of `make test`.
+SIZE_VARIANTS := snap-conversions-api braze snap-audiences braze-cohorts snap-conversions-api,liquid snap-conversions-api,monitor snap-conversions-api,monitor,liquid
+size:
+	@mkdir -p target/size && rm -f target/size/report.txt
+	@for v in $(SIZE_VARIANTS) ''; do \
+	  out=$${v:+target/size/$$v}; out=$${out:-pkg/wasm}; \
+	  $(MAKE) --no-print-directory build FEATURES=$$v PKG_OUT=$$out || exit 1; \
+	  printf '%-36s %8s bytes %8s gzipped\n' "$${v:-default (everything)}" $$(wc -c < $$out/edge_actions_bg.wasm) $$(gzip -9c $$out/edge_actions_bg.wasm | wc -c) >> target/size/report.txt; \
+	done
+	@echo; echo 'features                             wasm-opt -Oz   gzip -9'; cat target/size/report.txt
 
+# Then the core's own tests in a Snap-only build (a slim build names what it lacks; ~30 s).
 test-rust:
 	cargo test --lib --tests --examples
+	cargo test --lib --no-default-features --features snap-conversions-api
 
 test-node: build deps-node
 	node --test tests/node/*.test.mjs

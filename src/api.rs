@@ -6,7 +6,9 @@ use crate::delivery::{self, Policy, Transport};
 use crate::engine::{self, Plan, Prepared};
 use crate::input::Piece;
 use crate::error::{ErrorCode, EventError};
-use crate::{fql, input, mapping, monitor};
+use crate::{fql, input, mapping};
+#[cfg(feature = "monitor")]
+use crate::monitor;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -117,7 +119,12 @@ fn policy(cfg: &Config, options_json: &str) -> Result<(Policy, bool), EventError
     if opts.get("timeoutMs").is_none_or(Value::is_null) {
         p.timeout_ms = cfg.definition.timeout_ms;
     }
-    Ok((p, opts.get("record") == Some(&Value::Bool(true))))
+    let record = opts.get("record") == Some(&Value::Bool(true));
+    #[cfg(not(feature = "monitor"))]
+    if record {
+        return Err(no_monitor().with_field("record"));
+    }
+    Ok((p, record))
 }
 
 /// With `record`, also the line `{"record": ...}`: the monitor's record of what this send
@@ -128,7 +135,10 @@ async fn send_inputs<T: Transport>(cfg: &Config, evs: &[Piece<'_>], policy: &Pol
     let plan = cfg.plan(evs);
     let mut lines = delivery::send_plan_for(t, &plan, policy, cfg).await;
     redact_answers(cfg, &mut lines);
+    #[cfg(feature = "monitor")]
     let record = record.then(|| serde_json::json!({"record": monitor::record_of_send(cfg.definition.slug, &plan, &lines, t.now_ms()).to_json()}));
+    #[cfg(not(feature = "monitor"))]
+    let record = record.then_some(Value::Null); // `policy` refused `record` already.
     (lines, record)
 }
 
@@ -166,6 +176,7 @@ pub async fn send_ndjson<T: Transport>(cfg: &Config, ndjson: &str, first_line: u
     Ok((input::ndjson(&lines), counts))
 }
 
+#[cfg(feature = "monitor")]
 fn monitor_inputs(config_json: &str, record_json: &str) -> Result<(monitor::Config, monitor::Record), EventError> {
     let bad = |e: EventError| EventError { code: ErrorCode::InvalidConfig, ..e };
     let cfg = monitor::Config::from_json(&parse_json("monitor configuration", config_json).map_err(bad)?)?;
@@ -174,6 +185,7 @@ fn monitor_inputs(config_json: &str, record_json: &str) -> Result<(monitor::Conf
 }
 
 /// Merge a JSON array of records (`null` entries are empty records) into one.
+#[cfg(feature = "monitor")]
 pub fn monitor_merge(records_json: &str) -> Result<Value, EventError> {
     let v = parse_json("records", records_json).map_err(|e| EventError { code: ErrorCode::InvalidConfig, ..e })?;
     let Value::Array(items) = v else {
@@ -188,16 +200,43 @@ pub fn monitor_merge(records_json: &str) -> Result<Value, EventError> {
 }
 
 /// The reads a monitor run needs for `day` (see `monitor::plan`).
+#[cfg(feature = "monitor")]
 pub fn monitor_plan(config_json: &str, record_json: &str, day: &str) -> Result<Value, EventError> {
     let (cfg, record) = monitor_inputs(config_json, record_json)?;
     monitor::plan(&cfg, &record, day)
 }
 
 /// The monitor's findings, alert lines and webhook payload (see `monitor::evaluate`).
+#[cfg(feature = "monitor")]
 pub fn monitor_evaluate(config_json: &str, record_json: &str, day: &str, responses_json: &str) -> Result<Value, EventError> {
     let (cfg, record) = monitor_inputs(config_json, record_json)?;
     let responses = parse_json("responses", responses_json)?;
     monitor::evaluate(&cfg, &record, day, &responses)
+}
+
+/// A build without the `monitor` cargo feature keeps the monitor's calls (the JS glue and
+/// `send`'s `record` option reach them) and answers each with this error.
+#[cfg(not(feature = "monitor"))]
+fn no_monitor() -> EventError {
+    EventError::new(
+        ErrorCode::InvalidConfig,
+        "The monitor is not in this build: the wasm was built without the cargo feature \"monitor\" (add it to FEATURES, or build the default features)",
+    )
+}
+
+#[cfg(not(feature = "monitor"))]
+pub fn monitor_merge(_: &str) -> Result<Value, EventError> {
+    Err(no_monitor())
+}
+
+#[cfg(not(feature = "monitor"))]
+pub fn monitor_plan(_: &str, _: &str, _: &str) -> Result<Value, EventError> {
+    Err(no_monitor())
+}
+
+#[cfg(not(feature = "monitor"))]
+pub fn monitor_evaluate(_: &str, _: &str, _: &str, _: &str) -> Result<Value, EventError> {
+    Err(no_monitor())
 }
 
 pub fn transform(mapping_json: &str, payload_json: &str) -> Result<Value, EventError> {
@@ -219,8 +258,7 @@ pub fn matches_trigger(fql_src: &str, event_json: &str) -> Result<bool, EventErr
 
 /// The destination's presets as Segment-shaped subscriptions.
 pub fn presets(slug: &str) -> Result<Value, EventError> {
-    let def = crate::destinations::find(slug)
-        .ok_or_else(|| EventError::new(ErrorCode::InvalidConfig, "Unknown destination").with_field("destination"))?;
+    let def = crate::destinations::lookup(slug).map_err(|m| m.error("Unknown destination"))?;
     Ok(config::preset_subscriptions(def))
 }
 
@@ -241,5 +279,41 @@ mod tests {
         let e = create(&format!(r#"{{"destination":"snap-conversions-api","settings":{deep}}}"#)).err().unwrap();
         assert_eq!(e.code, ErrorCode::InvalidConfig);
         assert!(e.message.contains("options is nested deeper than 128 levels"), "{}", e.message);
+    }
+
+    /// A Snap-only build (`--no-default-features --features snap-conversions-api`, as
+    /// `make test-rust` runs it): a configuration naming a left-out destination, and the
+    /// monitor's calls, answer typed errors that say what the build lacks.
+    #[cfg(not(any(feature = "braze", feature = "monitor", feature = "liquid")))]
+    #[test]
+    fn a_slim_build_names_what_it_lacks() {
+        let e = create(r#"{"destination":"braze","settings":{"api_key":"k","endpoint":"https://rest.iad-01.braze.com","app_id":"a"}}"#).err().unwrap();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidConfig, Some("destination")));
+        assert_eq!(
+            e.message,
+            "Destination \"braze\" is not in this build: the wasm was built without the cargo feature \"braze\" (build it with `make build FEATURES=braze`, or the default features for every destination)"
+        );
+        assert_eq!(presets("Braze Cloud Mode (Actions)").unwrap_err(), e);
+        let e = create(r#"{"destination":"nope"}"#).err().unwrap();
+        assert!(e.message.starts_with("Unknown destination; known: "), "{}", e.message);
+
+        let monitor_error = |e: EventError, field: Option<&str>| {
+            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidConfig, field));
+            assert_eq!(e.message, "The monitor is not in this build: the wasm was built without the cargo feature \"monitor\" (add it to FEATURES, or build the default features)");
+        };
+        monitor_error(monitor_merge("[]").unwrap_err(), None);
+        monitor_error(monitor_plan("{}", "null", "2026-01-01").unwrap_err(), None);
+        monitor_error(monitor_evaluate("{}", "null", "2026-01-01", "{}").unwrap_err(), None);
+        let cfg = create(r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"p","access_token":"t"}}"#).unwrap();
+        monitor_error(policy(&cfg, r#"{"record":true}"#).err().unwrap(), Some("record"));
+        assert!(policy(&cfg, r#"{"record":false}"#).is_ok());
+
+        // Without the `liquid` feature: refused when configured, and by `transform`.
+        let no_liquid = "@liquid is not in this build: the wasm was built without the cargo feature \"liquid\" (add it to FEATURES, or build the default features)";
+        let e = create(r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"p","access_token":"t"},"subscriptions":[{"partnerAction":"reportConversionEvent","subscribe":"type = \"track\"","mapping":{"event_type":{"@liquid":"{{ event }}"}}}]}"#).err().unwrap();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidConfig, Some("subscriptions[0].mapping")));
+        assert_eq!(e.message, format!("Invalid mapping: {no_liquid} (at /event_type)"));
+        let e = transform(r#"{"x":{"@liquid":"{{ a }}"}}"#, r#"{"a":1}"#).unwrap_err();
+        assert_eq!((e.code, e.message.as_str(), e.field.as_deref()), (ErrorCode::MappingError, no_liquid, Some("/x")));
     }
 }

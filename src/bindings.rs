@@ -186,6 +186,12 @@ impl Transport for JsTransport {
     }
 }
 
+/// The JS host's `toUpperCase` / `toLowerCase` (see `js::to_lower`).
+pub(crate) fn js_case(s: &str, upper: bool) -> String {
+    let s = js_sys::JsString::from(s);
+    String::from(if upper { s.to_upper_case() } else { s.to_lower_case() })
+}
+
 /// Network errors can echo the URL, which carries the access token: keep only the kind.
 fn network_message(s: String) -> String {
     if s.contains("access_token") { "request failed".into() } else { s }

@@ -38,8 +38,12 @@ fn bad(field: impl Into<String>, message: impl Into<String>) -> EventError {
 
 /// Merge `over` onto `base` (top-level keys), as Segment's presets spread the defaults.
 fn merged(base: &str, over: &str) -> Value {
-    let mut b: Map<String, Value> = serde_json::from_str(base).unwrap_or_default();
-    let o: Map<String, Value> = serde_json::from_str(over).unwrap_or_default();
+    // Read as `Value`s: a typed `Map` would link serde's type-error messages (input::fields).
+    let object = |s: &str| match serde_json::from_str(s) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let (mut b, o) = (object(base), object(over));
     // Preset fields come first in Segment's objects; order only matters for readability.
     let mut out = Map::new();
     for (k, v) in o {
@@ -73,9 +77,9 @@ pub fn parse(options: &Value) -> Result<Config, EventError> {
         return Err(EventError::new(ErrorCode::InvalidConfig, "Options must be an object"));
     };
     let slug = opts.get("destination").and_then(Value::as_str).ok_or_else(|| bad("destination", "`destination` (a string) is required"))?;
-    let def = destinations::find(slug).ok_or_else(|| {
+    let def = destinations::lookup(slug).map_err(|m| {
         let known: Vec<&str> = destinations::ALL.iter().map(|d| d.slug).collect();
-        bad("destination", format!("Unknown destination; known: {}", known.join(", ")))
+        m.error(format!("Unknown destination; known: {}", known.join(", ")))
     })?;
     let settings = parse_settings(def, opts.get("settings"))?;
     let origin = match opts.get("baseUrl") {
@@ -134,7 +138,7 @@ fn parse_rate_limit(v: Option<&Value>) -> Result<RateConfig, EventError> {
             None | Some(Value::Null) => Ok(None),
             Some(v) => match v.as_f64() {
                 Some(n) if n >= min && n.is_finite() => Ok(Some(n)),
-                _ => Err(bad(format!("rateLimit.{k}"), format!("`{k}` must be a number of at least {min}"))),
+                _ => Err(bad(format!("rateLimit.{k}"), format!("`{k}` must be a number of at least {}", crate::js::number_to_string(min)))),
             },
         }
     };

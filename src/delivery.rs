@@ -85,7 +85,7 @@ impl Policy {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => match v.as_f64() {
                     Some(n) if n >= min && n <= max => Ok(Some(n)),
-                    _ => Err(EventError::new(ErrorCode::InvalidConfig, format!("`{k}` must be a number from {min} to {max}")).with_field(k)),
+                    _ => Err(EventError::new(ErrorCode::InvalidConfig, format!("`{k}` must be a number from {} to {}", crate::js::number_to_string(min), crate::js::number_to_string(max))).with_field(k)),
                 },
             }
         };

@@ -12,7 +12,6 @@
 use crate::engine::Input;
 use crate::json::array_index;
 use crate::error::{ErrorCode, EventError};
-use serde::Deserialize;
 use serde_json::Value;
 
 /// One event's text and, for NDJSON, its line number; parsed when the engine reaches it.
@@ -153,16 +152,78 @@ pub fn max_depth(text: &str) -> usize {
     max
 }
 
+/// The values of `keys` in a JSON object, each `None` when absent or null (other keys skipped
+/// without building them), as a serde-derived struct of `Option<Value>` fields reads them: also
+/// from an array of exactly that many values, in order; `None` for any other JSON, a repeated
+/// key or invalid JSON. A visitor that answers every kind itself: serde's typed paths (`String`,
+/// derived structs) link its type-error messages and with them core's float formatting, about
+/// 7 KB gzipped of wasm (docs/performance.md, "Size").
+fn fields<const N: usize>(text: &str, keys: [&str; N]) -> Option<[Option<Value>; N]> {
+    use serde::de::{Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Fields<'k, const N: usize>(&'k [&'k str; N]);
+    type Out<const N: usize> = [Option<Value>; N];
+    fn no<T, E: Error>() -> Result<T, E> {
+        Err(E::custom("not the expected object"))
+    }
+    impl<'de, const N: usize> Visitor<'de> for Fields<'_, N> {
+        type Value = Out<N>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Out<N>, A::Error> {
+            let mut out: Out<N> = std::array::from_fn(|_| None);
+            let mut seen = [false; N];
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match self.0.iter().position(|key| *key == k) {
+                    Some(i) if seen[i] => return no(),
+                    Some(i) => {
+                        seen[i] = true;
+                        out[i] = map.next_value()?;
+                    }
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(out)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Out<N>, A::Error> {
+            let mut out: Out<N> = std::array::from_fn(|_| None);
+            for o in &mut out {
+                *o = seq.next_element::<Option<Value>>()?.ok_or_else(|| A::Error::custom("too short"))?;
+            }
+            Ok(out)
+        }
+        fn visit_bool<E: Error>(self, _: bool) -> Result<Out<N>, E> {
+            no()
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<Out<N>, E> {
+            no()
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<Out<N>, E> {
+            no()
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<Out<N>, E> {
+            no()
+        }
+        fn visit_str<E: Error>(self, _: &str) -> Result<Out<N>, E> {
+            no()
+        }
+        fn visit_unit<E: Error>(self) -> Result<Out<N>, E> {
+            no()
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let out = serde::Deserializer::deserialize_any(&mut de, Fields(&keys)).ok()?;
+    de.end().ok()?;
+    Some(out)
+}
+
 /// The top-level `messageId` of an event we reject before parsing, for its result line.
 /// serde skips the other fields iteratively (no recursion), so this works on deep input.
 fn shallow_message_id(text: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Id {
-        #[serde(rename = "messageId")]
-        message_id: Option<Value>,
-    }
-    let id: Id = serde_json::from_str(text).ok()?;
-    match id.message_id? {
+    let [id] = fields(text, ["messageId"])?;
+    match id? {
         Value::String(s) => Some(s),
         n @ Value::Number(_) => Some(crate::js::to_js_string(&n)),
         _ => None,
@@ -178,15 +239,11 @@ pub fn parse_event(text: &str, line: Option<usize>) -> Input<'_> {
     };
     let reject = |message_id, message: String| Input::Rejected { message_id, error: invalid(message) };
     if text.as_bytes().first() == Some(&MARKER) {
-        #[derive(Deserialize)]
-        struct Marker {
-            message: String,
-            #[serde(rename = "messageId")]
-            message_id: Option<String>,
-        }
-        return match serde_json::from_str::<Marker>(&text[1..]) {
-            Ok(m) => reject(m.message_id, m.message),
-            Err(_) => reject(None, "event is not valid JSON".into()),
+        // `message` a string, `messageId` a string or absent / null.
+        return match fields(&text[1..], ["message", "messageId"]) {
+            Some([Some(Value::String(message)), None]) => reject(None, message),
+            Some([Some(Value::String(message)), Some(Value::String(id))]) => reject(Some(id), message),
+            _ => reject(None, "event is not valid JSON".into()),
         };
     }
     if text.len() > MAX_EVENT_BYTES {
@@ -291,6 +348,38 @@ pub fn ndjson(lines: &[Value]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `fields` reads what a serde-derived struct of `Option<Value>` fields read before it.
+    #[test]
+    fn fields_read_as_a_derived_struct_did() {
+        #[derive(serde::Deserialize)]
+        struct Derived {
+            #[serde(rename = "messageId")]
+            message_id: Option<Value>,
+            message: Option<Value>,
+        }
+        let cases = [
+            r#"{"messageId":"m","message":"x","other":{"deep":[1,2]}}"#,
+            r#"{"messageId":7.5}"#,
+            r#"{"messageId":null,"message":[1]}"#,
+            r#"{"message\u0049d":"escaped"}"#,
+            r#"{}"#,
+            r#"{"messageId":"a","messageId":"b"}"#,
+            r#"["m","x"]"#,
+            r#"["m"]"#,
+            r#"["m","x",3]"#,
+            r#""text""#,
+            "12",
+            "true",
+            "null",
+            r#"{"messageId":"m"} x"#,
+            r#"{"messageId":"#,
+        ];
+        for text in cases {
+            let derived = serde_json::from_str::<Derived>(text).ok().map(|d| [d.message_id, d.message]);
+            assert_eq!(fields(text, ["messageId", "message"]), derived, "{text}");
+        }
+    }
 
     fn rejected(i: &Input) -> Option<String> {
         match i {

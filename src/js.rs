@@ -10,6 +10,71 @@ pub fn number_to_string(n: f64) -> String {
     ryu_js::Buffer::new().format(n).to_string()
 }
 
+/// `String.prototype.toLowerCase()`. ASCII here; other text in the wasm through the JS host's
+/// own (the semantics Segment's code has, and the wasm then carries no Unicode case tables:
+/// about 14 KB gzipped), natively through core's (the same Unicode algorithm, final sigma
+/// included; only characters newer than one side's Unicode version can differ).
+pub fn to_lower(s: &str) -> String {
+    if s.is_ascii() { s.to_ascii_lowercase() } else { non_ascii_case(s, false) }
+}
+
+/// `String.prototype.toUpperCase()` (see `to_lower`).
+pub fn to_upper(s: &str) -> String {
+    if s.is_ascii() { s.to_ascii_uppercase() } else { non_ascii_case(s, true) }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn non_ascii_case(s: &str, upper: bool) -> String {
+    crate::bindings::js_case(s, upper)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn non_ascii_case(s: &str, upper: bool) -> String {
+    if upper { s.to_uppercase() } else { s.to_lowercase() }
+}
+
+/// A JSON number's value, read as `f64`'s own `Deserialize` reads it, through a visitor that
+/// answers every kind itself: the typed path links serde's type-error messages and with them
+/// core's float formatting (see `input::fields`).
+fn json_number(json: &str) -> Result<f64, serde_json::Error> {
+    use serde::de::{Error, Visitor};
+    struct Num;
+    impl<'de> Visitor<'de> for Num {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_bool<E: Error>(self, _: bool) -> Result<f64, E> {
+            Err(E::custom("not a number"))
+        }
+        fn visit_str<E: Error>(self, _: &str) -> Result<f64, E> {
+            Err(E::custom("not a number"))
+        }
+        fn visit_unit<E: Error>(self) -> Result<f64, E> {
+            Err(E::custom("not a number"))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<f64, A::Error> {
+            Err(A::Error::custom("not a number"))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<f64, A::Error> {
+            Err(A::Error::custom("not a number"))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    let n = serde::Deserializer::deserialize_any(&mut de, Num)?;
+    de.end()?;
+    Ok(n)
+}
+
 /// `String(v)` for a JSON value (objects become "[object Object]", arrays join with ",").
 pub fn to_js_string(v: &Value) -> String {
     match v {
@@ -122,7 +187,7 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
         json.push_str(exp);
     }
     let zero = if negative { -0.0 } else { 0.0 };
-    match serde_json::from_str::<f64>(&json) {
+    match json_number(&json) {
         Ok(n) => Some(n),
         // The grammar is checked above, so an error is a number out of range: a zero
         // significand is zero whatever the exponent, anything else overflowed.
@@ -275,6 +340,16 @@ mod tests {
         assert_eq!(plain_run(b, 0), naive(b, 0));
     }
     use serde_json::json;
+
+    /// The ASCII path agrees with the full mapping on every byte; other text goes to the host's
+    /// (the wasm's is checked against Segment's JS by tests/conformance: 'ΣΑΣ', 'İ', 'ß', 'ſK').
+    #[test]
+    fn case_mapping_of_ascii_is_the_full_mapping() {
+        let all: String = (0u8..128).map(char::from).collect();
+        assert_eq!(to_lower(&all), all.to_lowercase());
+        assert_eq!(to_upper(&all), all.to_uppercase());
+        assert_eq!((to_lower("ΣΑΣ Straße"), to_upper("straße")), ("σας straße".to_string(), "STRASSE".to_string()));
+    }
 
     /// Rust's parser (correctly rounded, overflow to infinity) is the oracle on the grammar
     /// both accept; `parse_decimal` must agree bit for bit.

@@ -17,6 +17,9 @@ pub mod input;
 pub mod js;
 pub mod json;
 pub mod mapping;
+/// Behind the `monitor` cargo feature (default): without it the monitor calls answer a typed
+/// error (see `api`).
+#[cfg(feature = "monitor")]
 pub mod monitor;
 pub mod oauth;
 pub mod pii;

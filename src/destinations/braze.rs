@@ -527,7 +527,7 @@ fn braze_gender(v: &Value) -> Value {
     if g.is_empty() {
         return v.clone();
     }
-    let code = match g.to_lowercase().as_str() {
+    let code = match crate::js::to_lower(g).as_str() {
         "man" | "male" | "m" => "M",
         "woman" | "female" | "w" | "f" => "F",
         "other" | "o" => "O",

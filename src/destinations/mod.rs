@@ -205,7 +205,53 @@ impl Definition {
     }
 }
 
-pub static ALL: [&Definition; 4] = [&snap_capi::DEFINITION, &braze::DEFINITION, &snap_audiences::DEFINITION, &braze_cohorts::DEFINITION];
+/// The destinations this build carries. Each sits behind the cargo feature named by its slug
+/// (all by default), so a deployment that ships one destination builds only its code
+/// (`make build FEATURES=snap-conversions-api`); the linker drops the others.
+pub static ALL: &[&Definition] = &[
+    #[cfg(feature = "snap-conversions-api")]
+    &snap_capi::DEFINITION,
+    #[cfg(feature = "braze")]
+    &braze::DEFINITION,
+    #[cfg(feature = "snap-audiences")]
+    &snap_audiences::DEFINITION,
+    #[cfg(feature = "braze-cohorts")]
+    &braze_cohorts::DEFINITION,
+];
+
+/// Names (slug, aliases) of every destination of the crate, built or not: reading them keeps no
+/// destination's code in a build without it, and a configuration naming a left-out destination
+/// gets told so instead of "unknown".
+static KNOWN: [(&str, &[&str]); 4] = [
+    (snap_capi::DEFINITION.slug, snap_capi::DEFINITION.aliases),
+    (braze::DEFINITION.slug, braze::DEFINITION.aliases),
+    (snap_audiences::DEFINITION.slug, snap_audiences::DEFINITION.aliases),
+    (braze_cohorts::DEFINITION.slug, braze_cohorts::DEFINITION.aliases),
+];
+
+/// Why `lookup` found no destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// No destination of the crate has that name.
+    Unknown,
+    /// A destination of the crate (its slug, which is also its cargo feature) that this build
+    /// was made without.
+    NotBuilt(&'static str),
+}
+
+impl Missing {
+    /// The configuration error (field `destination`); `unknown` is the message for a name no
+    /// build knows.
+    pub fn error(self, unknown: impl Into<String>) -> EventError {
+        let message = match self {
+            Missing::Unknown => unknown.into(),
+            Missing::NotBuilt(slug) => format!(
+                "Destination \"{slug}\" is not in this build: the wasm was built without the cargo feature \"{slug}\" (build it with `make build FEATURES={slug}`, or the default features for every destination)"
+            ),
+        };
+        EventError::new(crate::error::ErrorCode::InvalidConfig, message).with_field("destination")
+    }
+}
 
 /// Percent-encoding of a URL path segment or query value (RFC 3986 unreserved kept).
 pub fn encode_component(s: &str) -> String {
@@ -220,6 +266,67 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
+/// A built destination by slug or alias.
 pub fn find(slug: &str) -> Option<&'static Definition> {
-    ALL.iter().copied().find(|d| d.slug == slug || d.aliases.contains(&slug))
+    lookup(slug).ok()
+}
+
+/// A built destination by slug or alias, or why there is none.
+pub fn lookup(slug: &str) -> Result<&'static Definition, Missing> {
+    lookup_in(ALL, slug)
+}
+
+fn lookup_in(built: &[&'static Definition], slug: &str) -> Result<&'static Definition, Missing> {
+    if let Some(d) = built.iter().copied().find(|d| d.slug == slug || d.aliases.contains(&slug)) {
+        return Ok(d);
+    }
+    match KNOWN.iter().find(|(s, aliases)| *s == slug || aliases.contains(&slug)) {
+        Some((s, _)) => Err(Missing::NotBuilt(s)),
+        None => Err(Missing::Unknown),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn a_destination_left_out_of_the_build_is_named_as_such() {
+        // A Snap-only build, as `--no-default-features --features snap-conversions-api` makes.
+        let snap_only: &[&'static Definition] = &[&snap_capi::DEFINITION];
+        assert_eq!(lookup_in(snap_only, "snap-conversions-api").map(|d| d.slug), Ok("snap-conversions-api"));
+        assert_eq!(lookup_in(snap_only, "Snap Conversions Api").map(|d| d.slug), Ok("snap-conversions-api"));
+        assert_eq!(lookup_in(snap_only, "braze").map(|d| d.slug), Err(Missing::NotBuilt("braze")));
+        // By alias too, named by its slug (= its cargo feature).
+        assert_eq!(lookup_in(snap_only, "Braze Cohorts").map(|d| d.slug), Err(Missing::NotBuilt("braze-cohorts")));
+        assert_eq!(lookup_in(snap_only, "actions-snap-audiences").map(|d| d.slug), Err(Missing::NotBuilt("snap-audiences")));
+        assert_eq!(lookup_in(snap_only, "nope").map(|d| d.slug), Err(Missing::Unknown));
+
+        let e = Missing::NotBuilt("braze").error("Unknown destination");
+        assert_eq!(e.code, ErrorCode::InvalidConfig);
+        assert_eq!(e.field.as_deref(), Some("destination"));
+        assert_eq!(
+            e.message,
+            "Destination \"braze\" is not in this build: the wasm was built without the cargo feature \"braze\" (build it with `make build FEATURES=braze`, or the default features for every destination)"
+        );
+        let e = Missing::Unknown.error("Unknown destination");
+        assert_eq!((e.code, e.message.as_str(), e.field.as_deref()), (ErrorCode::InvalidConfig, "Unknown destination", Some("destination")));
+    }
+
+    #[test]
+    fn every_destination_of_the_crate_is_known_by_its_names() {
+        let all: [&'static Definition; 4] = [&snap_capi::DEFINITION, &braze::DEFINITION, &snap_audiences::DEFINITION, &braze_cohorts::DEFINITION];
+        assert_eq!(KNOWN.len(), all.len());
+        for (d, (slug, aliases)) in all.iter().zip(KNOWN.iter()) {
+            assert_eq!((d.slug, d.aliases), (*slug, *aliases));
+            assert_eq!(lookup_in(&[], d.slug).map(|x| x.slug), Err(Missing::NotBuilt(d.slug)));
+            for a in d.aliases {
+                assert_eq!(lookup_in(&all, a).map(|x| x.slug), Ok(d.slug));
+            }
+        }
+        // The default build carries all of them.
+        #[cfg(all(feature = "snap-conversions-api", feature = "braze", feature = "snap-audiences", feature = "braze-cohorts"))]
+        assert_eq!(ALL.iter().map(|d| d.slug).collect::<Vec<_>>(), KNOWN.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    }
 }

@@ -179,7 +179,7 @@ fn create_lookalike(p: &Map<String, Value>, settings: &Settings) -> Result<Item,
     let countries: Vec<Value> = p
         .get("countries")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(|c| json!(c.trim().to_uppercase())).collect())
+        .map(|a| a.iter().filter_map(Value::as_str).map(|c| json!(crate::js::to_upper(c.trim()))).collect())
         .unwrap_or_default();
     if countries.is_empty() {
         return Err(EventError::misconfigured("countries", "A lookalike needs at least one country (ISO-2 code)."));

@@ -334,7 +334,7 @@ fn user_data<'a>(p: &'a Obj<'a>) -> Result<Obj<'a>, EventError> {
     set(&mut out, "lead_id", get(u, "leadID").cloned());
     set(&mut out, "ln", h(hashed(u, None, "lastName", pii::strip_lower)?));
     // The mobile ad id is lower-cased, not hashed (Snap takes it raw).
-    set(&mut out, "madid", get_str(u, "madid").or(top("mobile_ad_id")).map(|m| string(m.to_lowercase())));
+    set(&mut out, "madid", get_str(u, "madid").or(top("mobile_ad_id")).map(|m| string(crate::js::to_lower(m))));
     set(&mut out, "ph", boxed(hashed(u, top("phone_number"), "phone", pii::phone_digits)?));
     set(&mut out, "sc_click_id", s(get_str(u, "sc_click_id").or(top("click_id"))));
     set(&mut out, "sc_cookie1", s(get_str(u, "sc_cookie1").or(top("uuid_c1"))));
@@ -364,7 +364,7 @@ fn custom_data<'a>(p: &'a Obj<'a>) -> Option<Obj<'a>> {
     set(&mut out, "brands", pluck("brand").or_else(|| p.get("brands").cloned()));
     set(&mut out, "content_category", pluck("item_category").or_else(|| split_list(top("item_category").unwrap_or(""))));
     set(&mut out, "content_ids", pluck("item_id").or_else(|| split_list(top("item_ids").unwrap_or(""))));
-    set(&mut out, "currency", non_blank(get_str(c, "currency").or(top("currency"))).map(|s| string(s.to_uppercase())));
+    set(&mut out, "currency", non_blank(get_str(c, "currency").or(top("currency"))).map(|s| string(crate::js::to_upper(s))));
     let num_items = get(c, "num_items")
         .cloned()
         .or_else(|| products.as_ref().map(|ps| J::Num(ps.len() as f64)))

@@ -1220,16 +1220,16 @@ fn apply_filter<'a>(name: &str, input: LVal<'a>, args: &[FArg<'a>], room: usize)
             fits(st.len() + extra.len(), room)?;
             text(if name == "append" { st + &extra } else { extra + &st })
         }
-        "upcase" => text(s().to_uppercase()),
-        "downcase" => text(s().to_lowercase()),
+        "upcase" => text(crate::js::to_upper(&s())),
+        "downcase" => text(crate::js::to_lower(&s())),
         "capitalize" => {
             // `charAt(0).toUpperCase() + slice(1).toLowerCase()` works on UTF-16 units: an
             // astral first character is split in two, left as it is, and joined up again.
             let st = s();
             let mut cs = st.chars();
             match cs.next() {
-                Some(c) if c.len_utf16() == 1 => text(c.to_uppercase().collect::<String>() + &cs.as_str().to_lowercase()),
-                Some(c) => text(c.to_string() + &cs.as_str().to_lowercase()),
+                Some(c) if c.len_utf16() == 1 => text(crate::js::to_upper(c.encode_utf8(&mut [0; 4])) + &crate::js::to_lower(cs.as_str())),
+                Some(c) => text(c.to_string() + &crate::js::to_lower(cs.as_str())),
                 None => text(String::new()),
             }
         }

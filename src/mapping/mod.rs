@@ -5,6 +5,7 @@
 //! back into JSON at the end, because several directives observe undefined-ness, falsiness and
 //! JS key order before the final JSON round trip.
 mod fast;
+#[cfg(feature = "liquid")]
 mod liquid;
 mod validate;
 pub mod value;
@@ -387,7 +388,8 @@ fn canonicalize(u: u16) -> u16 {
     let Some(c) = char::from_u32(u32::from(u)) else {
         return u;
     };
-    let mut up = c.to_uppercase();
+    let up = crate::js::to_upper(c.encode_utf8(&mut [0; 4]));
+    let mut up = up.chars();
     match (up.next(), up.next()) {
         (Some(x), None) if (x as u32) < 0x10000 => {
             if u >= 128 && (x as u32) < 128 { u } else { x as u16 }
@@ -640,8 +642,8 @@ impl Eval {
                 };
                 match self.at("value", v, payload)? {
                     JsVal::Str(s) => match op.as_str() {
-                        Some("lower") => Ok(JsVal::Str(s.to_lowercase())),
-                        Some("upper") => Ok(JsVal::Str(s.to_uppercase())),
+                        Some("lower") => Ok(JsVal::Str(crate::js::to_lower(&s))),
+                        Some("upper") => Ok(JsVal::Str(crate::js::to_upper(&s))),
                         _ => Err(self.err("@case operator must be \"lower\" or \"upper\"")),
                     },
                     other => Ok(other),
@@ -759,6 +761,7 @@ impl Eval {
                 JsVal::Null => Ok(JsVal::Undef),
                 other => Ok(clean_nulls(other)),
             },
+            #[cfg(feature = "liquid")]
             "@liquid" => {
                 let JsVal::Str(t) = arg else {
                     return Err(self.err("@liquid template must be a string"));
@@ -766,6 +769,9 @@ impl Eval {
                 let out = liquid::evaluate(t, payload).map_err(|m| self.err(m))?;
                 self.charge(out)
             }
+            // Validation refuses @liquid in such a build already (`validate`).
+            #[cfg(not(feature = "liquid"))]
+            "@liquid" => Err(self.err(validate::NO_LIQUID)),
             other => Err(self.err(format!("{other} is not a valid directive"))),
         }
     }

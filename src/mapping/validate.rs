@@ -34,6 +34,10 @@ fn with(stack: &[String], key: &str) -> Vec<String> {
     s
 }
 
+/// A build without the `liquid` cargo feature refuses `@liquid` at validation (configuration).
+#[cfg(not(feature = "liquid"))]
+pub const NO_LIQUID: &str = "@liquid is not in this build: the wasm was built without the cargo feature \"liquid\" (add it to FEATURES, or build the default features)";
+
 pub fn validate(m: &JsVal, stack: &[String]) -> VResult {
     if stack.len() > MAX_VALIDATE_DEPTH {
         return Err(fail(stack, "mapping is nested too deeply"));
@@ -94,7 +98,10 @@ fn directive(v: &JsVal, stack: &[String]) -> VResult {
         }
         "@literal" | "@excludeWhenNull" => raw(arg, &st),
         "@transform" => fields(arg, &st, &[("apply", Req(Check::DirectiveOrObject)), ("mapping", Req(Check::DirectiveOrObject))]),
+        #[cfg(feature = "liquid")]
         "@liquid" => string(arg, &st),
+        #[cfg(not(feature = "liquid"))]
+        "@liquid" => Err(fail(stack, NO_LIQUID)),
         other => Err(fail(stack, format!("unknown directive {other}"))),
     }
 }
@@ -163,7 +170,7 @@ fn replacement(v: &JsVal, stack: &[String]) -> VResult {
 
 fn one_of(v: &JsVal, stack: &[String], allowed: &[&str]) -> VResult {
     string(v, stack)?;
-    let s = v.as_str().unwrap_or_default().to_lowercase();
+    let s = crate::js::to_lower(v.as_str().unwrap_or_default());
     if allowed.contains(&s.as_str()) {
         Ok(())
     } else {

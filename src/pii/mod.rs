@@ -23,7 +23,7 @@ pub fn strip_lower(s: &str) -> String {
         }
         return out;
     }
-    s.chars().filter(|c| !is_js_space(*c)).collect::<String>().to_lowercase()
+    crate::js::to_lower(&s.chars().filter(|c| !is_js_space(*c)).collect::<String>())
 }
 
 /// Segment's phone rule: leading zeros *at the very start of the raw value* are dropped, then
@@ -35,7 +35,7 @@ pub fn phone_digits(s: &str) -> String {
 /// Trim (JS whitespace) then lower-case: Segment's Snap Audiences rule for emails and mobile
 /// ad ids (inner spaces are kept, unlike `strip_lower`).
 pub fn trim_lower(s: &str) -> String {
-    js_trim(s).to_lowercase()
+    crate::js::to_lower(js_trim(s))
 }
 
 /// Segment's Snap Audiences phone rule: drop whitespace, parentheses, `+` and `-`, then one
