@@ -1,0 +1,30 @@
+// One `edge-actions plan` worker thread (pkg/cli.js, --workers N > 1): its own wasm instance
+// and destination, planning the NDJSON chunks the main thread sends it. The output goes back
+// as UTF-8 bytes (transferred, not copied), so the main thread writes it without encoding it.
+import { parentPort, workerData } from 'node:worker_threads'
+import * as wasm from './wasm/edge_actions.js'
+import { makeApi } from './core.js'
+
+// The main thread's compiled module: its machine code is shared, not compiled again per thread.
+wasm.initSync({ module: workerData.module })
+const { createDestination } = makeApi(() => wasm)
+
+let dest
+try {
+  dest = createDestination(workerData.options)
+} catch (e) {
+  parentPort.postMessage({ seq: -1, error: { code: e.code, message: e.message } })
+}
+
+parentPort.on('message', ({ seq, bytes, firstLine }) => {
+  try {
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString()
+    const { output, counts } = dest.planNdjson(text, { firstLine })
+    const out = Buffer.from(output, 'utf8')
+    // A small result may sit in Buffer's shared pool: that one is copied, never transferred.
+    const own = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength
+    parentPort.postMessage({ seq, bytes: out, counts }, own ? [out.buffer] : [])
+  } catch (e) {
+    parentPort.postMessage({ seq, error: { code: e.code, message: e.message, stack: e.code ? undefined : String(e?.stack ?? e) } })
+  }
+})
