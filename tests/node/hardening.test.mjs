@@ -167,7 +167,7 @@ describe('one event never sinks the others', { skip }, () => {
       assert.deepEqual(res.bad, [], 'every stdout line must be JSON')
       assert.deepEqual(res.lines.map((l) => [l.messageId, l.request ? 'request' : l.error?.message]), [
         ['good-1', 'request'],
-        [null, `line 2: The event is longer than ${8 << 20} characters`],
+        [null, `line 2: The event is longer than ${8 << 20} bytes`],
         ['good-2', 'request']
       ])
     } finally {
