@@ -12,8 +12,9 @@ const { createDestination } = makeApi(() => wasm)
 let dest
 try {
   dest = createDestination(workerData.options)
+  parentPort.postMessage({ ready: true })
 } catch (e) {
-  parentPort.postMessage({ seq: -1, error: { code: e.code, message: e.message } })
+  parentPort.postMessage({ seq: -1, error: { code: e.code, field: e.field, message: e.message } })
 }
 
 parentPort.on('message', ({ seq, bytes, firstLine }) => {

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { parseArgs } from 'node:util'
 import { resolve, dirname } from 'node:path'
-import { createDestination, EdgeActionsError, monitor as monitorCore } from './node.js'
+import { EdgeActionsError } from './core.js'
 import { runMonitor, previousDay } from './monitor.js'
 import { FileRecordStore } from './monitor-file.js'
 
@@ -56,7 +56,8 @@ function readJson(path, what) {
   }
 }
 
-const configError = (e) => (e instanceof EdgeActionsError ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
+// A bad configuration: `code (field): message` (an EdgeActionsError, here or from a worker).
+const configError = (e) => (e?.code ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
 const runError = (e) => (e instanceof EdgeActionsError ? `${e.code}: ${e.message}` : String(e?.stack ?? e))
 
 function positive(values, flag) {
@@ -119,12 +120,17 @@ async function main() {
     baseUrl: values['base-url'],
     rateLimit: { requestsPerSecond: positive(values, 'rate'), burst: positive(values, 'burst') }
   }
-  // Checked here, once, before any work (the workers then build theirs from the same options).
+  // The options are checked once, before any input is read: here, or with --workers N by the
+  // first worker to build its destination (this thread then needs no wasm instance of its own).
+  const inThread = !(command === 'plan' && workers > 1)
+  const { createDestination, monitor: monitorCore } = inThread ? await import('./node.js') : {}
   let dest
-  try {
-    dest = createDestination(options)
-  } catch (e) {
-    fail(configError(e))
+  if (inThread) {
+    try {
+      dest = createDestination(options)
+    } catch (e) {
+      fail(configError(e))
+    }
   }
   const sendOptions = {}
   for (const [flag, key] of [['concurrency', 'concurrency'], ['max-attempts', 'maxAttempts'], ['timeout-ms', 'timeoutMs']]) {
@@ -157,7 +163,7 @@ async function main() {
     for (const k of Object.keys(total)) total[k] += counts[k] ?? 0
     showProgress()
   }
-  const pool = command === 'plan' && workers > 1 ? planPool(workers, options, write, tally) : null
+  const pool = inThread ? null : await planPool(workers, options, write, tally)
   const run = async (bytes, lines) => {
     const firstLine = nextLine
     nextLine += lines
@@ -273,9 +279,11 @@ async function main() {
 // instance each) and written in input order by sequence number. At most two chunks per worker
 // are in flight (queued, being planned, or planned and waiting for their turn to be written;
 // a chunk counts until its output is written), so memory stays bounded and a slow stdout
-// pauses the input as it does in one thread. `plan(text, firstLine)` resolves once the chunk
-// is handed to a worker; `close()` once every chunk is written and the workers are gone.
-function planPool(n, options, write, tally) {
+// pauses the input as it does in one thread. Resolves once the first worker has built its
+// destination (a bad configuration fails the run there); `plan(bytes, firstLine)` resolves
+// once the chunk is handed to a worker, `close()` once every chunk is written and the workers
+// are gone.
+async function planPool(n, options, write, tally) {
   const limit = 2 * n
   const results = new Map()
   let sent = 0
@@ -305,12 +313,15 @@ function planPool(n, options, write, tally) {
     pumping = false
   }
   const module = new WebAssembly.Module(readFileSync(new URL('./wasm/edge_actions_bg.wasm', import.meta.url)))
+  let ready
+  const started = new Promise((r) => (ready = r))
   const threads = Array.from({ length: n }, () => {
     const w = new Worker(new URL('./cli-worker.js', import.meta.url), { workerData: { options, module } })
     w.queued = 0
     w.on('message', (m) => {
-      // The options were checked in this thread: a worker that still cannot use them is a bug.
-      if (m.seq < 0) fail(`worker thread: ${m.error.code}: ${m.error.message}`, 1)
+      if (m.ready) return ready()
+      // Every worker gets the same options: the first to find them bad ends the run, once.
+      if (m.seq < 0) fail(configError(m.error))
       w.queued--
       results.set(m.seq, m)
       pump().catch((e) => fail(runError(e), 1))
@@ -321,6 +332,7 @@ function planPool(n, options, write, tally) {
     })
     return w
   })
+  await started
   return {
     async plan(bytes, firstLine) {
       while (sent - written >= limit) await waitForSlot()
@@ -369,11 +381,12 @@ async function monitorCommand(values, rest) {
     braze: { apiKey: fromConfig(config.braze ?? {}, 'apiKey', 'BRAZE_API_KEY') }
   }
   const webhook = values.webhook ?? fromConfig(config, 'webhook')
+  const { monitor: monitorCore } = await import('./node.js')
   let report
   try {
     report = await runMonitor({ core: monitorCore, config, store: new FileRecordStore(monitorCore, recordPath), day, credentials, webhook })
   } catch (e) {
-    fail(e instanceof EdgeActionsError ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
+    fail(configError(e))
   }
   if (values.json) process.stdout.write(JSON.stringify(report) + '\n')
   else for (const f of report.findings) process.stdout.write(f.line + '\n')
