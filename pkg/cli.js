@@ -315,7 +315,10 @@ async function planPool(n, options, write, tally) {
   const module = new WebAssembly.Module(readFileSync(new URL('./wasm/edge_actions_bg.wasm', import.meta.url)))
   let ready
   const started = new Promise((r) => (ready = r))
-  const threads = Array.from({ length: n }, () => {
+  // Threads start as the input needs them (each costs a Node start and a destination): a
+  // small input gets one, the first, which also checks the options.
+  const threads = []
+  const spawn = () => {
     const w = new Worker(new URL('./cli-worker.js', import.meta.url), { workerData: { options, module } })
     w.queued = 0
     w.on('message', (m) => {
@@ -330,13 +333,16 @@ async function planPool(n, options, write, tally) {
     w.on('exit', (code) => {
       if (!closing) fail(`worker thread exited early (code ${code})`, 1)
     })
+    threads.push(w)
     return w
-  })
+  }
+  spawn()
   await started
   return {
     async plan(bytes, firstLine) {
       while (sent - written >= limit) await waitForSlot()
-      const w = threads.reduce((a, b) => (b.queued < a.queued ? b : a))
+      let w = threads.reduce((a, b) => (b.queued < a.queued ? b : a))
+      if (w.queued > 0 && threads.length < n) w = spawn()
       w.queued++
       // The chunk's own buffer (see chunk()) is handed over, not copied.
       w.postMessage({ seq: sent++, bytes, firstLine }, [bytes.buffer])
