@@ -9,12 +9,15 @@ import { makeApi } from './core.js'
 wasm.initSync({ module: workerData.module })
 const { createDestination } = makeApi(() => wasm)
 
+// Errors cross to the main thread as plain objects (pkg/cli.js shows them as it shows its own).
+const plain = (e) => ({ name: e?.name, code: e?.code, field: e?.field, message: e?.message, stack: String(e?.stack ?? e) })
+
 let dest
 try {
   dest = createDestination(workerData.options)
   parentPort.postMessage({ ready: true })
 } catch (e) {
-  parentPort.postMessage({ seq: -1, error: { code: e.code, field: e.field, message: e.message } })
+  parentPort.postMessage({ seq: -1, error: plain(e) })
 }
 
 parentPort.on('message', ({ seq, bytes, firstLine }) => {
@@ -26,6 +29,6 @@ parentPort.on('message', ({ seq, bytes, firstLine }) => {
     const own = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength
     parentPort.postMessage({ seq, bytes: out, counts }, own ? [out.buffer] : [])
   } catch (e) {
-    parentPort.postMessage({ seq, error: { code: e.code, message: e.message, stack: e.code ? undefined : String(e?.stack ?? e) } })
+    parentPort.postMessage({ seq, error: plain(e) })
   }
 })

@@ -56,9 +56,12 @@ function readJson(path, what) {
   }
 }
 
-// A bad configuration: `code (field): message` (an EdgeActionsError, here or from a worker).
-const configError = (e) => (e?.code ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
-const runError = (e) => (e instanceof EdgeActionsError ? `${e.code}: ${e.message}` : String(e?.stack ?? e))
+// How errors are shown, for an error here or one a worker sent (a plain object, see
+// pkg/cli-worker.js): a bad configuration as `code (field): message`, a failed run as
+// `code: message`, anything else by its message or stack.
+const isEdge = (e) => e instanceof EdgeActionsError || e?.name === 'EdgeActionsError'
+const configError = (e) => (isEdge(e) ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
+const runError = (e) => (isEdge(e) ? `${e.code}: ${e.message}` : String(e?.stack ?? e))
 
 function positive(values, flag) {
   if (values[flag] === undefined) return undefined
@@ -304,7 +307,7 @@ async function planPool(n, options, write, tally) {
       const r = results.get(written)
       results.delete(written)
       // The same message, and the same point in the output, as a failure in one thread.
-      if (r.error) fail(r.error.code ? `${r.error.code}: ${r.error.message}` : r.error.stack, 1)
+      if (r.error) fail(runError(r.error), 1)
       await write(r.bytes)
       tally(r.counts)
       written++
