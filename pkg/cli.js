@@ -114,7 +114,7 @@ async function main() {
     if (command !== 'plan') fail('--workers applies to plan only')
     workers = Number(values.workers)
     if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) fail(`--workers must be an integer from 1 to ${MAX_WORKERS}`)
-  } else if (command === 'plan') workers = availableParallelism()
+  } else if (command === 'plan') workers = Math.min(availableParallelism(), MAX_WORKERS)
 
   const options = {
     destination: values.destination,
