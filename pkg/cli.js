@@ -308,7 +308,7 @@ async function planPool(n, options, write, tally) {
       results.delete(written)
       // The same message, and the same point in the output, as a failure in one thread.
       if (r.error) fail(runError(r.error), 1)
-      await write(r.bytes)
+      await write(r.output)
       tally(r.counts)
       written++
       wakeUp()
