@@ -5,20 +5,25 @@
 // however slow the reader of stdout. Output is NDJSON in input order.
 import { createReadStream, readFileSync } from 'node:fs'
 import { once } from 'node:events'
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
 import { parseArgs } from 'node:util'
 import { resolve, dirname } from 'node:path'
-import { createDestination, EdgeActionsError, monitor as monitorCore } from './node.js'
+import { EdgeActionsError } from './core.js'
 import { runMonitor, previousDay } from './monitor.js'
 import { FileRecordStore } from './monitor-file.js'
 
 const USAGE = `usage: edge-actions <plan|send> --destination NAME --settings settings.json
                     [--subscriptions subs.json] [--base-url URL]
                     [--concurrency N] [--max-attempts N] [--timeout-ms N]
-                    [--rate N] [--burst N] [--record FILE] [--quiet] [events.ndjson]
+                    [--rate N] [--burst N] [--record FILE] [--workers N] [--quiet]
+                    [events.ndjson]
        edge-actions monitor --config monitor.json [--day YYYY-MM-DD] [--webhook URL]
                     [--record FILE] [--json]
 Reads NDJSON Segment events from the file or stdin; prints NDJSON lines on stdout and a
 summary on stderr (--quiet: none).
+  --workers N    plan: plan chunks on N worker threads (default: the machine's cores; 1 =
+                 in this thread). Output is the same, in input order, whatever N.
   --record FILE  send: add the counts of what was sent to this record file (monitoring)
 monitor: compares the record with what Snap / Braze report for the day (default: yesterday,
 UTC); prints one line per check (--json: the report); exit 1 on a discrepancy, 3 when a check
@@ -31,9 +36,12 @@ could not run. See README "Monitoring".
 // crossing into wasm, small enough to keep memory flat.
 const CHUNK_LINES = 500
 const CHUNK_BYTES = 1 << 20
+const READ_BYTES = 1 << 20
 const PROGRESS_AFTER_MS = 2000
 // Far above the core's 512 KB event limit: only bounds what one line can make us hold.
 const LONG_LINE = 8 << 20
+// Beyond this many threads (each a wasm instance) there is only memory to lose.
+const MAX_WORKERS = 64
 
 function fail(message, code = 2) {
   process.stderr.write(`edge-actions: ${message}\n`)
@@ -47,6 +55,13 @@ function readJson(path, what) {
     fail(`cannot read ${what} file ${path}: ${e.message}`)
   }
 }
+
+// How errors are shown, for an error here or one a worker sent (a plain object, see
+// pkg/cli-worker.js): a bad configuration as `code (field): message`, a failed run as
+// `code: message`, anything else by its message or stack.
+const isEdge = (e) => e instanceof EdgeActionsError || e?.name === 'EdgeActionsError'
+const configError = (e) => (isEdge(e) ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
+const runError = (e) => (isEdge(e) ? `${e.code}: ${e.message}` : String(e?.stack ?? e))
 
 function positive(values, flag) {
   if (values[flag] === undefined) return undefined
@@ -71,6 +86,7 @@ async function main() {
         rate: { type: 'string' },
         burst: { type: 'string' },
         record: { type: 'string' },
+        workers: { type: 'string' },
         config: { type: 'string' },
         day: { type: 'string' },
         webhook: { type: 'string' },
@@ -93,18 +109,31 @@ async function main() {
   if (rest.length) fail(`unexpected arguments: ${rest.join(' ')}`)
   if (!values.destination) fail('--destination is required')
   if (!values.settings) fail('--settings is required')
+  let workers = 1
+  if (values.workers !== undefined) {
+    if (command !== 'plan') fail('--workers applies to plan only')
+    workers = Number(values.workers)
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) fail(`--workers must be an integer from 1 to ${MAX_WORKERS}`)
+  } else if (command === 'plan') workers = Math.min(availableParallelism(), MAX_WORKERS)
 
+  const options = {
+    destination: values.destination,
+    settings: readJson(values.settings, 'settings'),
+    subscriptions: values.subscriptions ? readJson(values.subscriptions, 'subscriptions') : undefined,
+    baseUrl: values['base-url'],
+    rateLimit: { requestsPerSecond: positive(values, 'rate'), burst: positive(values, 'burst') }
+  }
+  // The options are checked once, before any input is read: here, or with --workers N by the
+  // first worker to build its destination (this thread then needs no wasm instance of its own).
+  const inThread = !(command === 'plan' && workers > 1)
+  const { createDestination, monitor: monitorCore } = inThread ? await import('./node.js') : {}
   let dest
-  try {
-    dest = createDestination({
-      destination: values.destination,
-      settings: readJson(values.settings, 'settings'),
-      subscriptions: values.subscriptions ? readJson(values.subscriptions, 'subscriptions') : undefined,
-      baseUrl: values['base-url'],
-      rateLimit: { requestsPerSecond: positive(values, 'rate'), burst: positive(values, 'burst') }
-    })
-  } catch (e) {
-    fail(e instanceof EdgeActionsError ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
+  if (inThread) {
+    try {
+      dest = createDestination(options)
+    } catch (e) {
+      fail(configError(e))
+    }
   }
   const sendOptions = {}
   for (const [flag, key] of [['concurrency', 'concurrency'], ['max-attempts', 'maxAttempts'], ['timeout-ms', 'timeoutMs']]) {
@@ -133,9 +162,16 @@ async function main() {
   const recording = command === 'send' && values.record !== undefined
   let record = null
   let nextLine = 1
-  const run = async (text, lines) => {
+  const tally = (counts) => {
+    for (const k of Object.keys(total)) total[k] += counts[k] ?? 0
+    showProgress()
+  }
+  const pool = inThread ? null : await planPool(workers, options, write, tally)
+  const run = async (bytes, lines) => {
     const firstLine = nextLine
     nextLine += lines
+    if (pool) return pool.plan(bytes, firstLine)
+    const text = bytes.toString()
     let output, counts
     if (command === 'plan') ({ output, counts } = dest.planNdjson(text, { firstLine }))
     else if (recording) {
@@ -143,55 +179,88 @@ async function main() {
       ;({ output, counts, record: part } = await dest.sendNdjsonWithRecord(text, sendOptions, { firstLine }))
       record = monitorCore.mergeRecords([record, part])
     } else ({ output, counts } = await dest.sendNdjson(text, sendOptions, { firstLine }))
-    for (const k of Object.keys(total)) total[k] += counts[k] ?? 0
     await write(output)
-    showProgress()
+    tally(counts)
   }
 
-  const input = file ? createReadStream(file, { encoding: 'utf8' }) : process.stdin.setEncoding('utf8')
+  // The input stays bytes until it is planned (by a worker, or in run() with --workers 1):
+  // lines are cut at '\n' bytes, which UTF-8 never uses inside a character, and chunks are cut
+  // at CHUNK_LINES lines or CHUNK_BYTES, whichever comes first, so they do not depend on how
+  // the input happens to be read (file or pipe).
+  const input = file ? createReadStream(file, { highWaterMark: READ_BYTES }) : process.stdin
   input.on('error', (e) => fail(`cannot read ${file}: ${e.message}`))
   // `for await` reads only when the loop asks, so a slow stdout pauses the input.
-  let pending = ''
-  let chunk = ''
-  let chunkLines = 0
+  let parts = [] // the chunk's complete lines (buffers into what was read)
+  let size = 0
+  let lines = 0
+  let tail = [] // the line not yet complete
+  let tailBytes = 0
+  const chunk = () => {
+    const bytes = Buffer.allocUnsafeSlow(size)
+    let at = 0
+    for (const p of parts) {
+      bytes.set(p, at)
+      at += p.length
+    }
+    parts = []
+    size = 0
+    return bytes
+  }
+  const add = (part) => {
+    parts.push(part)
+    size += part.length
+  }
+  const completeTail = () => {
+    for (const p of tail) add(p)
+    tail = []
+    tailBytes = 0
+  }
   // A line longer than LONG_LINE is not held in memory: it is skipped to its end and the core
   // gets a marker (see pkg/core.js) so it still has its INVALID_EVENT line, in order.
   let skipping = false
   const skipped = () => {
-    const message = `line ${nextLine + chunkLines}: The event is longer than ${LONG_LINE} characters`
-    chunk += '!' + JSON.stringify({ message, messageId: null }) + '\n'
-    chunkLines++
+    const message = `line ${nextLine + lines}: The event is longer than ${LONG_LINE} bytes`
+    add(Buffer.from('!' + JSON.stringify({ message, messageId: null }) + '\n'))
+    lines++
     skipping = false
   }
-  for await (let data of input) {
+  for await (const data of input) {
+    let start = 0
     if (skipping) {
-      const nl = data.indexOf('\n')
+      const nl = data.indexOf(10)
       if (nl < 0) continue
-      data = data.slice(nl + 1)
+      start = nl + 1
       skipped()
     }
-    pending += data
-    const cut = pending.lastIndexOf('\n')
-    if (cut < 0) {
-      if (pending.length > LONG_LINE) {
-        pending = ''
+    let last = -1
+    for (let nl = data.indexOf(10, start); nl >= 0; nl = data.indexOf(10, nl + 1)) {
+      if (tailBytes) completeTail()
+      last = nl
+      if (++lines >= CHUNK_LINES || size + nl + 1 - start >= CHUNK_BYTES) {
+        add(data.subarray(start, nl + 1))
+        start = nl + 1
+        const n = lines
+        lines = 0
+        await run(chunk(), n)
+      }
+    }
+    if (last >= start) add(data.subarray(start, (start = last + 1)))
+    if (start < data.length) {
+      tail.push(data.subarray(start))
+      tailBytes += data.length - start
+      if (tailBytes > LONG_LINE) {
+        tail = []
+        tailBytes = 0
         skipping = true
       }
-      continue
-    }
-    const complete = pending.slice(0, cut + 1)
-    pending = pending.slice(cut + 1)
-    for (let i = complete.indexOf('\n'); i >= 0; i = complete.indexOf('\n', i + 1)) chunkLines++
-    chunk += complete
-    if (chunkLines >= CHUNK_LINES || chunk.length >= CHUNK_BYTES) {
-      await run(chunk, chunkLines)
-      chunk = ''
-      chunkLines = 0
     }
   }
   if (skipping) skipped()
-  chunk += pending
-  if (chunk.trim()) await run(chunk, chunkLines + 1)
+  completeTail()
+  // The last line needs no newline; a chunk of blank lines alone is not worth a call.
+  const last = chunk()
+  if (last.toString().trim()) await run(last, lines + 1)
+  await pool?.close()
 
   if (recording) {
     try {
@@ -207,6 +276,86 @@ async function main() {
     process.stderr.write(`edge-actions: ${total.events} events read; ${done}, ${total.rejected} rejected, ${total.skipped} skipped${tail}\n`)
   }
   if (command === 'send' && total.failed + total.rejected > 0) process.exitCode = 1
+}
+
+// `plan --workers N`: chunks are planned on N worker threads (pkg/cli-worker.js, one wasm
+// instance each) and written in input order by sequence number. At most two chunks per worker
+// are in flight (queued, being planned, or planned and waiting for their turn to be written;
+// a chunk counts until its output is written), so memory stays bounded and a slow stdout
+// pauses the input as it does in one thread. Resolves once the first worker has built its
+// destination (a bad configuration fails the run there); `plan(bytes, firstLine)` resolves
+// once the chunk is handed to a worker, `close()` once every chunk is written and the workers
+// are gone.
+async function planPool(n, options, write, tally) {
+  const limit = 2 * n
+  const results = new Map()
+  let sent = 0
+  let written = 0
+  let wake = null
+  let closing = false
+  let pumping = false
+  const wakeUp = () => {
+    const w = wake
+    wake = null
+    w?.()
+  }
+  const waitForSlot = () => new Promise((r) => (wake = r))
+  const pump = async () => {
+    if (pumping) return
+    pumping = true
+    while (results.has(written)) {
+      const r = results.get(written)
+      results.delete(written)
+      // The same message, and the same point in the output, as a failure in one thread.
+      if (r.error) fail(runError(r.error), 1)
+      await write(r.output)
+      tally(r.counts)
+      written++
+      wakeUp()
+    }
+    pumping = false
+  }
+  const module = new WebAssembly.Module(readFileSync(new URL('./wasm/edge_actions_bg.wasm', import.meta.url)))
+  let ready
+  const started = new Promise((r) => (ready = r))
+  // Threads start as the input needs them (each costs a Node start and a destination): a
+  // small input gets one, the first, which also checks the options.
+  const threads = []
+  const spawn = () => {
+    const w = new Worker(new URL('./cli-worker.js', import.meta.url), { workerData: { options, module } })
+    w.queued = 0
+    w.on('message', (m) => {
+      if (m.ready) return ready()
+      // Every worker gets the same options: the first to find them bad ends the run, once.
+      if (m.seq < 0) fail(configError(m.error))
+      w.queued--
+      results.set(m.seq, m)
+      pump().catch((e) => fail(runError(e), 1))
+    })
+    w.on('error', (e) => fail(`worker thread failed: ${runError(e)}`, 1))
+    w.on('exit', (code) => {
+      if (!closing) fail(`worker thread exited early (code ${code})`, 1)
+    })
+    threads.push(w)
+    return w
+  }
+  spawn()
+  await started
+  return {
+    async plan(bytes, firstLine) {
+      while (sent - written >= limit) await waitForSlot()
+      let w = threads.reduce((a, b) => (b.queued < a.queued ? b : a))
+      if (w.queued > 0 && threads.length < n) w = spawn()
+      w.queued++
+      // The chunk's own buffer (see chunk()) is handed over, not copied.
+      w.postMessage({ seq: sent++, bytes, firstLine }, [bytes.buffer])
+    },
+    async close() {
+      while (written < sent) await waitForSlot()
+      closing = true
+      await Promise.all(threads.map((w) => w.terminate()))
+    }
+  }
 }
 
 // Credentials come from the configuration file or from environment variables it names (never
@@ -241,11 +390,12 @@ async function monitorCommand(values, rest) {
     braze: { apiKey: fromConfig(config.braze ?? {}, 'apiKey', 'BRAZE_API_KEY') }
   }
   const webhook = values.webhook ?? fromConfig(config, 'webhook')
+  const { monitor: monitorCore } = await import('./node.js')
   let report
   try {
     report = await runMonitor({ core: monitorCore, config, store: new FileRecordStore(monitorCore, recordPath), day, credentials, webhook })
   } catch (e) {
-    fail(e instanceof EdgeActionsError ? `${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}` : e.message)
+    fail(configError(e))
   }
   if (values.json) process.stdout.write(JSON.stringify(report) + '\n')
   else for (const f of report.findings) process.stdout.write(f.line + '\n')
@@ -256,4 +406,4 @@ async function monitorCommand(values, rest) {
   process.exitCode = report.alerts > 0 ? 1 : report.errors > 0 ? 3 : 0
 }
 
-main().catch((e) => fail(e instanceof EdgeActionsError ? `${e.code}: ${e.message}` : String(e?.stack ?? e), 1))
+main().catch((e) => fail(runError(e), 1))

@@ -11,6 +11,7 @@ import { PKG_CLI, pkgAvailable, PKG_MISSING_REASON } from '../support/load-pkg.m
 import { runCli } from '../support/cli.mjs'
 import { snapDefaultMapping } from '../support/segment-reference.mjs'
 import { SETTINGS, TOKEN, DESTINATION, ORDER_COMPLETED, webEvent, appEvent, appSubscription } from '../support/fixtures.mjs'
+import { generateEvents } from '../differential/generate.mjs'
 
 const skip = !pkgAvailable() ? PKG_MISSING_REASON : !existsSync(PKG_CLI) ? `CLI not built: ${PKG_CLI} missing` : false
 
@@ -127,5 +128,97 @@ describe('cli', { skip }, () => {
     assert.equal(res.lines.length, 1, res.stdout)
     assert.equal(res.lines[0].delivered, false)
     assert.equal(res.lines[0].status, 400)
+  })
+
+  // --workers N plans chunks (500 lines) on N threads: the output must be the one thread's,
+  // byte for byte and in input order, whatever is in the input.
+  describe('plan --workers', () => {
+    // Generated events (varied, some rejected by the core) with, at known line numbers:
+    // malformed JSON, blank and whitespace-only lines, a long valid event, one over the core's
+    // 512 KB limit, non-ASCII text; 1,900 lines (4 chunks), the last without a newline.
+    const N_LINES = 1900
+    const bad = new Map() // line number -> what its error message must say
+    const built = (() => {
+      const events = generateEvents(1700, 11)
+      const out = []
+      let e = 0
+      for (let line = 1; line <= N_LINES; line++) {
+        if (line % 97 === 0) {
+          out.push(`{"type":"track","event":"Order Completed","messageId":"broken-${line}"`)
+          bad.set(line, `line ${line} is not valid JSON`)
+        } else if (line % 41 === 0) out.push('')
+        else if (line % 89 === 0) out.push(' \t ')
+        else if (line === 777) out.push(JSON.stringify(webEvent('Order Completed', 'long-ok', { properties: { email: 'l@example.com', revenue: 1, currency: 'USD', note: 'é✓'.repeat(60000) } })))
+        else if (line === 1234) {
+          out.push(JSON.stringify(webEvent('Order Completed', 'too-big', { properties: { note: 'x'.repeat(600000) } })))
+          bad.set(line, 'line 1234: The event is')
+        } else {
+          // A messageId of its own (m-<line>) shows where each output line came from.
+          const ev = { ...events[e++ % events.length], messageId: `m-${line}` }
+          out.push(JSON.stringify(ev).replace('"type"', line % 5 ? '"type"' : '"note":"ünïcødé 🚀","type"'))
+        }
+      }
+      return out.join('\n')
+    })()
+    const run = (workers, args, opts) => runCli(['plan', `--workers=${workers}`, '--destination', DESTINATION, ...args], opts)
+
+    for (const [name, settings] of [['default settings', SETTINGS], ['batch_size 3 (batches depend on the chunks)', { ...SETTINGS, batch_size: 3 }]]) {
+      test(`--workers 1 and --workers 3 give the same bytes, counts and line numbers (${name})`, async () => {
+        const s = file('workers-s.json', JSON.stringify(settings))
+        const ev = file('workers.ndjson', built)
+        const one = await run(1, ['--settings', s, ev])
+        const three = await run(3, ['--settings', s, ev])
+        assert.equal(one.code, 0, one.stderr)
+        assert.equal(three.code, 0, three.stderr)
+        assert.deepEqual(one.bad, [])
+        assert.ok(one.stdout === three.stdout, 'stdout differs between --workers 1 and --workers 3')
+        assert.equal(three.stderr, one.stderr)
+        const events = built.split('\n').filter((l) => l.trim()).length
+        assert.match(one.stderr, new RegExp(`^edge-actions: ${events} events read; \\d+ planned, \\d+ rejected, \\d+ skipped\\n$`))
+
+        // Every bad line has its error, with its own line number, in input order.
+        const errors = one.lines.filter((l) => l.error?.code === 'INVALID_EVENT' && /^line \d+/.test(l.error.message)).map((l) => l.error.message)
+        const expected = [...bad.values()]
+        assert.equal(errors.length, expected.length, errors.join('\n'))
+        errors.forEach((m, i) => assert.ok(m.startsWith(expected[i]), `${m} should start with ${expected[i]}`))
+        assert.ok(one.lines.some((l) => l.messageId === 'long-ok' && !l.error), 'the long valid event is planned')
+        // Output follows the input: the messageIds appear in the order of their lines.
+        const from = one.lines.map((l) => /^m-(\d+)$/.exec(l.messageId ?? '')?.[1]).filter(Boolean).map(Number)
+        assert.deepEqual(from, [...from].sort((a, b) => a - b))
+        assert.ok(new Set(from).size > 1500, `${new Set(from).size} events' lines in the output`)
+
+        // From a pipe (reads of other sizes) the chunks, and so the output, are the same.
+        const piped = await run(3, ['--settings', s], { stdin: built })
+        assert.ok(piped.stdout === one.stdout, 'stdin output differs from the file output')
+      })
+    }
+
+    test('bad --workers values and bad settings are reported once, before any work', async () => {
+      const s = file('s.json', JSON.stringify(SETTINGS))
+      for (const v of ['0', '-1', '1.5', 'two', '65']) {
+        const res = await run(v, ['--settings', s], { stdin: NDJSON })
+        assert.equal(res.code, 2, `--workers ${v}: ${res.stderr}`)
+        assert.equal(res.stdout, '')
+        assert.equal(res.stderr, 'edge-actions: --workers must be an integer from 1 to 64\n')
+      }
+      const sent = await runCli(['send', '--workers', '2', '--destination', DESTINATION, '--settings', s, '--base-url', mock.url], { stdin: NDJSON })
+      assert.equal(sent.code, 2)
+      assert.equal(sent.stderr, 'edge-actions: --workers applies to plan only\n')
+      assert.equal(mock.requests.length, 0)
+      const badSettings = file('bad-s.json', JSON.stringify({ ...SETTINGS, pixel_id: 5 }))
+      const res = await run(3, ['--settings', badSettings], { stdin: NDJSON })
+      assert.equal(res.code, 2)
+      assert.equal(res.stdout, '')
+      assert.equal(res.stderr, 'edge-actions: INVALID_CONFIG (settings.pixel_id): `pixel_id` must be a string\n')
+    })
+
+    test('the default (the machine\'s cores) gives the one-thread output too', async () => {
+      const s = file('s.json', JSON.stringify(SETTINGS))
+      const one = await run(1, ['--settings', s], { stdin: NDJSON })
+      const dflt = await runCli(['plan', '--destination', DESTINATION, '--settings', s], { stdin: NDJSON })
+      assertPlanOutput(dflt)
+      assert.equal(dflt.stdout, one.stdout)
+      assert.equal(dflt.stderr, one.stderr)
+    })
   })
 })
