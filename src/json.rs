@@ -49,6 +49,7 @@ pub fn same_key(a: &str, b: &str) -> bool {
 
 /// A key's text without `Cow`'s deref, which is a call per key in the size-optimized build.
 #[inline(always)]
+#[allow(clippy::ptr_arg)] // the `Cow` itself is matched, to skip its deref
 fn key_str<'k>(k: &'k Cow<str>) -> &'k str {
     match k {
         Cow::Borrowed(s) => s,
@@ -449,30 +450,27 @@ impl<'a> Reader<'a> {
         }
         if self.b.get(self.i) == Some(&b'.') {
             self.i += 1;
-            let from = self.i;
-            while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
-                self.i += 1;
-            }
-            if self.i == from {
-                return None;
-            }
+            self.digits()?;
         }
         if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
             self.i += 1;
             if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
                 self.i += 1;
             }
-            let from = self.i;
-            while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
-                self.i += 1;
-            }
-            if self.i == from {
-                return None;
-            }
+            self.digits()?;
         }
         // Fractions, exponents and long integers: serde_json's own number parser, so the
         // value (and out-of-range errors, through the fallback) are exactly its.
         serde_json::from_str::<f64>(&self.s[start..self.i]).ok().map(J::Num)
+    }
+
+    /// A run of one or more digits (a fraction's or an exponent's).
+    fn digits(&mut self) -> Option<()> {
+        let from = self.i;
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        (self.i > from).then_some(())
     }
 
     /// At an opening quote: the string, borrowed when it has no escapes.
