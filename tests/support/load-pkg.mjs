@@ -13,7 +13,7 @@ export const PKG_MISSING_REASON = `package not built: ${path.relative(process.cw
 // A missing build fails the suite (a skipped check would hide it); callers keep their
 // `skip` expressions, which are then always false.
 export function pkgAvailable() {
-  if (!existsSync(PKG_NODE) || !existsSync(path.join(path.dirname(PKG_NODE), 'wasm', 'edge_actions_bg.wasm'))) {
+  if (!existsSync(PKG_NODE) || !existsSync(path.join(path.dirname(PKG_NODE), 'wasm-node', 'edge_actions_bg.wasm'))) {
     throw new Error(PKG_MISSING_REASON)
   }
   return true
