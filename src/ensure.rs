@@ -126,7 +126,7 @@ fn bad_page(page: usize, problem: &str) -> Failure {
 
 /// The id of `e.name` in the listing, page by page, on the origin of its first page (`None`:
 /// on no page).
-async fn find<T: Transport>(t: &T, e: &Ensure, first: String, headers: &Map<String, Value>, p: &Policy, auth: Option<&OAuth>) -> Result<Option<String>, Failure> {
+async fn look_up<T: Transport>(t: &T, e: &Ensure, first: String, headers: &Map<String, Value>, p: &Policy, auth: Option<&OAuth>) -> Result<Option<String>, Failure> {
     let origin = location_origin(&first).unwrap_or_default();
     let mut url = first;
     for page in 1..=MAX_PAGES {
@@ -163,7 +163,7 @@ pub async fn resolve<T: Transport>(
     }
     let mut headers = request.headers.clone();
     headers.insert("content-type".into(), Value::String("application/json".into()));
-    let id = match find(t, e, origin_of(&(e.api.list)(settings)), &headers, p, auth).await? {
+    let id = match look_up(t, e, origin_of(&(e.api.list)(settings)), &headers, p, auth).await? {
         Some(id) => id,
         None => {
             let create = HttpRequest { method: "POST", url: origin_of(&(e.api.create)(settings)), headers, body: crate::engine::split_body(e.create.clone()) };
