@@ -604,6 +604,235 @@ fn a_lookalike_is_created_only_when_none_of_that_name_exists() {
     assert_eq!(calls_of(&t), vec![LIST, CREATE, LIST]);
 }
 
+// ---- The segment listing, page by page ---------------------------------------------------
+//
+// Snap lists at most 1,000 segments a call and links the next page as an absolute URL in
+// `paging.next_link`. Segment never looks a segment up by name (its audience setup creates
+// one), so these have no Segment counterpart: reading every page is ours.
+
+const SEGMENTS_URL: &str = "https://adsapi.snapchat.com/v1/adaccounts/acc-1/segments";
+
+/// Page `k` of a scripted listing: the first is the URL we build, the others Snap's cursors.
+fn page_url(k: usize) -> String {
+    if k == 1 { format!("{SEGMENTS_URL}?limit=1000") } else { format!("{SEGMENTS_URL}?cursor=c{k}&limit=1000") }
+}
+
+fn page_of(url: &str) -> Option<usize> {
+    (1..=1000).find(|&k| page_url(k) == url)
+}
+
+/// Page `k` of `last`: segments with names close to `high_ltv` but not it, and `high_ltv`
+/// itself (id `seg-{k}`) when `k == found_on`; a `next_link` unless it is the last page.
+fn listing(k: usize, last: usize, found_on: usize) -> String {
+    let mut segments: Vec<Value> = ["high_ltv_old", "High_LTV", "high_ltv "]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| json!({"sub_request_status": "SUCCESS", "segment": {"id": format!("other-{k}-{i}"), "name": n, "source_type": "FIRST_PARTY"}}))
+        .collect();
+    if k == found_on {
+        segments.insert(1, json!({"sub_request_status": "SUCCESS", "segment": {"id": format!("seg-{k}"), "name": "high_ltv", "source_type": "FIRST_PARTY"}}));
+    }
+    let paging = if k < last { json!({"next_link": page_url(k + 1)}) } else { json!({}) };
+    json!({"request_status": "SUCCESS", "request_id": format!("r{k}"), "paging": paging, "segments": segments}).to_string()
+}
+
+const CREATED: &str = r#"{"request_status":"SUCCESS","segments":[{"sub_request_status":"SUCCESS","segment":{"id":"seg-new","name":"high_ltv"}}]}"#;
+
+/// Snap with a listing of `last` pages holding `high_ltv` on page `found_on` (0: on none).
+fn paged(last: usize, found_on: usize) -> impl Fn(&HttpRequest, usize) -> (u16, String) {
+    move |r: &HttpRequest, _| match (r.method, page_of(&r.url)) {
+        ("GET", Some(k)) if k <= last => (200, listing(k, last, found_on)),
+        ("POST", _) if r.url == SEGMENTS_URL => (200, CREATED.into()),
+        ("POST" | "DELETE", _) if r.url.ends_with("/users") => (200, r#"{"request_status":"SUCCESS"}"#.into()),
+        _ => (404, "{}".into()),
+    }
+}
+
+/// A request as the transport got it, every field.
+fn sent(r: &HttpRequest) -> Value {
+    json!({"method": r.method, "url": r.url, "headers": r.headers, "body": r.body})
+}
+
+/// A listing page's request: the token and content type as on every Snap call, no body.
+fn page_request(k: usize) -> Value {
+    json!({"method": "GET", "url": page_url(k), "headers": {"authorization": format!("Bearer {TOKEN}"), "content-type": "application/json"}, "body": ""})
+}
+
+fn users_request(method: &str, segment: &str, email: &str) -> Value {
+    json!({
+        "method": method, "url": format!("https://adsapi.snapchat.com/v1/segments/{segment}/users"),
+        "headers": {"authorization": format!("Bearer {TOKEN}"), "content-type": "application/json"},
+        "body": users("EMAIL_SHA256", &[sha256_hex(email)]).to_string()
+    })
+}
+
+fn sent_of<F: Fn(&HttpRequest, usize) -> (u16, String)>(t: &Server<F>) -> Vec<Value> {
+    t.calls.borrow().iter().map(sent).collect()
+}
+
+#[test]
+fn a_segment_on_page_3_is_found_and_not_created_again_segment_never_looks_one_up() {
+    let cfg = named_snap();
+    let t = Server { calls: RefCell::new(vec![]), answer: paged(5, 3) };
+    let out = send(&cfg, &t, json!([without_audience_id("e1", true, "a@x.io")]));
+    assert_eq!(out[0]["delivered"], true, "{out:?}");
+    assert_eq!(sent_of(&t), vec![page_request(1), page_request(2), page_request(3), users_request("POST", "seg-3", "a@x.io")], "pages 4 and 5 are not read, nothing is created");
+    // Remembered: the next call on this destination reads no page at all.
+    let out = send(&cfg, &t, json!([without_audience_id("e2", false, "b@x.io")]));
+    assert_eq!(out[0]["delivered"], true);
+    assert_eq!(sent_of(&t)[4..], [users_request("DELETE", "seg-3", "b@x.io")]);
+}
+
+#[test]
+fn a_name_on_no_page_is_created_once_after_the_last_page() {
+    let cfg = named_snap();
+    let t = Server { calls: RefCell::new(vec![]), answer: paged(3, 0) };
+    let out = send(&cfg, &t, json!([without_audience_id("e1", true, "a@x.io"), without_audience_id("e2", true, "b@x.io")]));
+    assert!(out.iter().all(|l| l["delivered"] == true), "{out:?}");
+    let calls = sent_of(&t);
+    assert_eq!(calls[..3], [page_request(1), page_request(2), page_request(3)]);
+    assert_eq!(calls[3], json!({
+        "method": "POST", "url": SEGMENTS_URL,
+        "headers": {"authorization": format!("Bearer {TOKEN}"), "content-type": "application/json"},
+        "body": json!({"segments": [{
+            "name": "high_ltv", "source_type": "FIRST_PARTY", "ad_account_id": "acc-1",
+            "description": "Audience high_ltv, kept in sync from Segment Engage", "retention_in_days": 9999
+        }]}).to_string()
+    }));
+    assert_eq!(calls[4]["url"], "https://adsapi.snapchat.com/v1/segments/seg-new/users");
+    assert_eq!(serde_json::from_str::<Value>(calls[4]["body"].as_str().unwrap()).unwrap(), users("EMAIL_SHA256", &[sha256_hex("a@x.io"), sha256_hex("b@x.io")]));
+    assert_eq!(calls.len(), 5);
+    send(&cfg, &t, json!([without_audience_id("e3", true, "c@x.io")]));
+    assert_eq!(sent_of(&t)[5..], [users_request("POST", "seg-new", "c@x.io")], "created once, then remembered");
+}
+
+/// One event through a destination whose listing answers `answer`: its result line and the
+/// requests made.
+fn lookup_with<F: Fn(&HttpRequest, usize) -> (u16, String)>(answer: F) -> (Value, Vec<Value>) {
+    let t = Server { calls: RefCell::new(vec![]), answer };
+    let out = send(&named_snap(), &t, json!([without_audience_id("e1", true, "a@x.io")]));
+    (out[0].clone(), sent_of(&t))
+}
+
+/// A failed lookup: the event's status, code, retryability and message; no secret in it.
+fn failure(line: &Value) -> (Value, Value, Value, Value) {
+    assert_eq!(line["delivered"], false);
+    assert!(!line.to_string().contains(TOKEN), "the token in {line}");
+    (line["status"].clone(), line["error"]["code"].clone(), line["error"]["retryable"].clone(), line["error"]["message"].clone())
+}
+
+#[test]
+fn a_next_link_to_another_host_is_an_error_and_that_host_gets_nothing() {
+    for (link, named) in [
+        ("https://evil.example/v1/adaccounts/acc-1/segments?cursor=c2&limit=1000", "https://evil.example"),
+        ("http://adsapi.snapchat.com/v1/adaccounts/acc-1/segments?cursor=c2&limit=1000", "http://adsapi.snapchat.com"),
+        ("https://adsapi.snapchat.com.evil.example/v1/adaccounts/acc-1/segments?cursor=c2", "https://adsapi.snapchat.com.evil.example"),
+        // A WHATWG parser (fetch) reads evil.example as the host here.
+        ("https://evil.example\\@adsapi.snapchat.com/v1/adaccounts/acc-1/segments?cursor=c2", "a URL that is not plain"),
+    ] {
+        let (line, calls) = lookup_with(move |r: &HttpRequest, _| match r.url.as_str() {
+            u if u == page_url(1) => (200, json!({"paging": {"next_link": link}, "segments": [{"segment": {"id": "x", "name": "other"}}]}).to_string()),
+            _ => (200, CREATED.into()),
+        });
+        assert_eq!(calls, vec![page_request(1)], "{link}: nothing after the first page, no creation");
+        assert_eq!(failure(&line), (json!(200), json!("HTTP_ERROR"), json!(false), json!(format!(
+            "Could not look up the segment: page 1 of the listing links its next page to {named}, not https://adsapi.snapchat.com: not followed (the request carries the access token)"
+        ))), "{link}");
+    }
+}
+
+#[test]
+fn with_a_base_url_next_links_are_followed_on_that_origin_only() {
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, _| match r.url.as_str() {
+            "http://127.0.0.1:4100/v1/adaccounts/acc-1/segments?limit=1000" => (200, r#"{"paging":{"next_link":"http://127.0.0.1:4100/v1/adaccounts/acc-1/segments?cursor=c2"},"segments":[]}"#.into()),
+            "http://127.0.0.1:4100/v1/adaccounts/acc-1/segments?cursor=c2" => (200, r#"{"paging":{"next_link":"https://adsapi.snapchat.com/v1/adaccounts/acc-1/segments?cursor=c3"},"segments":[]}"#.into()),
+            _ => (200, CREATED.into()),
+        },
+    };
+    let opts = json!({"destination": "snap-audiences", "baseUrl": "http://127.0.0.1:4100", "settings": {"ad_account_id": "acc-1", "access_token": TOKEN, "create_segments": true}});
+    let cfg = api::create(&opts.to_string()).unwrap();
+    let out = send(&cfg, &t, json!([without_audience_id("e1", true, "a@x.io")]));
+    let urls: Vec<Value> = sent_of(&t).iter().map(|r| r["url"].clone()).collect();
+    assert_eq!(urls, vec![json!("http://127.0.0.1:4100/v1/adaccounts/acc-1/segments?limit=1000"), json!("http://127.0.0.1:4100/v1/adaccounts/acc-1/segments?cursor=c2")]);
+    assert_eq!(failure(&out[0]).3, "Could not look up the segment: page 2 of the listing links its next page to https://adsapi.snapchat.com, not http://127.0.0.1:4100: not followed (the request carries the access token)");
+}
+
+#[test]
+fn the_walk_stops_after_100_pages_without_creating_anything() {
+    let (line, calls) = lookup_with(paged(1000, 0));
+    assert_eq!(calls, (1..=100).map(page_request).collect::<Vec<_>>(), "pages 1 to 100, then nothing");
+    assert_eq!(failure(&line), (json!(200), json!("HTTP_ERROR"), json!(false), json!(
+        "Could not look up the segment: page 100 of the listing still links a next page: the segment was looked for on the first 100 pages only, so it is not created"
+    )));
+    // A listing of exactly 100 pages is read to its end.
+    let (line, calls) = lookup_with(paged(100, 100));
+    assert_eq!(line["delivered"], true);
+    assert_eq!(calls.len(), 101);
+    assert_eq!(calls[100], users_request("POST", "seg-100", "a@x.io"));
+}
+
+#[test]
+fn a_page_answering_500_is_asked_again_with_the_same_request() {
+    let failed_once = std::cell::Cell::new(false);
+    let pages = paged(4, 3);
+    let (line, calls) = lookup_with(|r: &HttpRequest, n| {
+        if page_of(&r.url) == Some(2) && !failed_once.replace(true) {
+            return (500, r#"{"request_status":"ERROR"}"#.into());
+        }
+        pages(r, n)
+    });
+    assert_eq!(line["delivered"], true, "{line}");
+    assert_eq!(calls, vec![page_request(1), page_request(2), page_request(2), page_request(3), users_request("POST", "seg-3", "a@x.io")]);
+    // A page that keeps failing fails the event as any call does, and creates nothing.
+    let (line, calls) = lookup_with(|r: &HttpRequest, n| if page_of(&r.url) == Some(2) { (503, "{}".into()) } else { pages(r, n) });
+    assert_eq!(failure(&line), (json!(503), json!("HTTP_ERROR"), json!(true), json!("Could not look up the segment: HTTP 503")));
+    assert_eq!(calls, vec![page_request(1), page_request(2), page_request(2), page_request(2), page_request(2)], "Policy::default: 4 attempts");
+}
+
+#[test]
+fn a_page_answering_401_refreshes_the_token_and_is_asked_again() {
+    let mut settings = json!({"ad_account_id": "acc-1", "access_token": "old-token", "refresh_token": "refresh-SECRET", "client_id": "cid", "client_secret": "snap-client-SECRET", "create_segments": true});
+    settings["batch_size"] = json!(10);
+    let cfg = dest("snap-audiences", settings, None);
+    let pages = paged(3, 2);
+    let t = Server {
+        calls: RefCell::new(vec![]),
+        answer: |r: &HttpRequest, n| match (r.url.as_str(), bearer(r)) {
+            (TOKEN_URL, _) => (200, r#"{"access_token":"new-token"}"#.into()),
+            (u, "Bearer old-token") if page_of(u) == Some(2) => (401, "{}".into()),
+            _ => pages(r, n),
+        },
+    };
+    let out = send(&cfg, &t, json!([without_audience_id("e1", true, "a@x.io")]));
+    assert_eq!(out[0]["delivered"], true, "{out:?}");
+    let seen: Vec<(String, String)> = t.calls.borrow().iter().map(|r| (format!("{} {}", r.method, r.url), bearer(r).to_string())).collect();
+    assert_eq!(seen, vec![
+        (format!("GET {}", page_url(1)), "Bearer old-token".into()),
+        (format!("GET {}", page_url(2)), "Bearer old-token".into()),
+        (format!("POST {TOKEN_URL}"), String::new()),
+        (format!("GET {}", page_url(2)), "Bearer new-token".into()),
+        ("POST https://adsapi.snapchat.com/v1/segments/seg-2/users".into(), "Bearer new-token".into()),
+    ]);
+}
+
+#[test]
+fn a_page_that_is_not_a_listing_is_an_error_not_a_new_segment() {
+    let pages = paged(3, 0);
+    for (body, problem) in [
+        ("<html>Service Unavailable</html>", "is not JSON"),
+        ("", "is not JSON"),
+        (r#"{"request_status":"SUCCESS","paging":{}}"#, "has no `segments` array"),
+        (r#"{"request_status":"SUCCESS","segments":{"segment":{"id":"x","name":"high_ltv"}}}"#, "has no `segments` array"),
+        (r#"{"segments":[{"segment":{"name":"high_ltv"}}]}"#, "lists the segment without an id"),
+    ] {
+        let (line, calls) = lookup_with(|r: &HttpRequest, n| if page_of(&r.url) == Some(2) { (200, body.into()) } else { pages(r, n) });
+        assert_eq!(calls, vec![page_request(1), page_request(2)], "{body}: no further page, no creation");
+        assert_eq!(failure(&line), (json!(200), json!("HTTP_ERROR"), json!(false), json!(format!("Could not look up the segment: page 2 of the listing {problem}"))), "{body}");
+    }
+}
+
 // ---- Properties ---------------------------------------------------------------------------
 
 mod properties {

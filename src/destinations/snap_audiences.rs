@@ -73,13 +73,20 @@ const LOOKALIKE_MAPPING: &str = r#"{
 /// Segment's retention for the segments it creates (9999 = lifetime).
 const FIRST_PARTY_RETENTION_DAYS: i64 = 9999;
 
-/// Snap's segments of an ad account, found by name and created (see `ensure`).
+/// Snap's segments of an ad account, found by name and created (see `ensure`). The listing
+/// comes in pages of at most 1,000 (Snap's largest `limit`); a page with more after it links
+/// the next one as an absolute URL in `paging.next_link`.
 static SEGMENTS: ensure::Api = ensure::Api {
     list: |s| format!("/v1/adaccounts/{}/segments?limit=1000", encode_query(s.get("ad_account_id").and_then(Value::as_str).unwrap_or(""))),
     create: |s| format!("/v1/adaccounts/{}/segments", encode_query(s.get("ad_account_id").and_then(Value::as_str).unwrap_or(""))),
     find: |answer, name| {
-        answer["segments"].as_array()?.iter().map(|s| &s["segment"]).find(|s| s["name"] == name).and_then(|s| s["id"].as_str()).map(str::to_string)
+        let segments = answer["segments"].as_array().ok_or("has no `segments` array")?;
+        match segments.iter().map(|s| &s["segment"]).find(|s| s["name"] == name) {
+            Some(s) => s["id"].as_str().map(|id| Some(id.to_string())).ok_or("lists the segment without an id"),
+            None => Ok(None),
+        }
     },
+    next: |answer| answer["paging"]["next_link"].as_str().filter(|l| !l.is_empty()).map(str::to_string),
     created: |answer| answer["segments"][0]["segment"]["id"].as_str().map(str::to_string),
 };
 
