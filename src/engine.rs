@@ -65,15 +65,18 @@ pub enum Input<'a> {
 impl Config {
     /// Every (event, subscription) outcome, in input order. Each event is parsed, prepared
     /// and dropped before the next one is read, so the working set stays one event.
+    /// PII digests are remembered for the call (`pii::with_digest_memo`).
     pub fn prepare(&self, pieces: &[input::Piece]) -> Vec<Prepared> {
-        let mut out = Vec::with_capacity(pieces.len());
-        for piece in pieces {
-            match input::parse_event(piece.text, piece.line) {
-                Input::Event(raw) => self.prepare_one(&raw, &mut out),
-                Input::Rejected { message_id, error } => out.push(Prepared::Error { message_id, subscription: None, error }),
+        crate::pii::with_digest_memo(|| {
+            let mut out = Vec::with_capacity(pieces.len());
+            for piece in pieces {
+                match input::parse_event(piece.text, piece.line) {
+                    Input::Event(raw) => self.prepare_one(&raw, &mut out),
+                    Input::Rejected { message_id, error } => out.push(Prepared::Error { message_id, subscription: None, error }),
+                }
             }
-        }
-        out
+            out
+        })
     }
 
     fn prepare_one(&self, raw: &J, out: &mut Vec<Prepared>) {
