@@ -67,16 +67,22 @@ impl Config {
     /// and dropped before the next one is read, so the working set stays one event.
     /// PII digests are remembered for the call (`pii::with_digest_memo`).
     pub fn prepare(&self, pieces: &[input::Piece]) -> Vec<Prepared> {
+        let mut out = Vec::with_capacity(pieces.len());
         crate::pii::with_digest_memo(|| {
-            let mut out = Vec::with_capacity(pieces.len());
             for piece in pieces {
-                match input::parse_event(piece.text, piece.line) {
-                    Input::Event(raw) => self.prepare_one(&raw, &mut out),
-                    Input::Rejected { message_id, error } => out.push(Prepared::Error { message_id, subscription: None, error }),
-                }
+                self.prepare_input(input::parse_event(piece.text, piece.line), &mut out);
             }
-            out
-        })
+        });
+        out
+    }
+
+    /// One input's outcomes appended to `out` (`prepare` for inputs parsed as they are read,
+    /// as `input::each_array_event` gives them; callers run it inside `pii::with_digest_memo`).
+    pub fn prepare_input(&self, input: Input, out: &mut Vec<Prepared>) {
+        match input {
+            Input::Event(raw) => self.prepare_one(&raw, out),
+            Input::Rejected { message_id, error } => out.push(Prepared::Error { message_id, subscription: None, error }),
+        }
     }
 
     fn prepare_one(&self, raw: &J, out: &mut Vec<Prepared>) {
@@ -156,7 +162,11 @@ impl Config {
     /// Requests for the prepared entries: batched by target (`plan_batched`), or built by the
     /// destination's `split`.
     pub fn plan(&self, pieces: &[input::Piece]) -> Plan {
-        let prepared = self.prepare(pieces);
+        self.plan_prepared(self.prepare(pieces))
+    }
+
+    /// `plan` of entries prepared already.
+    pub fn plan_prepared(&self, prepared: Vec<Prepared>) -> Plan {
         match self.definition.split {
             Some(split) => self.plan_split(prepared, split),
             None => self.plan_batched(prepared),
