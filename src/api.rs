@@ -83,8 +83,10 @@ pub fn create(options_json: &str) -> Result<Config, EventError> {
 /// Plan lines for a JSON array of events (each element parsed on its own), as the text of a
 /// JSON array: what the bindings hand to JS.
 pub fn plan_json(cfg: &Config, events_json: &str) -> Result<String, EventError> {
-    let evs = input::events_from_array(events_json)?;
-    let plan = cfg.plan(&evs);
+    // Split and parsed in one pass (`input::each_array_event`), each event prepared as it is read.
+    let mut prepared = Vec::new();
+    crate::pii::with_digest_memo(|| input::each_array_event(events_json, |ev| cfg.prepare_input(ev, &mut prepared)))?;
+    let plan = cfg.plan_prepared(prepared);
     let mut out = String::with_capacity(events_json.len() + 64);
     out.push('[');
     engine::write_plan_lines(cfg, &plan, &mut out, ',');

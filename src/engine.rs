@@ -65,15 +65,24 @@ pub enum Input<'a> {
 impl Config {
     /// Every (event, subscription) outcome, in input order. Each event is parsed, prepared
     /// and dropped before the next one is read, so the working set stays one event.
+    /// PII digests are remembered for the call (`pii::with_digest_memo`).
     pub fn prepare(&self, pieces: &[input::Piece]) -> Vec<Prepared> {
         let mut out = Vec::with_capacity(pieces.len());
-        for piece in pieces {
-            match input::parse_event(piece.text, piece.line) {
-                Input::Event(raw) => self.prepare_one(&raw, &mut out),
-                Input::Rejected { message_id, error } => out.push(Prepared::Error { message_id, subscription: None, error }),
+        crate::pii::with_digest_memo(|| {
+            for piece in pieces {
+                self.prepare_input(input::parse_event(piece.text, piece.line), &mut out);
             }
-        }
+        });
         out
+    }
+
+    /// One input's outcomes appended to `out` (`prepare` for inputs parsed as they are read,
+    /// as `input::each_array_event` gives them; callers run it inside `pii::with_digest_memo`).
+    pub fn prepare_input(&self, input: Input, out: &mut Vec<Prepared>) {
+        match input {
+            Input::Event(raw) => self.prepare_one(&raw, out),
+            Input::Rejected { message_id, error } => out.push(Prepared::Error { message_id, subscription: None, error }),
+        }
     }
 
     fn prepare_one(&self, raw: &J, out: &mut Vec<Prepared>) {
@@ -149,11 +158,47 @@ impl Config {
     fn request_with(&self, method: &'static str, target: &str, body: String, headers: Map<String, Value>, redact: bool) -> HttpRequest {
         HttpRequest { method, url: (self.definition.url)(&self.origin, target, &self.settings, redact), headers, body }
     }
+}
 
+/// The destination's URL of each target, made once per plan: a plan's requests go to a few
+/// targets (one request per event with the default batch size of 1).
+struct Urls<'c> {
+    cfg: &'c Config,
+    redact: bool,
+    made: Vec<(String, String)>,
+}
+
+impl<'c> Urls<'c> {
+    fn new(cfg: &'c Config, redact: bool) -> Self {
+        Urls { cfg, redact, made: Vec::new() }
+    }
+
+    fn of(&mut self, target: &str) -> &str {
+        let at = match self.made.iter().position(|(t, _)| t == target) {
+            Some(at) => at,
+            None => {
+                let url = (self.cfg.definition.url)(&self.cfg.origin, target, &self.cfg.settings, self.redact);
+                // Bounded: past a few targets, the newest one takes the last place.
+                if self.made.len() >= 16 {
+                    self.made.pop();
+                }
+                self.made.push((target.to_string(), url));
+                self.made.len() - 1
+            }
+        };
+        &self.made[at].1
+    }
+}
+
+impl Config {
     /// Requests for the prepared entries: batched by target (`plan_batched`), or built by the
     /// destination's `split`.
     pub fn plan(&self, pieces: &[input::Piece]) -> Plan {
-        let prepared = self.prepare(pieces);
+        self.plan_prepared(self.prepare(pieces))
+    }
+
+    /// `plan` of entries prepared already.
+    pub fn plan_prepared(&self, prepared: Vec<Prepared>) -> Plan {
         match self.definition.split {
             Some(split) => self.plan_split(prepared, split),
             None => self.plan_batched(prepared),
@@ -204,6 +249,7 @@ impl Config {
         }
         groups.extend(open);
         let headers = self.headers(false);
+        let mut urls = Urls::new(self, false);
         let batches: Vec<Batch> = groups
             .into_iter()
             .map(|(target, entries, _)| {
@@ -218,7 +264,8 @@ impl Config {
                 let body = (def.envelope)(&items);
                 let phase = (def.phase)(&target);
                 let method = (def.method)(&target);
-                Batch { request: self.request_with(method, &target, body, headers.clone(), false), target, entries, parts, phase, ensure: None }
+                let request = HttpRequest { method, url: urls.of(&target).to_string(), headers: headers.clone(), body };
+                Batch { request, target, entries, parts, phase, ensure: None }
             })
             .collect();
         // The items' texts now live in their requests.
@@ -292,6 +339,7 @@ pub fn write_plan_lines(cfg: &Config, plan: &Plan, out: &mut String, sep: char) 
     // The redacted headers are the same on every line.
     let mut headers = String::new();
     input::write_js_json(&Value::Object(cfg.headers(true)), &mut headers);
+    let mut urls = Urls::new(cfg, true);
     let quote = |s: &str, out: &mut String| crate::js::quote_json_string(s, out);
     let id = |m: &Option<String>, out: &mut String| match m {
         Some(s) => quote(s, out),
@@ -351,14 +399,14 @@ pub fn write_plan_lines(cfg: &Config, plan: &Plan, out: &mut String, sep: char) 
                     // One request: `request`, as always; several (audiences): `requests`.
                     if let [b] = led {
                         out.push_str(",\"request\":");
-                        write_shown_request(cfg, &batches[*b], &headers, out);
+                        write_shown_request(cfg, &batches[*b], &headers, &mut urls, out);
                     } else {
                         out.push_str(",\"requests\":[");
                         for (i, &b) in led.iter().enumerate() {
                             if i > 0 {
                                 out.push(',');
                             }
-                            write_shown_request(cfg, &batches[b], &headers, out);
+                            write_shown_request(cfg, &batches[b], &headers, &mut urls, out);
                         }
                         out.push(']');
                     }
@@ -404,11 +452,11 @@ pub(crate) fn split_body(body: Value) -> String {
 /// The redacted form of a batch's request (delivery never needs it): fields in the order
 /// serializing an `HttpRequest` gives. The body is spliced in as written, except that
 /// destinations which authenticate in the body (`split` ones) have those keys REDACTED.
-fn write_shown_request(cfg: &Config, batch: &Batch, headers: &str, out: &mut String) {
+fn write_shown_request(cfg: &Config, batch: &Batch, headers: &str, urls: &mut Urls, out: &mut String) {
     out.push_str("{\"method\":");
     crate::js::quote_json_string(batch.request.method, out);
     out.push_str(",\"url\":");
-    crate::js::quote_json_string(&(cfg.definition.url)(&cfg.origin, &batch.target, &cfg.settings, true), out);
+    crate::js::quote_json_string(urls.of(&batch.target), out);
     out.push_str(",\"headers\":");
     out.push_str(headers);
     out.push_str(",\"body\":");
@@ -446,4 +494,26 @@ pub fn entry_message_id(p: &Prepared) -> Option<String> {
 
 pub fn json_opt(s: &Option<String>) -> Value {
     s.as_ref().map_or(Value::Null, |s| Value::String(s.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The URL cache gives what the destination's `url` gives, for each target and both forms,
+    /// also past its bound (targets evicted and made again).
+    #[test]
+    fn urls_are_the_destinations() {
+        let cfg = crate::api::create(r#"{"destination":"snap-conversions-api","settings":{"pixel_id":"p","access_token":"T0K/EN"}}"#).unwrap();
+        for redact in [false, true] {
+            let mut urls = Urls::new(&cfg, redact);
+            let targets: Vec<String> = (0..40).map(|i| format!("/v3/px-{}/events", i % 23)).collect();
+            for t in targets.iter().chain(targets.iter().rev()) {
+                let want = (cfg.definition.url)(&cfg.origin, t, &cfg.settings, redact);
+                assert_eq!(urls.of(t), want);
+            }
+            assert!(urls.made.len() <= 16);
+            assert_eq!(urls.of("/v3/p/events").contains("T0K%2FEN"), !redact);
+        }
+    }
 }

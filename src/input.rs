@@ -10,7 +10,7 @@
 //! byte-for-byte what the JS glue printed before.
 
 use crate::engine::Input;
-use crate::json::array_index;
+use crate::json::{array_index, J};
 use crate::error::{ErrorCode, EventError};
 use serde_json::Value;
 
@@ -73,6 +73,50 @@ pub fn split_array(text: &str) -> Result<Vec<&str>, EventError> {
         return Err(invalid("events are not valid JSON: trailing characters after the array".into()));
     }
     Ok(out)
+}
+
+/// `split_array`, then `parse_event` of each element in order, in one pass over the text:
+/// `each` gets every element's `Input` as it is reached (one event alive at a time). An
+/// element the direct parser reads whole and that ends at its delimiter is parsed once, from
+/// the array's text; any other element (invalid, a marker, too large or deep) is delimited by
+/// the splitter's scan and handed to `parse_event`, so every element's `Input` and every error
+/// of the array's own structure are exactly those of `split_array` + `parse_event`
+/// (tests/fuzz.rs compares them). A structural error comes after the elements before it have
+/// gone to `each`.
+pub fn each_array_event<'a>(text: &'a str, mut each: impl FnMut(Input<'a>)) -> Result<(), EventError> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return Err(invalid("events must be a JSON array".into()));
+    }
+    i += 1;
+    if b.get(skip_ws(b, i)) == Some(&b']') {
+        i = skip_ws(b, i) + 1;
+    } else {
+        loop {
+            let start = skip_ws(b, i);
+            let direct = crate::json::parse_at(text, start).and_then(|(v, end)| {
+                let at = skip_ws(b, end);
+                matches!(b.get(at), Some(b',' | b']')).then(|| (v, end, at))
+            });
+            let (input, at) = match direct {
+                Some((v, end, at)) => (parse_event_with(&text[start..end], None, Some(v)), at),
+                None => match scan_element(b, i) {
+                    (end, Some(b',' | b']')) => (parse_event(text[i..end].trim_matches(is_ws), None), end),
+                    _ => return Err(invalid("events are not valid JSON: the array is not terminated".into())),
+                },
+            };
+            each(input);
+            i = at + 1;
+            if b[at] == b']' {
+                break;
+            }
+        }
+    }
+    if skip_ws(b, i) != b.len() {
+        return Err(invalid("events are not valid JSON: trailing characters after the array".into()));
+    }
+    Ok(())
 }
 
 fn is_ws(c: char) -> bool {
@@ -233,6 +277,11 @@ fn shallow_message_id(text: &str) -> Option<String> {
 /// One event's text into an `Input`: parsed, or rejected with a clear reason. `line` is the
 /// NDJSON line number, named in the message so a rejected line can be found.
 pub fn parse_event(text: &str, line: Option<usize>) -> Input<'_> {
+    parse_event_with(text, line, None)
+}
+
+/// `parse_event` of a text the direct parser may have read already (`parsed`: its value).
+fn parse_event_with<'a>(text: &'a str, line: Option<usize>, parsed: Option<J<'a>>) -> Input<'a> {
     let at = |m: String| match line {
         Some(n) => format!("line {n}: {m}"),
         None => m,
@@ -252,7 +301,7 @@ pub fn parse_event(text: &str, line: Option<usize>) -> Input<'_> {
     // Depth is checked on the parsed tree (serde_json stops at 128 levels, so parsing itself
     // stays bounded): no separate scan of every event's text.
     let too_deep = || reject(shallow_message_id(text), at(format!("The event is nested deeper than {MAX_EVENT_DEPTH} levels")));
-    match crate::json::parse(text) {
+    match parsed.map_or_else(|| crate::json::parse(text), Ok) {
         Ok(v) if v.depth() > MAX_EVENT_DEPTH => too_deep(),
         Ok(v) => Input::Event(v),
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => too_deep(),

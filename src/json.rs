@@ -323,6 +323,15 @@ pub fn parse(text: &str) -> Result<J<'_>, serde_json::Error> {
     parse_with_serde(text)
 }
 
+/// The direct parser on the value that starts at byte `at` of `text` (after whitespace): the
+/// value and the index just past it, or `None` where `parse` would fall back to serde_json.
+/// What follows the value is the caller's to check (the array splitter's fused path).
+pub fn parse_at(text: &str, at: usize) -> Option<(J<'_>, usize)> {
+    let mut r = Reader { b: text.as_bytes(), s: text, i: at };
+    let v = r.value(0)?;
+    Some((v, r.i))
+}
+
 /// The reference parse: serde_json through the visitor below.
 pub fn parse_with_serde(text: &str) -> Result<J<'_>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);

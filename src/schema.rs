@@ -287,25 +287,15 @@ fn survives(v: &J, f: &Field) -> bool {
 
 /// Validate and coerce the mapped payload in place, like AJV does for Segment.
 pub fn validate_and_coerce(payload: &mut Obj, fields: &'static [Field]) -> Result<(), EventError> {
-    // Top-level `multiple` fields are wrapped in an array first (Segment's arrifyFields),
-    // null included.
-    for (k, v) in payload.0.iter_mut() {
-        if let Some(f) = Field::find(fields, k) {
-            if f.multiple && !matches!(v, J::Arr(_) | J::Null) {
-                *v = J::Arr(vec![std::mem::replace(v, J::Null)]);
-            }
-        }
-    }
-    check_object(payload, fields, false, &mut String::new())
+    check_object(payload, fields, false, true, &mut String::new())
 }
 
 /// `path` is the location of `obj` (`/a/b`); it is extended per key and restored, so no
-/// string is built per checked value.
-fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, path: &mut String) -> Result<(), EventError> {
-    // removeAdditional: keys without a declared field are dropped (unless the object is open).
-    if !open {
-        obj.retain(|k, _| Field::find(fields, k).is_some());
-    }
+/// string is built per checked value. `arrify`: top-level `multiple` fields are wrapped in an
+/// array first (Segment's arrifyFields), null included.
+fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, arrify: bool, path: &mut String) -> Result<(), EventError> {
+    // Required fields first: the removal below only drops undeclared keys, so presence is the
+    // same before and after it.
     for f in fields {
         if f.required && !obj.contains(f.name) {
             return Err(schema_error(
@@ -314,16 +304,27 @@ fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, path: &mut 
             ));
         }
     }
-    for (k, v) in obj.0.iter_mut() {
-        // Undeclared keys are left only in open objects, unchecked.
-        let Some(f) = Field::find(fields, k) else { continue };
+    // One pass, one field lookup per key: removeAdditional (keys without a declared field are
+    // dropped unless the object is open; kept ones are left unchecked), then each declared
+    // key's coercion and checks, in key order. After an error the payload is discarded, so the
+    // keys after it are left as they are.
+    let mut failed = None;
+    obj.retain(|k, v| {
+        if failed.is_some() {
+            return true;
+        }
+        let Some(f) = Field::find(fields, k) else { return open };
+        if arrify && f.multiple && !matches!(v, J::Arr(_) | J::Null) {
+            *v = J::Arr(vec![std::mem::replace(v, J::Null)]);
+        }
         let len = path.len();
         path.push('/');
         path.push_str(k);
-        check_value(v, f, path)?;
+        failed = check_value(v, f, path).err();
         path.truncate(len);
-    }
-    Ok(())
+        true
+    });
+    failed.map_or(Ok(()), Err)
 }
 
 fn where_(path: &str) -> String {
@@ -360,7 +361,7 @@ fn check_value(v: &mut J, f: &Field, path: &mut String) -> Result<(), EventError
     }
     if let J::Obj(o) = v {
         if !f.properties.is_empty() {
-            check_object(o, f.properties, f.open, path)?;
+            check_object(o, f.properties, f.open, false, path)?;
         }
     }
     check_choices(v, f, path)
@@ -526,6 +527,30 @@ mod tests {
         assert_eq!(out, json!({"s": "12.5", "n": 42, "i": 7, "b": true, "o": {"s": "true", "ids": ["5"]}}));
         assert_eq!(run(json!({"s": ["one"]})).unwrap(), json!({"s": "one"}));
         assert_eq!(run(json!({"n": "0x10"})).unwrap(), json!({"n": 16}));
+    }
+
+    /// The first problem reported is a missing required field, then the first bad value in
+    /// key order (nested ones at their place); top-level `multiple` fields are wrapped first.
+    #[test]
+    fn first_problem_in_order_and_top_level_wrapping() {
+        static R: [Field; 4] = [
+            Field::new("n", Ty::Number),
+            Field::new("r", Ty::String).required(),
+            Field::new("m", Ty::String).multiple(),
+            Field::new("o", Ty::Object).props(&INNER),
+        ];
+        let run_r = |v: Value| -> Result<Value, EventError> {
+            let J::Obj(mut m) = J::from_value(&v) else { panic!("an object") };
+            validate_and_coerce(&mut m, &R)?;
+            Ok(J::Obj(m).to_value())
+        };
+        let msg = |v: Value| run_r(v).unwrap_err().message;
+        assert!(msg(json!({"n": "bad", "m": "x"})).contains("required field 'r'"));
+        assert!(msg(json!({"o": {"s": {}}, "n": "bad", "r": "x"})).contains("/o/s"));
+        assert!(msg(json!({"n": "bad", "o": {"s": {}}, "r": "x"})).contains("/n"));
+        assert!(msg(json!({"r": "x", "m": [{}], "n": "bad"})).contains("/m/0"));
+        assert_eq!(run_r(json!({"x": 1, "m": "a", "r": "y", "o": {"ids": "i", "z": 2}})).unwrap(), json!({"m": ["a"], "r": "y", "o": {"ids": ["i"]}}));
+        assert_eq!(run_r(json!({"r": "y", "m": null})).unwrap(), json!({"r": "y", "m": [""]}));
     }
 
     #[test]

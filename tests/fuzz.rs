@@ -623,3 +623,50 @@ fn compiled_if_reusing_its_condition_is_charged_like_the_evaluator() {
         }
     }
 }
+
+// ------------------------------------------------------------------ the fused array reader
+
+/// `input::each_array_event` and `split_array` + `parse_event` of one text, as comparable
+/// results: each element's `Input` in Debug form (values to the bit, rejections with their
+/// messages and ids) or the array's own error.
+fn both_array_reads(t: &str) -> (Result<Vec<String>, String>, Result<Vec<String>, String>) {
+    use edge_actions::input;
+    let mut fused = Vec::new();
+    let fused = input::each_array_event(t, |i| fused.push(format!("{i:?}"))).map(|()| fused).map_err(|e| e.message);
+    let split = input::split_array(t).map(|ps| ps.into_iter().map(|p| format!("{:?}", input::parse_event(p, None))).collect()).map_err(|e| e.message);
+    (fused, split)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// The fused reader gives every element exactly what splitting then parsing gives, for
+    /// arrays of valid and broken elements, and for broken arrays (the same error).
+    #[test]
+    fn fused_array_reader_agrees_with_split_and_parse(
+        elems in prop::collection::vec(prop_oneof![3 => json_text(), 1 => "[\\[\\]{}\",:0-9a-z\\\\. !-]{0,12}"], 0..5),
+        ws in prop::sample::select(vec!["", " ", "\n\t ", "\r\n"]),
+        tail in prop::sample::select(vec!["]", " ] ", "", "] x", ",]", "]]"]),
+    ) {
+        let t = format!("[{ws}{}{tail}", elems.join(&format!("{ws},{ws}")));
+        let (fused, split) = both_array_reads(&t);
+        prop_assert_eq!(fused, split, "{}", t);
+    }
+}
+
+#[test]
+fn fused_array_reader_edge_cases() {
+    let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+    let big = format!(r#"{{"messageId":"big","s":"{}"}}"#, "x".repeat(api::MAX_EVENT_BYTES));
+    let deep_event = format!(r#"{{"messageId":"deep","p":{}}}"#, deep(70));
+    for t in [
+        "[]", " [ ] ", "[", "[1", "[1,", "[1,]", "[,1]", "[1,,2]", "[1] x", "{}", "", "x", "[1 2]", "[truex]", "[tru]", "[-]",
+        "[1.5e3,-0,01]", r#"["a\"]", 1]"#, r#"["\ud800"]"#, r#"[{"a":1,"a":2,"1":0}]"#, r#"[{"a":1}x]"#, "[{\"a\":1}\n]",
+        r#"[!{"message":"cycle","messageId":"c"}, {"type":"track"}]"#, r#"[{"x":1e400,"messageId":"n"}]"#,
+        &format!("[{}]", deep(63)), &format!("[{}]", deep(64)), &format!("[{}]", deep(130)), &format!("[{deep_event}]"),
+        &format!("[{big},{{}}]"), "[\"a\u{1}b\"]", "[\u{feff}1]", "[1]\u{feff}",
+    ] {
+        let (fused, split) = both_array_reads(t);
+        assert_eq!(fused, split, "{}", t.chars().take(200).collect::<String>());
+    }
+}

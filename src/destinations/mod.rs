@@ -23,9 +23,25 @@ pub struct Item {
     pub body: String,
 }
 
+thread_local! {
+    /// Where item bodies are written before their exact-size copy: one buffer that has grown
+    /// to the largest body, instead of a string growing (and copied) from empty per item.
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 impl Item {
     pub fn new(target: String, body: &J) -> Item {
-        Item { target, body: body.to_json_string() }
+        let body = SCRATCH.with_borrow_mut(|text| {
+            text.clear();
+            body.write(text);
+            let body = text.as_str().to_owned();
+            // An outsized body does not stay resident.
+            if text.capacity() > 1 << 16 {
+                *text = String::new();
+            }
+            body
+        });
+        Item { target, body }
     }
 }
 

@@ -250,3 +250,41 @@ fn memory_per_event_is_bounded() {
     let e = fails(Value::Object(wide), json!({"big": "x".repeat(300_000)}));
     assert!(e.message.contains("(the limit)"), "{}", e.message);
 }
+
+/// The compiled evaluator on paths sharing prefixes (as the presets' do), prefixes that are
+/// missing, falsy part-way (the falsy value is the result), made by the read (`length`, a
+/// string's character), arrays by index, and `@arrayPath` shapes whose paths read items (not
+/// the event): the same as the full evaluator.
+#[test]
+fn compiled_paths_sharing_prefixes_agree_with_the_evaluator() {
+    let p = |k: &str| json!({"@path": k});
+    let m = json!({
+        "a": p("$.context.traits.address.city"), "b": p("$.context.traits.address.state"),
+        "c": p("$.context.traits.missing.x"), "d": p("$.context.traits.missing.y"),
+        "e": p("$.context.zero.x"), "f": p("$.context.zero.y"), "g": p("$.context.empty.x"),
+        "h": p("$.context.name.length"), "i": p("$.context.name.length.x"), "j": p("$.context.name.0"),
+        "k": p("$.context.list.1.id"), "l": p("$.context.list.length"), "m": p("$.context.list.1"),
+        "n": {"@if": {"exists": p("$.context.traits.address"), "then": p("$.context.traits.address.city"), "else": "none"}},
+        "o": {"@arrayPath": ["$.context.list", {"id": p("id"), "city": p("context.traits.address.city"), "n": p("length")}]},
+        "p": p("$.context.traits.address.city"), "q": p("$.context"), "r": [p("$.context.zero"), p("$.nope.nope")],
+        "s": {"@arrayPath": ["$.context.list", {"again": p("$.context.list.0.id")}]},
+        "t": p("$.properties.address.city"), "u": p("$.context.list.0.id"), "v": p("$.properties.address"),
+    });
+    let payloads = [
+        json!({"context": {"traits": {"address": {"city": "Paris", "state": "IDF"}}, "zero": 0, "empty": "", "name": "Ann",
+            "list": [{"id": 1, "context": {"traits": {"address": {"city": "Item"}}}}, {"id": 2}]},
+            "properties": {"address": {"city": "Lyon"}}}),
+        json!({"context": {"traits": null, "zero": false, "name": "", "list": {"id": 9}}}),
+        json!({"context": 0}),
+        json!({}),
+    ];
+    let compiled = Compiled::new(&m).unwrap();
+    assert!(compiled.is_fast());
+    for payload in &payloads {
+        let fast = compiled.apply_event(&crate::json::J::from_value(payload), &mut None).unwrap().to_value();
+        assert_eq!(fast, t(m.clone(), payload.clone()), "{payload}");
+    }
+    let first = compiled.apply_event(&crate::json::J::from_value(&payloads[0]), &mut None).unwrap().to_value();
+    assert_eq!((&first["a"], &first["p"], &first["n"], &first["h"]), (&json!("Paris"), &json!("Paris"), &json!("Paris"), &json!(3)));
+    assert_eq!((&first["t"], &first["k"], &first["u"]), (&json!("Lyon"), &json!(2), &json!(1)));
+}

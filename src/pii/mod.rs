@@ -6,6 +6,8 @@
 mod places;
 
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 pub use places::{country_code, us_state_code};
 
@@ -81,15 +83,65 @@ pub fn is_sha256_hex(s: &str) -> bool {
 
 /// Lower-case hex SHA-256 of a string.
 pub fn sha256_hex(s: &str) -> String {
-    // A nibble table into one preallocated string: the digest is hashed per PII field of
-    // every event, so this avoids an iterator chain and a UTF-8 check per digest.
+    hex_text(&hex_digest(s))
+}
+
+/// The digest's 64 lower-case hex digits: a nibble table into a fixed buffer (the digest is
+/// hashed per PII field of every event, so no iterator chain and no allocation here).
+fn hex_digest(s: &str) -> [u8; 64] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 64];
     for (pair, b) in buf.chunks_exact_mut(2).zip(Sha256::digest(s.as_bytes())) {
         pair[0] = HEX[usize::from(b >> 4)];
         pair[1] = HEX[usize::from(b & 15)];
     }
-    std::str::from_utf8(&buf).unwrap_or_default().to_owned()
+    buf
+}
+
+fn hex_text(hex: &[u8; 64]) -> String {
+    std::str::from_utf8(hex).unwrap_or_default().to_owned()
+}
+
+/// Most distinct values the memo holds; past it, it starts over (bounded memory on calls of
+/// many distinct users).
+const MEMO_MAX: usize = 4096;
+
+thread_local! {
+    /// Normalized value -> digest, while `with_digest_memo` runs: the same user's email, name
+    /// and address repeat across the events of one call, and each digest costs a SHA-256.
+    static MEMO: RefCell<Option<HashMap<String, [u8; 64]>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with digests of normalized values remembered (one `plan` call); nested calls
+/// share the outer memo. The memo only saves work: a digest is a function of its input.
+pub fn with_digest_memo<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            if self.0 {
+                MEMO.with(|m| *m.borrow_mut() = None);
+            }
+        }
+    }
+    let installed = MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        m.is_none().then(|| *m = Some(HashMap::new())).is_some()
+    });
+    let _reset = Reset(installed);
+    f()
+}
+
+/// `sha256_hex` of a normalized value, through the memo when one is installed.
+fn digest_of(normalized: String) -> String {
+    MEMO.with(|m| match m.borrow_mut().as_mut() {
+        None => sha256_hex(&normalized),
+        Some(memo) => {
+            if memo.len() >= MEMO_MAX {
+                memo.clear();
+            }
+            hex_text(memo.entry(normalized).or_insert_with_key(|k| hex_digest(k)))
+        }
+    })
 }
 
 /// The value normalized to nothing, so there is nothing to hash.
@@ -114,7 +166,7 @@ pub fn normalize_and_hash(
     if js_trim(&normalized).is_empty() {
         return Err(EmptyAfterNormalization);
     }
-    Ok(sha256_hex(&normalized))
+    Ok(digest_of(normalized))
 }
 
 #[cfg(test)]
@@ -135,6 +187,31 @@ mod tests {
             normalize_and_hash("+1 (555) 010-9999", phone_digits).unwrap(),
             sha256_hex("15550109999")
         );
+    }
+
+    /// The memo gives every value the digest it has without one: repeats (hits), many
+    /// distinct values (the memo starting over past MEMO_MAX), nested scopes; and it is gone
+    /// after its scope.
+    #[test]
+    fn memo_gives_the_same_digests() {
+        let values: Vec<String> = (0..MEMO_MAX + 700).map(|i| format!(" User{}@Example.com", i % (MEMO_MAX + 300))).collect();
+        let plain: Vec<_> = values.iter().map(|v| normalize_and_hash(v, strip_lower)).collect();
+        let memo: Vec<_> = with_digest_memo(|| {
+            let mut out: Vec<_> = values.iter().map(|v| normalize_and_hash(v, strip_lower)).collect();
+            // Hits right after the start-over, and a nested scope on the same memo.
+            out.extend(with_digest_memo(|| values[..50].iter().map(|v| normalize_and_hash(v, strip_lower)).collect::<Vec<_>>()));
+            assert!(MEMO.with(|m| m.borrow().as_ref().is_some_and(|m| !m.is_empty() && m.len() <= MEMO_MAX)));
+            out
+        });
+        assert_eq!(memo[..values.len()], plain[..]);
+        assert_eq!(memo[values.len()..], plain[..50]);
+        assert_eq!(plain[0].as_deref(), Ok(sha256_hex("user0@example.com").as_str()));
+        assert!(MEMO.with(|m| m.borrow().is_none()));
+        // Other normalizers of the same raw value: keyed by the normalized text, so distinct.
+        with_digest_memo(|| {
+            assert_eq!(normalize_and_hash("0044 20", phone_digits).unwrap(), sha256_hex("4420"));
+            assert_eq!(normalize_and_hash("0044 20", as_is).unwrap(), sha256_hex("0044 20"));
+        });
     }
 
     #[test]
