@@ -1,5 +1,7 @@
 // Side by side in one Node process, on the same generated events (benches/common.mjs):
-//   edge-actions: createDestination(...).plan(events), one call for the whole batch;
+//   edge-actions: createDestination(...).plan(events), one call for the whole batch (and, as a
+//   row of its own, planNdjson of the same events as NDJSON text: what a pipeline that holds
+//   the events as text pays, without serializing objects in and parsing lines out);
 //   Segment: its own snap-conversions-api through actions-core, per event and per subscription
 //   whose FQL matches (parseFql once per subscription, validate per event), then
 //   Destination.executeAction: mapping-kit, AJV validation, perform, request building and its
@@ -55,14 +57,18 @@ async function segmentRun() {
   return { requests, errors }
 }
 
-// Sanity: both sides see the same work (request count and error count).
+// Sanity: both sides see the same work (request count and error count), and the text API
+// writes the same lines as plan() (each as JSON.stringify writes it).
 const oursLines = ours.plan(events)
 const oursCounts = { requests: oursLines.filter((l) => l.request).length, errors: oursLines.filter((l) => l.error).length }
+const ndjson = events.map((e) => JSON.stringify(e)).join('\n')
+const textOutput = ours.planNdjson(ndjson).output
+if (textOutput !== oursLines.map((l) => JSON.stringify(l) + '\n').join('')) throw new Error('planNdjson and plan() disagree on the bench events')
 stats.calls = 0
 const segCounts = await segmentRun()
 if (stats.calls !== segCounts.requests) throw new Error(`stubbed fetch saw ${stats.calls} requests, executeAction returned ${segCounts.requests}`)
 
-const [oursT, segT] = await medianMsEach([() => ours.plan(events), segmentRun])
+const [oursT, segT, textT] = await medianMsEach([() => ours.plan(events), segmentRun, () => ours.planNdjson(ndjson)])
 const result = {
   name: 'node',
   node: process.version,
@@ -70,10 +76,12 @@ const result = {
   ours: { ms: oursT.ms, cpuMs: oursT.cpuMs, samples: oursT.samples, eventsPerSec: perSec(N, oursT.ms), eventsPerCpuSec: perSec(N, oursT.cpuMs), ...oursCounts },
   segment: { ms: segT.ms, cpuMs: segT.cpuMs, samples: segT.samples, eventsPerSec: perSec(N, segT.ms), eventsPerCpuSec: perSec(N, segT.cpuMs), ...segCounts },
   ratio: segT.ms / oursT.ms,
-  cpuRatio: segT.cpuMs / oursT.cpuMs
+  cpuRatio: segT.cpuMs / oursT.cpuMs,
+  text: { ms: textT.ms, cpuMs: textT.cpuMs, eventsPerSec: perSec(N, textT.ms), eventsPerCpuSec: perSec(N, textT.cpuMs), ratio: segT.ms / textT.ms, cpuRatio: segT.cpuMs / textT.cpuMs }
 }
 console.log(`events: ${N} (Node ${process.version}), median of ${oursT.samples.length}`)
 console.log(`edge-actions plan():              ${oursT.ms.toFixed(0)} ms = ${result.ours.eventsPerSec} events/s (CPU ${oursT.cpuMs.toFixed(0)} ms; ${oursCounts.requests} requests, ${oursCounts.errors} errors)`)
 console.log(`Segment executeAction (stubbed):  ${segT.ms.toFixed(0)} ms = ${result.segment.eventsPerSec} events/s (CPU ${segT.cpuMs.toFixed(0)} ms; ${segCounts.requests} requests, ${segCounts.errors} errors)`)
 console.log(`ratio: ${result.ratio.toFixed(2)}x wall, ${result.cpuRatio.toFixed(2)}x CPU time`)
+console.log(`edge-actions planNdjson() (text):  ${textT.ms.toFixed(0)} ms = ${result.text.eventsPerSec} events/s (CPU ${textT.cpuMs.toFixed(0)} ms), ${result.text.ratio.toFixed(2)}x Segment`)
 report(result)

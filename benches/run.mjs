@@ -60,6 +60,7 @@ if (r.node) {
   rows.push([`plan() in Node ${r.node.node}, ${n(events)} events`, `${n(ours.eventsPerSec)} events/s`, `${n(ours.eventsPerCpuSec)} events/s`, `${n(ours.requests)} requests, ${n(ours.errors)} error lines`])
   rows.push([`Segment executeAction, cross-fetch stubbed, same events`, `${n(segment.eventsPerSec)} events/s`, `${n(segment.eventsPerCpuSec)} events/s`, `${n(segment.requests)} requests, ${n(segment.errors)} errors`])
   rows.push(['ratio plan() / Segment', `${n(r.node.ratio, 2)}x`, `${n(r.node.cpuRatio, 2)}x`, 'same process, same events'])
+  if (r.node.text) rows.push(['planNdjson() of the same events as NDJSON text / Segment', `${n(r.node.text.eventsPerSec)} events/s = ${n(r.node.text.ratio, 2)}x`, `${n(r.node.text.eventsPerCpuSec)} events/s = ${n(r.node.text.cpuRatio, 2)}x`, 'same lines as plan(), checked'])
 }
 if (r.native) rows.push([`native plan (cargo bench, [profile.bench]: opt-level 3), ${n(r.native.events)} events`, `${n(r.native.eventsPerSec)} events/s`, `${n(r.native.eventsPerCpuSec)} events/s`, 'benches/core.rs'])
 if (r.workerd) rows.push([`workerd (Miniflare, Node ${r.workerd.node}), plan() of one ${r.workerd.batch}-event batch`, `${n(r.workerd.msPerBatch, 1)} ms`, `${n(r.workerd.cpuMsPerBatch, 1)} ms CPU`, `${n((r.workerd.cpuMsPerBatch * 1000) / r.workerd.batch)} µs CPU/event`])
