@@ -570,8 +570,11 @@ async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Li
     let auth = cfg.and_then(|c| c.oauth.as_ref());
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.batches.len()];
     let mut failed = vec![false; plan.prepared.len()];
-    // Resources the requests need first (in plan order; each name once, then remembered).
+    // Resources the requests need first (in plan order; each name once, then remembered). Only
+    // Snap audiences name any, so builds without them leave the lookup out.
+    #[allow(unused_mut)]
     let mut resolved: Vec<Option<HttpRequest>> = vec![None; plan.batches.len()];
+    #[cfg(feature = "snap-audiences")]
     if let Some(cfg) = cfg {
         for (b, batch) in plan.batches.iter().enumerate() {
             let Some(e) = &batch.ensure else { continue };
