@@ -44,34 +44,14 @@ fn invalid(message: String) -> EventError {
 /// array's own structure can fail the whole call; a broken element fails alone when parsed.
 pub fn split_array(text: &str) -> Result<Vec<&str>, EventError> {
     let b = text.as_bytes();
-    let not_array = || invalid("events must be a JSON array".into());
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'[') {
-        return Err(not_array());
-    }
-    i += 1;
     let mut out = Vec::new();
-    if b.get(skip_ws(b, i)) == Some(&b']') {
-        i = skip_ws(b, i) + 1;
-    } else {
-        loop {
-            let start = i;
-            let (end, stop) = scan_element(b, i);
-            match stop {
-                Some(b',') | Some(b']') => {
-                    out.push(text[start..end].trim_matches(is_ws));
-                    i = end + 1;
-                    if stop == Some(b']') {
-                        break;
-                    }
-                }
-                _ => return Err(invalid("events are not valid JSON: the array is not terminated".into())),
-            }
+    walk_array(text, |i| match scan_element(b, i) {
+        (end, Some(b',' | b']')) => {
+            out.push(text[i..end].trim_matches(is_ws));
+            Some(end)
         }
-    }
-    if skip_ws(b, i) != b.len() {
-        return Err(invalid("events are not valid JSON: trailing characters after the array".into()));
-    }
+        _ => None,
+    })?;
     Ok(out)
 }
 
@@ -85,6 +65,30 @@ pub fn split_array(text: &str) -> Result<Vec<&str>, EventError> {
 /// gone to `each`.
 pub fn each_array_event<'a>(text: &'a str, mut each: impl FnMut(Input<'a>)) -> Result<(), EventError> {
     let b = text.as_bytes();
+    walk_array(text, |i| {
+        let start = skip_ws(b, i);
+        let direct = crate::json::parse_at(text, start).and_then(|(v, end)| {
+            let at = skip_ws(b, end);
+            matches!(b.get(at), Some(b',' | b']')).then(|| (v, end, at))
+        });
+        let (input, at) = match direct {
+            Some((v, end, at)) => (parse_event_with(&text[start..end], None, Some(v)), at),
+            None => match scan_element(b, i) {
+                (end, Some(b',' | b']')) => (parse_event(text[i..end].trim_matches(is_ws), None), end),
+                _ => return None,
+            },
+        };
+        each(input);
+        Some(at)
+    })
+}
+
+/// The array's own structure, shared by `split_array` and `each_array_event`: `[`, then
+/// `element(i)` for each element from byte `i` (just past `[` or the previous `,`), which
+/// returns the index of the `,` or `]` after it (`None`: the array is not terminated), then
+/// nothing but whitespace after the `]`.
+fn walk_array(text: &str, mut element: impl FnMut(usize) -> Option<usize>) -> Result<(), EventError> {
+    let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'[') {
         return Err(invalid("events must be a JSON array".into()));
@@ -94,19 +98,7 @@ pub fn each_array_event<'a>(text: &'a str, mut each: impl FnMut(Input<'a>)) -> R
         i = skip_ws(b, i) + 1;
     } else {
         loop {
-            let start = skip_ws(b, i);
-            let direct = crate::json::parse_at(text, start).and_then(|(v, end)| {
-                let at = skip_ws(b, end);
-                matches!(b.get(at), Some(b',' | b']')).then(|| (v, end, at))
-            });
-            let (input, at) = match direct {
-                Some((v, end, at)) => (parse_event_with(&text[start..end], None, Some(v)), at),
-                None => match scan_element(b, i) {
-                    (end, Some(b',' | b']')) => (parse_event(text[i..end].trim_matches(is_ws), None), end),
-                    _ => return Err(invalid("events are not valid JSON: the array is not terminated".into())),
-                },
-            };
-            each(input);
+            let at = element(i).ok_or_else(|| invalid("events are not valid JSON: the array is not terminated".into()))?;
             i = at + 1;
             if b[at] == b']' {
                 break;
