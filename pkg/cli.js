@@ -171,14 +171,13 @@ async function main() {
     const firstLine = nextLine
     nextLine += lines
     if (pool) return pool.plan(bytes, firstLine)
-    const text = bytes.toString()
     let output, counts
-    if (command === 'plan') ({ output, counts } = dest.planNdjson(text, { firstLine }))
+    if (command === 'plan') ({ output, counts } = dest.planNdjsonBytes(bytes, { firstLine }))
     else if (recording) {
       let part
-      ;({ output, counts, record: part } = await dest.sendNdjsonWithRecord(text, sendOptions, { firstLine }))
+      ;({ output, counts, record: part } = await dest.sendNdjsonWithRecord(bytes.toString(), sendOptions, { firstLine }))
       record = monitorCore.mergeRecords([record, part])
-    } else ({ output, counts } = await dest.sendNdjson(text, sendOptions, { firstLine }))
+    } else ({ output, counts } = await dest.sendNdjson(bytes.toString(), sendOptions, { firstLine }))
     await write(output)
     tally(counts)
   }

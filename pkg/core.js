@@ -172,6 +172,12 @@ export function makeApi(getWasm, { request = fetchRequest } = {}) {
       planNdjson(ndjson, { firstLine = 1 } = {}) {
         return counted(call(() => inner.planNdjson(String(ndjson), firstLine)))
       },
+      // planNdjson() on UTF-8 bytes (a Buffer or Uint8Array), the output as bytes: what a
+      // stream pipeline holds, with no UTF-8 decode or encode in JS (pkg/cli.js uses it).
+      planNdjsonBytes(bytes, { firstLine = 1 } = {}) {
+        if (!(bytes instanceof Uint8Array)) throw new TypeError('planNdjsonBytes takes a Uint8Array (or Buffer) of UTF-8 NDJSON')
+        return counted(call(() => inner.planNdjsonBytes(bytes, firstLine)))
+      },
       async sendNdjson(ndjson, options = {}, { firstLine = 1 } = {}) {
         try {
           return counted(await inner.sendNdjson(String(ndjson), firstLine, JSON.stringify(options ?? {}), request))

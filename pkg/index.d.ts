@@ -166,6 +166,12 @@ export interface NdjsonResult {
   counts: Counts
 }
 
+export interface NdjsonBytesResult {
+  /** planNdjson()'s output, UTF-8 encoded. */
+  output: Uint8Array
+  counts: Counts
+}
+
 export interface Destination {
   /** Dry run: the exact requests, secrets redacted, and per-event errors. */
   plan(events: unknown[]): PlanLine[]
@@ -174,6 +180,9 @@ export interface Destination {
   /** plan() for NDJSON text (one event per line; blank lines skipped). `firstLine` numbers the
    * first line in error messages (default 1). */
   planNdjson(ndjson: string, opts?: { firstLine?: number }): NdjsonResult
+  /** planNdjson() on UTF-8 bytes (a Buffer or Uint8Array), the output as UTF-8 bytes: a stream's
+   * chunks in and out with no UTF-8 decoding or encoding in JS. Invalid UTF-8 reads as U+FFFD. */
+  planNdjsonBytes(ndjson: Uint8Array, opts?: { firstLine?: number }): NdjsonBytesResult
   /** send() for NDJSON text. */
   sendNdjson(ndjson: string, options?: SendOptions, opts?: { firstLine?: number }): Promise<NdjsonResult>
   /** send() plus the monitoring record of what it sent (docs/monitoring.md). */

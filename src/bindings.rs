@@ -43,10 +43,10 @@ impl Destination {
         Ok(Destination { cfg: Rc::new(api::create(options_json).map_err(throw)?) })
     }
 
-    /// JSON array of plan lines.
+    /// JSON array of plan lines, in ASCII (`js::ascii_json`): the glue only `JSON.parse`s it.
     pub fn plan(&self, events_json: &str) -> Result<String, JsValue> {
         reserve_heap(events_json.len());
-        api::plan_json(&self.cfg, events_json).map_err(throw)
+        api::plan_json(&self.cfg, events_json).map(crate::js::ascii_json).map_err(throw)
     }
 
     /// Promise of a JSON array of result lines; `request` is the runtime's transport (see
@@ -79,6 +79,17 @@ impl Destination {
         reserve_heap(ndjson.len());
         let (out, counts) = api::plan_ndjson(&self.cfg, ndjson, first_line as usize);
         js_sys::Array::of2(&JsValue::from_str(&out), &JsValue::from_str(&to_json(&counts)))
+    }
+
+    /// `planNdjson` on UTF-8 bytes, with the output as bytes (`[Uint8Array, counts JSON]`): a
+    /// stream's chunks go in and out without a UTF-8 decode or encode in JS. Invalid UTF-8
+    /// becomes U+FFFD, as `Buffer.toString()` / `TextDecoder` make it.
+    #[wasm_bindgen(js_name = planNdjsonBytes)]
+    pub fn plan_ndjson_bytes(&self, ndjson: &[u8], first_line: u32) -> js_sys::Array {
+        reserve_heap(ndjson.len());
+        let text = String::from_utf8_lossy(ndjson);
+        let (out, counts) = api::plan_ndjson(&self.cfg, &text, first_line as usize);
+        js_sys::Array::of2(&js_sys::Uint8Array::from(out.as_bytes()), &JsValue::from_str(&to_json(&counts)))
     }
 
     /// Promise of `[ndjson output, counts JSON]` (see `planNdjson`).

@@ -195,6 +195,40 @@ describe('planNdjson is plan() as NDJSON, byte for byte', { skip }, () => {
     assert.equal(counts.rejected, lines.filter((l) => l.error).length)
     assert.equal(counts.skipped, lines.filter((l) => l.skipped).length)
   })
+
+  test('planNdjsonBytes is planNdjson on UTF-8 bytes, invalid UTF-8 read as Buffer.toString() reads it', () => {
+    const dest = pkg.createDestination({ destination: DESTINATION, settings: { ...SETTINGS } })
+    const events = generateEvents(300, 11)
+    events[0].properties = { ...events[0].properties, note: 'naïve café 😀 \u2028 ok' }
+    const text = events.map((e) => JSON.stringify(e)).join('\n')
+    // Truncated, overlong, surrogate and out-of-range sequences inside a string, and a lone
+    // continuation byte on a line of its own.
+    const broken = [[0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x9f, 0x98]]
+    const bytes = Buffer.concat([
+      Buffer.from(text + '\n'),
+      ...broken.map((b) => Buffer.concat([Buffer.from(JSON.stringify(webEvent('Order Completed', 'broken')).slice(0, -2) + ',"x":"a'), Buffer.from(b), Buffer.from('b"}\n')])),
+      Buffer.from([0x80, 0x0a])
+    ])
+    const viaText = dest.planNdjson(bytes.toString(), { firstLine: 5 })
+    const viaBytes = dest.planNdjsonBytes(new Uint8Array(bytes), { firstLine: 5 })
+    assert.ok(viaBytes.output instanceof Uint8Array)
+    assert.equal(Buffer.from(viaBytes.output).toString(), viaText.output)
+    assert.deepEqual(viaBytes.counts, viaText.counts)
+    assert.equal(viaBytes.counts.events, events.length + broken.length + 1)
+    assert.throws(() => dest.planNdjsonBytes(text), TypeError)
+  })
+
+  test('plan() gives non-ASCII and astral strings back exactly (the core hands it ASCII JSON)', () => {
+    const dest = pkg.createDestination({ destination: DESTINATION, settings: { ...SETTINGS } })
+    const e = webEvent('Order Completed', 'ümlaut-😀-id')
+    e.properties = { ...e.properties, currency: 'USD', revenue: 1, order_id: 'Bestellung-ß-\u2028-😀' }
+    const [line] = dest.plan([e])
+    assert.equal(line.messageId, 'ümlaut-😀-id')
+    const [data] = line.request.body.data
+    assert.equal(data.event_id, 'ümlaut-😀-id')
+    assert.equal(data.custom_data.order_id, 'Bestellung-ß-\u2028-😀')
+    assert.equal(dest.planNdjson(JSON.stringify(e)).output, JSON.stringify(line) + '\n')
+  })
 })
 
 describe('CLI memory stays flat when stdout is a slow pipe', { skip }, () => {
