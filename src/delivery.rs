@@ -579,7 +579,8 @@ async fn deliver_plan<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Li
         for (b, batch) in plan.batches.iter().enumerate() {
             let Some(e) = &batch.ensure else { continue };
             let url = |target: &str| (cfg.definition.url)(&cfg.origin, target, &cfg.settings, false);
-            match crate::ensure::resolve(t, e, &cfg.settings.values, &batch.request, url, &cfg.names, p, auth).await {
+            let caller = crate::ensure::Caller { t, policy: p, auth };
+            match crate::ensure::resolve(&caller, e, &cfg.settings.values, &batch.request, url, &cfg.names).await {
                 Ok(id) if batch.request.url.contains(crate::ensure::PLACEHOLDER) => {
                     let mut r = batch.request.clone();
                     r.url = r.url.replace(crate::ensure::PLACEHOLDER, &crate::destinations::encode_component(&id));

@@ -76,9 +76,18 @@ fn during(step: &'static str) -> impl Fn(Failure) -> Failure {
     move |(err, status)| (DeliveryError { message: format!("Could not {step} the segment: {}", err.message), ..err }, status)
 }
 
+/// What every request of a lookup goes out with: the transport, the destination's retry
+/// policy and its OAuth credentials (if any).
+pub struct Caller<'a, T> {
+    pub t: &'a T,
+    pub policy: &'a Policy,
+    pub auth: Option<&'a OAuth>,
+}
+
 /// One call with the destination's retry rules (and a token refresh on a 401); the answer's
 /// body, or the error and status.
-async fn call<T: Transport>(t: &T, req: &HttpRequest, p: &Policy, auth: Option<&OAuth>) -> Result<String, Failure> {
+async fn call<T: Transport>(c: &Caller<'_, T>, req: &HttpRequest) -> Result<String, Failure> {
+    let (t, p, auth) = (c.t, c.policy, c.auth);
     let mut attempts = 0;
     let mut refreshed = false;
     loop {
@@ -126,12 +135,12 @@ fn bad_page(page: usize, problem: &str) -> Failure {
 
 /// The id of `e.name` in the listing, page by page, on the origin of its first page (`None`:
 /// on no page).
-async fn look_up<T: Transport>(t: &T, e: &Ensure, first: String, headers: &Map<String, Value>, p: &Policy, auth: Option<&OAuth>) -> Result<Option<String>, Failure> {
+async fn look_up<T: Transport>(c: &Caller<'_, T>, e: &Ensure, first: String, headers: &Map<String, Value>) -> Result<Option<String>, Failure> {
     let origin = location_origin(&first).unwrap_or_default();
     let mut url = first;
     for page in 1..=MAX_PAGES {
         let req = HttpRequest { method: "GET", url, headers: headers.clone(), body: String::new() };
-        let body = call(t, &req, p, auth).await.map_err(during("look up"))?;
+        let body = call(c, &req).await.map_err(during("look up"))?;
         let listing: Value = serde_json::from_str(&body).map_err(|_| bad_page(page, "is not JSON"))?;
         if let Some(id) = (e.api.find)(&listing, &e.name).map_err(|problem| bad_page(page, problem))? {
             return Ok(Some(id));
@@ -149,25 +158,23 @@ async fn look_up<T: Transport>(t: &T, e: &Ensure, first: String, headers: &Map<S
 
 /// The id of `e.name`: remembered, else found in the listing, else created.
 pub async fn resolve<T: Transport>(
-    t: &T,
+    c: &Caller<'_, T>,
     e: &Ensure,
     settings: &Map<String, Value>,
     request: &HttpRequest,
     origin_of: impl Fn(&str) -> String,
     cache: &Cache,
-    p: &Policy,
-    auth: Option<&OAuth>,
 ) -> Result<String, Failure> {
     if let Some(id) = cache.get(&e.name) {
         return Ok(id);
     }
     let mut headers = request.headers.clone();
     headers.insert("content-type".into(), Value::String("application/json".into()));
-    let id = match look_up(t, e, origin_of(&(e.api.list)(settings)), &headers, p, auth).await? {
+    let id = match look_up(c, e, origin_of(&(e.api.list)(settings)), &headers).await? {
         Some(id) => id,
         None => {
             let create = HttpRequest { method: "POST", url: origin_of(&(e.api.create)(settings)), headers, body: crate::engine::split_body(e.create.clone()) };
-            let answer = call(t, &create, p, auth).await.map_err(during("create"))?;
+            let answer = call(c, &create).await.map_err(during("create"))?;
             let answer: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
             (e.api.created)(&answer).ok_or_else(|| failed("The segment was created but its id is not in the answer".into(), Some(200), false))?
         }

@@ -16,9 +16,11 @@ use serde_json::{json, Map, Value};
 
 const S: Ty = Ty::String;
 
+type Normalizer = fn(&str) -> String;
+
 /// The identifier kinds Snap matches, in the order Segment sends them: (payload field, Snap
 /// schema, normalizer).
-const IDENTIFIERS: [(&str, &str, fn(&str) -> String); 3] = [
+const IDENTIFIERS: [(&str, &str, Normalizer); 3] = [
     ("email", "EMAIL_SHA256", pii::trim_lower),
     ("phone", "PHONE_SHA256", pii::phone_prefixes),
     ("advertising_id", "MOBILE_AD_ID_SHA256", pii::trim_lower),
