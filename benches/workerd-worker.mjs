@@ -5,10 +5,17 @@ import { createDestination } from '../pkg/workerd.js'
 
 export default {
   async fetch(request) {
-    const { settings, events, iterations } = await request.json()
+    const { settings, events, iterations, text } = await request.json()
     const dest = createDestination({ destination: 'snap-conversions-api', settings })
     let lines = 0
-    for (let i = 0; i < iterations; i++) lines = dest.plan(events).length
+    if (text) {
+      // The text path: the batch as NDJSON, as a Worker holding a request body or queue
+      // message text has it (no JSON.stringify in, no JSON.parse out).
+      const ndjson = events.map((e) => JSON.stringify(e)).join('\n')
+      let out = null
+      for (let i = 0; i < iterations; i++) out = dest.planNdjson(ndjson)
+      if (out) lines = out.output.split('\n').length - 1
+    } else for (let i = 0; i < iterations; i++) lines = dest.plan(events).length
     return new Response(JSON.stringify({ lines }), { headers: { 'content-type': 'application/json' } })
   }
 }
