@@ -313,7 +313,7 @@ export async function runPass({ name, seed, events, oracle, destOpts, subscripti
 // run again through planBatch(events, subscription, options); when ours then matches on every
 // comparison, the batch counts as deliberate under `id`.
 export async function runBatchPass({ name, seed, batches, oracle, dest, deliberate, counterfactuals = [], maxRounds = 10 }) {
-  const totals = { batches: 0, events: 0, bothSent: 0, bothRejected: 0, requests: 0, exact: 0, deliberate: 0, mismatched: 0 }
+  const totals = { batches: 0, events: 0, retried: 0, bothSent: 0, bothRejected: 0, requests: 0, exact: 0, deliberate: 0, mismatched: 0 }
   const groups = new Map()
   const deliberateCounts = new Map()
   const mismatches = []
@@ -325,7 +325,9 @@ export async function runBatchPass({ name, seed, batches, oracle, dest, delibera
     const where = `batch #${b} (${subscription}, ${events.length} events)`
     const d = dest(subscription)
     const ours = planOurs(d, events)
-    let result = compareBatch(await segmentBatch(oracle, events, subscription, {}, maxRounds), ours, { events, subscription, where, deliberate, pass: name })
+    const theirs = await segmentBatch(oracle, events, subscription, {}, maxRounds)
+    totals.retried += theirs.retried
+    let result = compareBatch(theirs, ours, { events, subscription, where, deliberate, pass: name })
     if (result.failed.length) {
       for (const cf of counterfactuals) {
         const alt = compareBatch(await segmentBatch(oracle, events, subscription, cf.options, maxRounds), ours, { events, subscription, where, deliberate, pass: name })
@@ -352,7 +354,7 @@ export async function runBatchPass({ name, seed, batches, oracle, dest, delibera
   const ms = performance.now() - t0
   const out = [`\n=== ${name} ===`, `seed=${seed} (replay: DIFF_SEED=${seed})  ${ms.toFixed(0)} ms`]
   out.push(
-    `batches=${totals.batches} events=${totals.events} (both sent ${totals.bothSent}, both rejected ${totals.bothRejected}) requests compared=${totals.requests}` +
+    `batches=${totals.batches} events=${totals.events} (retried by Segment ${totals.retried}; both sent ${totals.bothSent}, both rejected ${totals.bothRejected}) requests compared=${totals.requests}` +
       `  comparisons: exact=${totals.exact} deliberate=${totals.deliberate} mismatched=${totals.mismatched}`
   )
   out.push(...reportGroups(groups, deliberateCounts))
@@ -365,6 +367,7 @@ export async function runBatchPass({ name, seed, batches, oracle, dest, delibera
 async function segmentBatch(oracle, events, subscription, options, maxRounds) {
   const outcomes = new Array(events.length)
   const requests = []
+  let retried = 0
   let pending = events.map((_, i) => i)
   for (let round = 0; pending.length && round < maxRounds; round++) {
     const r = await oracle.planBatch(pending.map((i) => events[i]), subscription, options)
@@ -377,9 +380,10 @@ async function segmentBatch(oracle, events, subscription, options, maxRounds) {
       else outcomes[i] = { kind: 'error', error: { message: res?.errormessage, class: res?.errortype, status: res?.status } }
     })
     pending = retry
+    retried += retry.length
   }
   for (const i of pending) outcomes[i] = { kind: 'error', error: { message: `still retried after ${maxRounds} batches` } }
-  return { outcomes, requests }
+  return { outcomes, requests, retried }
 }
 
 // Our plan of a batch: each event's line, its request's index, and which event owns each item
