@@ -68,8 +68,8 @@ function lowerHeaders(h) {
 }
 
 // Two planned requests: method, URL and body field by field; with `headers`, every header
-// too (names case-insensitive), as { kind: 'header', path: 'headers.<name>' }.
-export function requestDiffs(or, ur, { headers = false } = {}) {
+// but the `ignore`d ones too (names lower-case), as { kind: 'header', path: 'headers.<name>' }.
+export function requestDiffs(or, ur, { headers = false, ignore = [] } = {}) {
   const diffs = []
   if (String(or.method).toUpperCase() !== String(ur?.method).toUpperCase()) diffs.push({ kind: 'method', path: 'request.method', oracle: or.method, ours: ur?.method })
   if (or.url !== ur?.url) diffs.push({ kind: 'url', path: 'request.url', oracle: or.url, ours: ur?.url })
@@ -77,7 +77,7 @@ export function requestDiffs(or, ur, { headers = false } = {}) {
     const oh = lowerHeaders(or.headers)
     const uh = lowerHeaders(ur?.headers)
     for (const k of new Set([...Object.keys(oh), ...Object.keys(uh)])) {
-      if (oh[k] !== uh[k]) diffs.push({ kind: 'header', path: `headers.${k}`, oracle: oh[k], ours: uh[k] })
+      if (oh[k] !== uh[k] && !ignore.includes(k)) diffs.push({ kind: 'header', path: `headers.${k}`, oracle: oh[k], ours: uh[k] })
     }
   }
   for (const d of jsonDiff(or.body, ur?.body, '$')) diffs.push({ kind: 'body', ...d })
@@ -303,7 +303,7 @@ export async function runPass({ name, seed, events, oracle, destOpts, subscripti
 // the destination's object limit) go again as the next batch, as Segment's pipeline retries
 // them. Our side: plan(events) once. Compared: every event's outcome (in a request, or
 // rejected: wording is not compared), then the requests pairwise in order: method, URL, every
-// header and the body field by field (so the order of the items in the batched arrays too). A
+// header (but `ignoreHeaders`) and the body field by field (so the order of the items in the batched arrays too). A
 // request one side makes and the other does not is a difference of kind 'request'. For the
 // deliberate rules, a body difference under `$.<array>[i]` carries the event that owns item i
 // (counted from our plan of each event alone) as ctx.event.
@@ -312,7 +312,7 @@ export async function runPass({ name, seed, events, oracle, destOpts, subscripti
 // shows up all over a batch (shifted items, other outcomes): a batch whose comparison fails is
 // run again through planBatch(events, subscription, options); when ours then matches better,
 // what it explains counts as deliberate under `id` and only what it leaves is a mismatch.
-export async function runBatchPass({ name, seed, batches, oracle, dest, deliberate, counterfactuals = [], maxRounds = 10 }) {
+export async function runBatchPass({ name, seed, batches, oracle, dest, deliberate, counterfactuals = [], ignoreHeaders = [], maxRounds = 10 }) {
   const totals = { batches: 0, events: 0, retried: 0, bothSent: 0, bothRejected: 0, requests: 0, exact: 0, deliberate: 0, mismatched: 0 }
   const groups = new Map()
   const deliberateCounts = new Map()
@@ -327,11 +327,12 @@ export async function runBatchPass({ name, seed, batches, oracle, dest, delibera
     const ours = planOurs(d, events)
     const theirs = await segmentBatch(oracle, events, subscription, {}, maxRounds)
     totals.retried += theirs.retried
-    let result = compareBatch(theirs, ours, { events, subscription, where, deliberate, pass: name })
+    const how = { events, subscription, where, deliberate, ignoreHeaders, pass: name }
+    let result = compareBatch(theirs, ours, how)
     // The counterfactual that explains the most; what it leaves is reported.
     for (const cf of counterfactuals) {
       if (result.failed.length === 0) break
-      const alt = compareBatch(await segmentBatch(oracle, events, subscription, cf.options, maxRounds), ours, { events, subscription, where, deliberate, pass: name })
+      const alt = compareBatch(await segmentBatch(oracle, events, subscription, cf.options, maxRounds), ours, how)
       if (alt.failed.length < result.failed.length) {
         result = { ...alt, deliberate: alt.deliberate + result.failed.length - alt.failed.length, rules: new Map([...alt.rules, [cf.id, (alt.rules.get(cf.id) || 0) + 1]]) }
       }
@@ -406,7 +407,7 @@ function planOurs(d, events) {
 }
 
 // One batch compared: counts of exact / deliberate comparisons (by rule) and the failed ones.
-function compareBatch(theirs, ours, { events, subscription, where, deliberate, pass }) {
+function compareBatch(theirs, ours, { events, subscription, where, deliberate, ignoreHeaders, pass }) {
   const r = { exact: 0, deliberate: 0, requests: 0, bothSent: 0, bothRejected: 0, rules: new Map(), failed: [] }
   const judge = (diffs, ctx, at, detail) => {
     if (diffs.length === 0) return r.exact++
@@ -454,7 +455,7 @@ function compareBatch(theirs, ours, { events, subscription, where, deliberate, p
       const owner = m ? own[m[1]]?.[Number(m[2])] : undefined
       return { ...batchCtx, event: owner === undefined ? undefined : events[owner], request: { oracle: o, ours: u } }
     }
-    judge(requestDiffs(o, u, { headers: true }), ctxOf, at)
+    judge(requestDiffs(o, u, { headers: true, ignore: ignoreHeaders }), ctxOf, at)
   }
   return r
 }
