@@ -10,7 +10,9 @@
 // Batches are formed as Segment forms them: per subscription, the matching events in arrival
 // order, cut at random sizes up to the subscription's batch_size (Segment flushes a partial
 // batch on a timer). Compared per batch (harness.mjs runBatchPass): every event's outcome, and
-// the requests in order: method, URL, headers, body field by field (item order included).
+// the requests in order: method, URL, every header but user-agent, body field by field (item
+// order included). Our destination per subscription has only that subscription, so its
+// requests carry one action's objects as Segment's do.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import path from 'node:path'
