@@ -569,3 +569,23 @@ fn catalog_items_are_put_and_deleted() {
     assert_eq!(lines[1]["batchedWith"], "u1");
     assert_eq!((lines[2]["request"]["method"].as_str(), lines[2]["request"]["body"].clone()), (Some("DELETE"), json!({"items": [{"id": "SKU-3"}]})));
 }
+
+/// Braze refuses a whole batched catalog request whose item ids repeat (`ids-not-unique`): a
+/// later item with the same id takes the earlier one's place (a PUT replaces the item, so
+/// Braze ends as after both calls in order), and both events ride in the request.
+#[test]
+fn a_repeated_catalog_item_id_keeps_the_latest_item_in_its_place() {
+    let cfg = dest_with(
+        json!({"api_key": KEY, "batch_size": 50}),
+        subs(json!([{"name": "Upsert", "subscribe": "type = \"track\"", "partnerAction": "upsertCatalogItem",
+                     "mapping": {"__segment_internal_sync_mode": "upsert", "onMappingSave": {"outputs": {"catalog_name": "products"}},
+                                 "item_id": {"@path": "$.properties.sku"}, "item": {"price": {"@path": "$.properties.price"}}}}])),
+    );
+    let ev = |id: &str, sku: &str, price: u32| json!({"type": "track", "event": "Product Updated", "messageId": id, "properties": {"sku": sku, "price": price}});
+    let lines = plan(&cfg, json!([ev("a", "SKU-1", 10), ev("b", "SKU-2", 20), ev("c", "SKU-1", 11), ev("d", "SKU-1", 12)]));
+    assert_eq!(lines[0]["request"]["body"], json!({"items": [{"price": 12, "id": "SKU-1"}, {"price": 20, "id": "SKU-2"}]}));
+    assert_eq!(lines[0]["messageIds"], json!(["a", "b", "c", "d"]));
+    for (line, carrier) in lines[1..].iter().zip(["a", "a", "a"]) {
+        assert_eq!(line["batchedWith"], carrier);
+    }
+}

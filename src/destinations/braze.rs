@@ -364,6 +364,7 @@ fn envelope(items: &[&str]) -> String {
         let Ok(Value::Object(m)) = serde_json::from_str::<Value>(item) else { continue };
         for (k, v) in m {
             match (out.get_mut(&k), v) {
+                (Some(Value::Array(acc)), Value::Array(more)) if k == "items" => catalog::merge_items(acc, more),
                 (Some(Value::Array(acc)), Value::Array(more)) => acc.extend(more),
                 (Some(_), _) => {}
                 (None, v) => {

@@ -13,6 +13,8 @@
 //   { messageId, subscription, error: { message, class, code, status } }
 //   { messageId, skipped: 'no matching subscription' }
 //
+// planBatch(events, subscriptionName) runs Segment's batch path (performBatch) instead.
+//
 // CLI: `node tests/differential/oracle.mjs [N]` runs the oracle on N generated events (default
 // 100, seed from DIFF_SEED) and prints NDJSON, for eyeballing.
 
@@ -20,12 +22,15 @@
 process.env.TZ = 'UTC'
 
 import { createRequire } from 'node:module'
+import path from 'node:path'
 import { segmentContext } from '../support/segment-context.mjs'
 
 const require = createRequire(import.meta.url)
 const nock = require('nock')
 const core = require('@segment/actions-core')
 const { parseFql, validate } = require('@segment/destination-subscriptions')
+// The module actions-core's Action calls removeEmptyValues through (see planBatch).
+const emptyValues = require(path.join(path.dirname(require.resolve('@segment/actions-core')), 'remove-empty-values.js'))
 const snapDefinition = require('@segment/action-destinations/dist/destinations/snap-conversions-api').default
 
 export const ACCESS_TOKEN = 'TEST_TOKEN'
@@ -183,6 +188,18 @@ export function createOracle({
   const noop = () => {}
   const logger = { info: noop, error: noop, warn: noop, debug: noop }
 
+  // One request perform() issued, as our plan() shows it (secrets redacted, JSON body parsed).
+  function captured({ request, options }) {
+    const headers = redactHeaders({ ...headersToObject(options?.headers), ...headersToObject(request.headers) }, secret)
+    let body = options?.body
+    try {
+      body = JSON.parse(body)
+    } catch {
+      /* leave raw */
+    }
+    return { method: String(request.method).toUpperCase(), url: redactUrl(request.url), headers, body }
+  }
+
   async function planOne(event) {
     const messageId = messageIdOf(event)
     if (!isPlainObjectEvent(event)) {
@@ -219,19 +236,7 @@ export function createOracle({
           lines.push({ messageId, subscription: sub.name, error: { message: `oracle: expected 1 request, saw ${res.length}`, class: 'OracleError' } })
           continue
         }
-        const { request, options } = res[0]
-        const headers = redactHeaders({ ...headersToObject(options?.headers), ...headersToObject(request.headers) }, secret)
-        let body = options?.body
-        try {
-          body = JSON.parse(body)
-        } catch {
-          /* leave raw */
-        }
-        lines.push({
-          messageId,
-          subscription: sub.name,
-          request: { method: String(request.method).toUpperCase(), url: redactUrl(request.url), headers, body }
-        })
+        lines.push({ messageId, subscription: sub.name, request: captured(res[0]) })
       } catch (err) {
         destination.responses = []
         lines.push({ messageId, subscription: sub.name, error: describeError(err) })
@@ -251,7 +256,39 @@ export function createOracle({
     return (await planEach(events)).flat()
   }
 
-  return { planOne, planEach, plan, subscriptions: subs }
+  // Segment's batch path: the events (already grouped as Segment batches them) through the
+  // subscription's performBatch (actions-core executeBatch: per-event mapping and validation,
+  // then one performBatch). `requests` in the order they were made; `results` per event:
+  // { status, errortype, errormessage } (actions-core's multistatus); `error` when the whole
+  // batch threw.
+  //
+  // `singlePathEmptyStrings`: a counterfactual for deliberate differences. executeBatch cleans
+  // each payload with removeEmptyValues without its `isRoot` flag, so top-level fields holding
+  // "" stay (executeAction, the single-event path, drops them). With the option the batch
+  // path drops them too, everything else unchanged.
+  async function planBatch(events, name, { singlePathEmptyStrings = false } = {}) {
+    const sub = subs.find((s) => s.name === name)
+    destination.responses = []
+    const original = emptyValues.removeEmptyValues
+    if (singlePathEmptyStrings) emptyValues.removeEmptyValues = (obj, schema) => original(obj, schema, true)
+    try {
+      const results = await destination.executeBatch(sub.partnerAction, {
+        events: structuredClone(events),
+        mapping: structuredClone(sub.mapping),
+        settings: { ...settings },
+        auth,
+        ...segmentContext(logger)
+      })
+      return { requests: destination.responses.map(captured), results: results.map((r) => ({ status: r?.status, errortype: r?.errortype, errormessage: r?.errormessage })) }
+    } catch (err) {
+      return { requests: destination.responses.map(captured), error: describeError(err) }
+    } finally {
+      emptyValues.removeEmptyValues = original
+      destination.responses = []
+    }
+  }
+
+  return { planOne, planEach, plan, planBatch, subscriptions: subs }
 }
 
 // CLI

@@ -41,6 +41,20 @@ pub fn method(target: &str) -> &'static str {
     }
 }
 
+/// Batched catalog items of one request: Braze refuses a whole request whose item ids repeat
+/// (`ids-not-unique`), so a later item with an id already in the request takes the earlier
+/// one's place. A PUT replaces the item and a DELETE removes it, so Braze ends in the state
+/// the two calls in order would leave (Segment instead fails the later event, losing it).
+pub fn merge_items(acc: &mut Vec<Value>, more: Vec<Value>) {
+    for item in more {
+        let id = item.get("id").filter(|v| v.is_string());
+        match id.and_then(|id| acc.iter().position(|a| a.get("id") == Some(id))) {
+            Some(at) => acc[at] = item,
+            None => acc.push(item),
+        }
+    }
+}
+
 /// A batched catalog request (several items, ids in the body).
 pub fn is_batch(target: &str) -> bool {
     target.starts_with("/catalogs/") && target.split('#').next().is_some_and(|p| p.ends_with("/items/"))
