@@ -22,6 +22,7 @@ pub mod mapping;
 #[cfg(feature = "monitor")]
 pub mod monitor;
 pub mod oauth;
+pub mod order;
 pub mod pii;
 pub mod ratelimit;
 pub mod schema;
