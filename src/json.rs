@@ -314,22 +314,78 @@ pub fn write_num(n: f64, out: &mut String) {
 /// errors (and their messages) are serde_json's, and any text the two disagree on gets
 /// serde_json's answer. tests/fuzz.rs checks that both give the same values.
 pub fn parse(text: &str) -> Result<J<'_>, serde_json::Error> {
-    let mut r = Reader { b: text.as_bytes(), s: text, i: 0 };
-    if let Some(v) = r.value(0) {
-        if r.ws() == r.b.len() {
-            return Ok(v);
+    parse_measured(text).map(|(v, _)| v)
+}
+
+/// `parse`, with the value's nesting depth (`J::depth`): counted while reading, so the
+/// caller's depth check needs no second walk of the tree (a walk only after a fallback).
+pub fn parse_measured(text: &str) -> Result<(J<'_>, usize), serde_json::Error> {
+    if let Some(p) = parse_at(text, 0) {
+        if skip_ws(text.as_bytes(), p.end) == text.len() {
+            return Ok((p.value, p.depth));
         }
     }
-    parse_with_serde(text)
+    parse_with_serde(text).map(|v| {
+        let depth = v.depth();
+        (v, depth)
+    })
+}
+
+/// A value read by the direct parser: where it ends in the text, and its `J::depth`.
+pub struct Parsed<'a> {
+    pub value: J<'a>,
+    pub end: usize,
+    pub depth: usize,
 }
 
 /// The direct parser on the value that starts at byte `at` of `text` (after whitespace): the
 /// value and the index just past it, or `None` where `parse` would fall back to serde_json.
 /// What follows the value is the caller's to check (the array splitter's fused path).
-pub fn parse_at(text: &str, at: usize) -> Option<(J<'_>, usize)> {
-    let mut r = Reader { b: text.as_bytes(), s: text, i: at };
-    let v = r.value(0)?;
-    Some((v, r.i))
+pub fn parse_at(text: &str, at: usize) -> Option<Parsed<'_>> {
+    let scratch = SCRATCH.take();
+    let mut r = Reader { b: text.as_bytes(), s: text, i: at, depth: 0, entries: recycle(scratch.entries), elems: recycle(scratch.elems) };
+    let value = r.value(0);
+    // A huge event's stacks are not kept (they would hold its size for the thread's life).
+    if r.entries.capacity() <= SCRATCH_KEEP && r.elems.capacity() <= SCRATCH_KEEP {
+        SCRATCH.set(Scratch { entries: recycle(r.entries), elems: recycle(r.elems) });
+    }
+    Some(Parsed { value: value?, end: r.i, depth: r.depth })
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// The entries and elements of the objects and arrays being read, innermost last: each
+/// container's own are moved into one allocation of exact size when it closes, where a
+/// vector per container grew (reallocating) as it was read. Kept per thread between texts,
+/// empty, so reading an event allocates only its containers and escaped strings.
+struct Scratch<'a> {
+    entries: Vec<(Cow<'a, str>, J<'a>)>,
+    elems: Vec<J<'a>>,
+}
+
+impl Default for Scratch<'_> {
+    fn default() -> Self {
+        Scratch { entries: Vec::new(), elems: Vec::new() }
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch<'static>> = const { std::cell::Cell::new(Scratch { entries: Vec::new(), elems: Vec::new() }) };
+}
+
+/// Largest scratch stack kept between texts (entries or elements).
+const SCRATCH_KEEP: usize = 4096;
+
+/// The same vector emptied, for elements of another lifetime: collected in place, so its
+/// allocation is reused (the elements' type differs only in lifetime).
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// The reference parse: serde_json through the visitor below.
@@ -351,13 +407,15 @@ struct Reader<'a> {
     b: &'a [u8],
     s: &'a str,
     i: usize,
+    /// The deepest nesting reached (`J::depth` of the value read).
+    depth: usize,
+    entries: Vec<(Cow<'a, str>, J<'a>)>,
+    elems: Vec<J<'a>>,
 }
 
 impl<'a> Reader<'a> {
     fn ws(&mut self) -> usize {
-        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
+        self.i = skip_ws(self.b, self.i);
         self.i
     }
 
@@ -378,12 +436,13 @@ impl<'a> Reader<'a> {
                 if depth + 1 >= SERDE_DEPTH {
                     return None;
                 }
+                self.depth = self.depth.max(depth + 1);
                 self.i += 1;
-                let mut o = Obj::with_capacity(8);
                 if self.b.get(self.ws()) == Some(&b'}') {
                     self.i += 1;
-                    return Some(J::Obj(o));
+                    return Some(J::Obj(Obj::default()));
                 }
+                let from = self.entries.len();
                 loop {
                     if self.b.get(self.ws()) != Some(&b'"') {
                         return None;
@@ -394,11 +453,12 @@ impl<'a> Reader<'a> {
                     }
                     self.i += 1;
                     let v = self.value(depth + 1)?;
-                    o.0.push((k, v));
+                    self.entries.push((k, v));
                     match self.b.get(self.ws())? {
                         b',' => self.i += 1,
                         b'}' => {
                             self.i += 1;
+                            let mut o = Obj(self.entries.split_off(from));
                             o.normalize();
                             return Some(J::Obj(o));
                         }
@@ -410,19 +470,21 @@ impl<'a> Reader<'a> {
                 if depth + 1 >= SERDE_DEPTH {
                     return None;
                 }
+                self.depth = self.depth.max(depth + 1);
                 self.i += 1;
-                let mut a = Vec::new();
                 if self.b.get(self.ws()) == Some(&b']') {
                     self.i += 1;
-                    return Some(J::Arr(a));
+                    return Some(J::Arr(Vec::new()));
                 }
+                let from = self.elems.len();
                 loop {
-                    a.push(self.value(depth + 1)?);
+                    let v = self.value(depth + 1)?;
+                    self.elems.push(v);
                     match self.b.get(self.ws())? {
                         b',' => self.i += 1,
                         b']' => {
                             self.i += 1;
-                            return Some(J::Arr(a));
+                            return Some(J::Arr(self.elems.split_off(from)));
                         }
                         _ => return None,
                     }
