@@ -295,7 +295,7 @@ fn parse_event_with<'a>(text: &'a str, line: Option<usize>, parsed: Option<(J<'a
     // parsing itself stays bounded): no separate scan of every event's text.
     let too_deep = || reject(shallow_message_id(text), at(format!("The event is nested deeper than {MAX_EVENT_DEPTH} levels")));
     match parsed.map_or_else(|| crate::json::parse_measured(text), Ok) {
-        Ok((v, _)) if v.depth() > MAX_EVENT_DEPTH => too_deep(),
+        Ok((_, depth)) if depth > MAX_EVENT_DEPTH => too_deep(),
         Ok((v, _)) => Input::Event(v),
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => too_deep(),
         Err(e) => {
