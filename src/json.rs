@@ -544,7 +544,9 @@ impl<'a> Reader<'a> {
         (self.i > from).then_some(())
     }
 
-    /// At an opening quote: the string, borrowed when it has no escapes.
+    /// At an opening quote: the string, borrowed when it has no escapes. Inline: nearly every
+    /// key and string is plain, and a call per string cost more than its scan.
+    #[inline(always)]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
@@ -553,11 +555,17 @@ impl<'a> Reader<'a> {
             b'"' => {
                 let s = &self.s[start..self.i];
                 self.i += 1;
-                return Some(Cow::Borrowed(s));
+                Some(Cow::Borrowed(s))
             }
-            b'\\' => {}
-            _ => return None,
+            b'\\' => self.escaped(start),
+            _ => None,
         }
+    }
+
+    /// The rest of a string with escapes, from its first backslash (`start`: its first byte).
+    #[cold]
+    #[inline(never)]
+    fn escaped(&mut self, start: usize) -> Option<Cow<'a, str>> {
         let mut out = String::with_capacity(self.i - start + 16);
         out.push_str(&self.s[start..self.i]);
         loop {
