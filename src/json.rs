@@ -342,14 +342,10 @@ pub struct Parsed<'a> {
 /// value and the index just past it, or `None` where `parse` would fall back to serde_json.
 /// What follows the value is the caller's to check (the array splitter's fused path).
 pub fn parse_at(text: &str, at: usize) -> Option<Parsed<'_>> {
-    let scratch = SCRATCH.take();
-    let mut r = Reader { b: text.as_bytes(), s: text, i: at, depth: 0, entries: recycle(scratch.entries), elems: recycle(scratch.elems) };
-    let value = r.value(0);
-    // A huge event's stacks are not kept (they would hold its size for the thread's life).
-    if r.entries.capacity() <= SCRATCH_KEEP && r.elems.capacity() <= SCRATCH_KEEP {
-        SCRATCH.set(Scratch { entries: recycle(r.entries), elems: recycle(r.elems) });
-    }
-    Some(Parsed { value: value?, end: r.i, depth: r.depth })
+    // 32: the open objects of a typical event hold fewer entries at once (one allocation).
+    let mut r = Reader { b: text.as_bytes(), s: text, i: at, depth: 0, entries: Vec::with_capacity(32), elems: Vec::new() };
+    let value = r.value(0)?;
+    Some(Parsed { value, end: r.i, depth: r.depth })
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -357,35 +353,6 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-/// The entries and elements of the objects and arrays being read, innermost last: each
-/// container's own are moved into one allocation of exact size when it closes, where a
-/// vector per container grew (reallocating) as it was read. Kept per thread between texts,
-/// empty, so reading an event allocates only its containers and escaped strings.
-struct Scratch<'a> {
-    entries: Vec<(Cow<'a, str>, J<'a>)>,
-    elems: Vec<J<'a>>,
-}
-
-impl Default for Scratch<'_> {
-    fn default() -> Self {
-        Scratch { entries: Vec::new(), elems: Vec::new() }
-    }
-}
-
-thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch<'static>> = const { std::cell::Cell::new(Scratch { entries: Vec::new(), elems: Vec::new() }) };
-}
-
-/// Largest scratch stack kept between texts (entries or elements).
-const SCRATCH_KEEP: usize = 4096;
-
-/// The same vector emptied, for elements of another lifetime: collected in place, so its
-/// allocation is reused (the elements' type differs only in lifetime).
-fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
-    v.clear();
-    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// The reference parse: serde_json through the visitor below.
@@ -409,6 +376,11 @@ struct Reader<'a> {
     i: usize,
     /// The deepest nesting reached (`J::depth` of the value read).
     depth: usize,
+    /// The entries and elements of the objects and arrays being read, innermost last: each
+    /// container's own are moved into one allocation of exact size when it closes, where a
+    /// vector per container grew (reallocating) as it was read. One pair per text: kept per
+    /// thread between texts, they saved 1.0M of 169M instructions over 2,000 events but cost
+    /// ~500 bytes gzipped of wasm, a quarter of Snap CAPI's headroom under its size budget.
     entries: Vec<(Cow<'a, str>, J<'a>)>,
     elems: Vec<J<'a>>,
 }
