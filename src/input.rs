@@ -65,9 +65,10 @@ pub fn split_array(text: &str) -> Result<Vec<&str>, EventError> {
 /// gone to `each`.
 pub fn each_array_event<'a>(text: &'a str, mut each: impl FnMut(Input<'a>)) -> Result<(), EventError> {
     let b = text.as_bytes();
+    let mut stacks = crate::json::Stacks::default();
     walk_array(text, |i| {
         let start = skip_ws(b, i);
-        let direct = crate::json::parse_at(text, start).and_then(|p| {
+        let direct = crate::json::parse_at(text, start, &mut stacks).and_then(|p| {
             let at = skip_ws(b, p.end);
             matches!(b.get(at), Some(b',' | b']')).then_some((p, at))
         });

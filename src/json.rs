@@ -320,7 +320,7 @@ pub fn parse(text: &str) -> Result<J<'_>, serde_json::Error> {
 /// `parse`, with the value's nesting depth (`J::depth`): counted while reading, so the
 /// caller's depth check needs no second walk of the tree (a walk only after a fallback).
 pub fn parse_measured(text: &str) -> Result<(J<'_>, usize), serde_json::Error> {
-    if let Some(p) = parse_at(text, 0) {
+    if let Some(p) = parse_at(text, 0, &mut Stacks::default()) {
         if skip_ws(text.as_bytes(), p.end) == text.len() {
             return Ok((p.value, p.depth));
         }
@@ -340,12 +340,29 @@ pub struct Parsed<'a> {
 
 /// The direct parser on the value that starts at byte `at` of `text` (after whitespace): the
 /// value and the index just past it, or `None` where `parse` would fall back to serde_json.
-/// What follows the value is the caller's to check (the array splitter's fused path).
-pub fn parse_at(text: &str, at: usize) -> Option<Parsed<'_>> {
-    // 32: the open objects of a typical event hold fewer entries at once (one allocation).
-    let mut r = Reader { b: text.as_bytes(), s: text, i: at, depth: 0, entries: Vec::with_capacity(32), elems: Vec::new() };
-    let value = r.value(0)?;
-    Some(Parsed { value, end: r.i, depth: r.depth })
+/// What follows the value is the caller's to check (the array splitter's fused path, which
+/// passes the same `stacks` for every element of its array).
+pub fn parse_at<'a>(text: &'a str, at: usize, stacks: &mut Stacks<'a>) -> Option<Parsed<'a>> {
+    let Stacks { entries, elems } = std::mem::take(stacks);
+    let mut r = Reader { b: text.as_bytes(), s: text, i: at, depth: 0, entries, elems };
+    let value = r.value(0);
+    // Empty again (a failed read leaves what it had read so far).
+    r.entries.clear();
+    r.elems.clear();
+    *stacks = Stacks { entries: r.entries, elems: r.elems };
+    Some(Parsed { value: value?, end: r.i, depth: r.depth })
+}
+
+/// The direct parser's scratch space: the entries and elements of the objects and arrays
+/// being read, innermost last. Each container's own are moved into one allocation of exact
+/// size when it closes, where a vector per container grew (reallocating) as it was read;
+/// empty between values, so values of one text can share it (one allocation per array of
+/// events rather than per event). Not kept per thread: that cost ~500 bytes gzipped of wasm,
+/// a quarter of Snap CAPI's headroom under its size budget.
+#[derive(Default)]
+pub struct Stacks<'a> {
+    entries: Vec<(Cow<'a, str>, J<'a>)>,
+    elems: Vec<J<'a>>,
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -376,11 +393,7 @@ struct Reader<'a> {
     i: usize,
     /// The deepest nesting reached (`J::depth` of the value read).
     depth: usize,
-    /// The entries and elements of the objects and arrays being read, innermost last: each
-    /// container's own are moved into one allocation of exact size when it closes, where a
-    /// vector per container grew (reallocating) as it was read. One pair per text: kept per
-    /// thread between texts, they saved 1.0M of 169M instructions over 2,000 events but cost
-    /// ~500 bytes gzipped of wasm, a quarter of Snap CAPI's headroom under its size budget.
+    /// `Stacks`, moved in for the read.
     entries: Vec<(Cow<'a, str>, J<'a>)>,
     elems: Vec<J<'a>>,
 }
