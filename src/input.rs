@@ -10,7 +10,7 @@
 //! byte-for-byte what the JS glue printed before.
 
 use crate::engine::Input;
-use crate::json::{array_index, J};
+use crate::json::{array_index, skip_ws, J};
 use crate::error::{ErrorCode, EventError};
 use serde_json::Value;
 
@@ -114,13 +114,6 @@ fn walk_array(text: &str, mut element: impl FnMut(usize) -> Option<usize>) -> Re
 
 fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-        i += 1;
-    }
-    i
 }
 
 /// The structural bytes (`[ ] { } ,`) of a JSON text from `from` on that lie outside string
