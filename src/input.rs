@@ -10,7 +10,7 @@
 //! byte-for-byte what the JS glue printed before.
 
 use crate::engine::Input;
-use crate::json::{array_index, J};
+use crate::json::{array_index, skip_ws, J};
 use crate::error::{ErrorCode, EventError};
 use serde_json::Value;
 
@@ -65,14 +65,15 @@ pub fn split_array(text: &str) -> Result<Vec<&str>, EventError> {
 /// gone to `each`.
 pub fn each_array_event<'a>(text: &'a str, mut each: impl FnMut(Input<'a>)) -> Result<(), EventError> {
     let b = text.as_bytes();
+    let mut stacks = crate::json::Stacks::default();
     walk_array(text, |i| {
         let start = skip_ws(b, i);
-        let direct = crate::json::parse_at(text, start).and_then(|(v, end)| {
-            let at = skip_ws(b, end);
-            matches!(b.get(at), Some(b',' | b']')).then(|| (v, end, at))
+        let direct = crate::json::parse_at(text, start, &mut stacks).and_then(|p| {
+            let at = skip_ws(b, p.end);
+            matches!(b.get(at), Some(b',' | b']')).then_some((p, at))
         });
         let (input, at) = match direct {
-            Some((v, end, at)) => (parse_event_with(&text[start..end], None, Some(v)), at),
+            Some((p, at)) => (parse_event_with(&text[start..p.end], None, Some((p.value, p.depth))), at),
             None => match scan_element(b, i) {
                 (end, Some(b',' | b']')) => (parse_event(text[i..end].trim_matches(is_ws), None), end),
                 _ => return None,
@@ -113,13 +114,6 @@ fn walk_array(text: &str, mut element: impl FnMut(usize) -> Option<usize>) -> Re
 
 fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-        i += 1;
-    }
-    i
 }
 
 /// The structural bytes (`[ ] { } ,`) of a JSON text from `from` on that lie outside string
@@ -272,8 +266,9 @@ pub fn parse_event(text: &str, line: Option<usize>) -> Input<'_> {
     parse_event_with(text, line, None)
 }
 
-/// `parse_event` of a text the direct parser may have read already (`parsed`: its value).
-fn parse_event_with<'a>(text: &'a str, line: Option<usize>, parsed: Option<J<'a>>) -> Input<'a> {
+/// `parse_event` of a text the direct parser may have read already (`parsed`: its value and
+/// depth).
+fn parse_event_with<'a>(text: &'a str, line: Option<usize>, parsed: Option<(J<'a>, usize)>) -> Input<'a> {
     let at = |m: String| match line {
         Some(n) => format!("line {n}: {m}"),
         None => m,
@@ -290,12 +285,12 @@ fn parse_event_with<'a>(text: &'a str, line: Option<usize>, parsed: Option<J<'a>
     if text.len() > MAX_EVENT_BYTES {
         return reject(shallow_message_id(text), at(format!("The event is {} bytes; the limit is {MAX_EVENT_BYTES}", text.len())));
     }
-    // Depth is checked on the parsed tree (serde_json stops at 128 levels, so parsing itself
-    // stays bounded): no separate scan of every event's text.
+    // Depth is the parsed tree's, counted by the parser (serde_json stops at 128 levels, so
+    // parsing itself stays bounded): no separate scan of every event's text.
     let too_deep = || reject(shallow_message_id(text), at(format!("The event is nested deeper than {MAX_EVENT_DEPTH} levels")));
-    match parsed.map_or_else(|| crate::json::parse(text), Ok) {
-        Ok(v) if v.depth() > MAX_EVENT_DEPTH => too_deep(),
-        Ok(v) => Input::Event(v),
+    match parsed.map_or_else(|| crate::json::parse_measured(text), Ok) {
+        Ok((_, depth)) if depth > MAX_EVENT_DEPTH => too_deep(),
+        Ok((v, _)) => Input::Event(v),
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => too_deep(),
         Err(e) => {
             // serde's message names line/column only, never the content.

@@ -271,9 +271,11 @@ pub fn plain_run(b: &[u8], mut i: usize) -> usize {
         let bs = w ^ (ONES * u64::from(b'\\'));
         // A zero byte in q / bs is a quote / backslash; `w - 0x20..` borrows into the high bit
         // of bytes below 0x20 (`& !w` drops bytes that had it set already).
-        let hit = (q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs) | (w.wrapping_sub(ONES * 0x20) & !w);
-        if hit & HIGH != 0 {
-            break;
+        let hit = ((q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs) | (w.wrapping_sub(ONES * 0x20) & !w)) & HIGH;
+        if hit != 0 {
+            // The lowest flagged byte is the first hit: a borrow only carries upward from a
+            // byte that is a hit itself, so only bytes above the first one can be false.
+            return i + (hit.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -375,6 +377,23 @@ mod tests {
                 b[at] = special;
                 for from in 0..=20 {
                     assert_eq!(plain_run(&b, from), naive(&b, from), "{special:#x} at {at} from {from}");
+                }
+            }
+        }
+        // Two bytes in one word: a hit, then one a borrow out of it could flag falsely
+        // (0x01, '#' after '"', ']' after '\\', 0x20 after a control character).
+        let bytes = [b'"', b'\\', 0, 0x1f, 0x01, 0x20, b'!', b'#', b']', b'a', 0x80, 0xff];
+        for first in bytes {
+            for second in bytes {
+                for at in 0..17 {
+                    for next in at + 1..18 {
+                        let mut b = vec![b'a'; 18];
+                        b[at] = first;
+                        b[next] = second;
+                        for from in [0, at, at + 1] {
+                            assert_eq!(plain_run(&b, from), naive(&b, from), "{first:#x} at {at}, {second:#x} at {next}, from {from}");
+                        }
+                    }
                 }
             }
         }

@@ -314,22 +314,63 @@ pub fn write_num(n: f64, out: &mut String) {
 /// errors (and their messages) are serde_json's, and any text the two disagree on gets
 /// serde_json's answer. tests/fuzz.rs checks that both give the same values.
 pub fn parse(text: &str) -> Result<J<'_>, serde_json::Error> {
-    let mut r = Reader { b: text.as_bytes(), s: text, i: 0 };
-    if let Some(v) = r.value(0) {
-        if r.ws() == r.b.len() {
-            return Ok(v);
+    parse_measured(text).map(|(v, _)| v)
+}
+
+/// `parse`, with the value's nesting depth (`J::depth`): counted while reading, so the
+/// caller's depth check needs no second walk of the tree (a walk only after a fallback).
+pub fn parse_measured(text: &str) -> Result<(J<'_>, usize), serde_json::Error> {
+    if let Some(p) = parse_at(text, 0, &mut Stacks::default()) {
+        if skip_ws(text.as_bytes(), p.end) == text.len() {
+            return Ok((p.value, p.depth));
         }
     }
-    parse_with_serde(text)
+    parse_with_serde(text).map(|v| {
+        let depth = v.depth();
+        (v, depth)
+    })
+}
+
+/// A value read by the direct parser: where it ends in the text, and its `J::depth`.
+pub struct Parsed<'a> {
+    pub value: J<'a>,
+    pub end: usize,
+    pub depth: usize,
 }
 
 /// The direct parser on the value that starts at byte `at` of `text` (after whitespace): the
 /// value and the index just past it, or `None` where `parse` would fall back to serde_json.
-/// What follows the value is the caller's to check (the array splitter's fused path).
-pub fn parse_at(text: &str, at: usize) -> Option<(J<'_>, usize)> {
-    let mut r = Reader { b: text.as_bytes(), s: text, i: at };
-    let v = r.value(0)?;
-    Some((v, r.i))
+/// What follows the value is the caller's to check (the array splitter's fused path, which
+/// passes the same `stacks` for every element of its array).
+pub fn parse_at<'a>(text: &'a str, at: usize, stacks: &mut Stacks<'a>) -> Option<Parsed<'a>> {
+    let Stacks { entries, elems } = std::mem::take(stacks);
+    let mut r = Reader { b: text.as_bytes(), s: text, i: at, depth: 0, entries, elems };
+    let value = r.value(0);
+    // Empty again (a failed read leaves what it had read so far).
+    r.entries.clear();
+    r.elems.clear();
+    *stacks = Stacks { entries: r.entries, elems: r.elems };
+    Some(Parsed { value: value?, end: r.i, depth: r.depth })
+}
+
+/// The direct parser's scratch space: the entries and elements of the objects and arrays
+/// being read, innermost last. Each container's own are moved into one allocation of exact
+/// size when it closes, where a vector per container grew (reallocating) as it was read;
+/// empty between values, so values of one text can share it (one allocation per array of
+/// events rather than per event). Not kept per thread: that cost ~500 bytes gzipped of wasm,
+/// a quarter of Snap CAPI's headroom under its size budget.
+#[derive(Default)]
+pub struct Stacks<'a> {
+    entries: Vec<(Cow<'a, str>, J<'a>)>,
+    elems: Vec<J<'a>>,
+}
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
 }
 
 /// The reference parse: serde_json through the visitor below.
@@ -351,13 +392,16 @@ struct Reader<'a> {
     b: &'a [u8],
     s: &'a str,
     i: usize,
+    /// The deepest nesting reached (`J::depth` of the value read).
+    depth: usize,
+    /// `Stacks`, moved in for the read.
+    entries: Vec<(Cow<'a, str>, J<'a>)>,
+    elems: Vec<J<'a>>,
 }
 
 impl<'a> Reader<'a> {
     fn ws(&mut self) -> usize {
-        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
-        }
+        self.i = skip_ws(self.b, self.i);
         self.i
     }
 
@@ -378,12 +422,13 @@ impl<'a> Reader<'a> {
                 if depth + 1 >= SERDE_DEPTH {
                     return None;
                 }
+                self.depth = self.depth.max(depth + 1);
                 self.i += 1;
-                let mut o = Obj::with_capacity(8);
                 if self.b.get(self.ws()) == Some(&b'}') {
                     self.i += 1;
-                    return Some(J::Obj(o));
+                    return Some(J::Obj(Obj::default()));
                 }
+                let from = self.entries.len();
                 loop {
                     if self.b.get(self.ws()) != Some(&b'"') {
                         return None;
@@ -394,11 +439,12 @@ impl<'a> Reader<'a> {
                     }
                     self.i += 1;
                     let v = self.value(depth + 1)?;
-                    o.0.push((k, v));
+                    self.entries.push((k, v));
                     match self.b.get(self.ws())? {
                         b',' => self.i += 1,
                         b'}' => {
                             self.i += 1;
+                            let mut o = Obj(self.entries.split_off(from));
                             o.normalize();
                             return Some(J::Obj(o));
                         }
@@ -410,19 +456,21 @@ impl<'a> Reader<'a> {
                 if depth + 1 >= SERDE_DEPTH {
                     return None;
                 }
+                self.depth = self.depth.max(depth + 1);
                 self.i += 1;
-                let mut a = Vec::new();
                 if self.b.get(self.ws()) == Some(&b']') {
                     self.i += 1;
-                    return Some(J::Arr(a));
+                    return Some(J::Arr(Vec::new()));
                 }
+                let from = self.elems.len();
                 loop {
-                    a.push(self.value(depth + 1)?);
+                    let v = self.value(depth + 1)?;
+                    self.elems.push(v);
                     match self.b.get(self.ws())? {
                         b',' => self.i += 1,
                         b']' => {
                             self.i += 1;
-                            return Some(J::Arr(a));
+                            return Some(J::Arr(self.elems.split_off(from)));
                         }
                         _ => return None,
                     }
@@ -482,7 +530,9 @@ impl<'a> Reader<'a> {
         (self.i > from).then_some(())
     }
 
-    /// At an opening quote: the string, borrowed when it has no escapes.
+    /// At an opening quote: the string, borrowed when it has no escapes. Inline: nearly every
+    /// key and string is plain, and a call per string cost more than its scan.
+    #[inline(always)]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
@@ -491,11 +541,17 @@ impl<'a> Reader<'a> {
             b'"' => {
                 let s = &self.s[start..self.i];
                 self.i += 1;
-                return Some(Cow::Borrowed(s));
+                Some(Cow::Borrowed(s))
             }
-            b'\\' => {}
-            _ => return None,
+            b'\\' => self.escaped(start),
+            _ => None,
         }
+    }
+
+    /// The rest of a string with escapes, from its first backslash (`start`: its first byte).
+    #[cold]
+    #[inline(never)]
+    fn escaped(&mut self, start: usize) -> Option<Cow<'a, str>> {
         let mut out = String::with_capacity(self.i - start + 16);
         out.push_str(&self.s[start..self.i]);
         loop {

@@ -570,20 +570,24 @@ fn json_text() -> impl Strategy<Value = String> {
         })
 }
 
-/// `json::parse` and serde_json's parse of one text, as comparable results: the value's Debug
-/// form (numbers to the bit, `-0` included) or the error message.
+/// `json::parse_measured` (`json::parse` with the depth it counts) and serde_json's parse of
+/// one text, as comparable results: the value's Debug form (numbers to the bit, `-0`
+/// included) and its depth (serde's by `J::depth`), or the error message.
 fn both_parses(t: &str) -> (Result<String, String>, Result<String, String>) {
     use edge_actions::json;
-    let show = |r: Result<json::J<'_>, serde_json::Error>| r.map(|v| format!("{v:?}")).map_err(|e| e.to_string());
-    (show(json::parse(t)), show(json::parse_with_serde(t)))
+    let show = |r: Result<(json::J<'_>, usize), serde_json::Error>| r.map(|(v, d)| format!("{v:?} depth {d}")).map_err(|e| e.to_string());
+    (show(json::parse_measured(t)), show(json::parse_with_serde(t).map(|v| {
+        let d = v.depth();
+        (v, d)
+    })))
 }
 
 proptest! {
     #![proptest_config(config())]
 
     /// `json::parse` (the direct parser, falling back to serde_json) gives exactly what
-    /// serde_json gives: the same value (numbers to the bit, -0 included) or an error with
-    /// the same message.
+    /// serde_json gives: the same value (numbers to the bit, -0 included) and depth, or an
+    /// error with the same message.
     #[test]
     fn direct_json_parser_agrees_with_serde(t in prop_oneof![3 => json_text(), 1 => "[\\[\\]{}\",:0-9a-z\\\\. -]{0,40}"]) {
         let (ours, serde) = both_parses(&t);
