@@ -221,7 +221,8 @@ impl Config {
 
     /// `plan_prepared` for a plan that is only written out (`write_plan_lines`, which shows
     /// each request's redacted URL and headers itself): batched requests are left without
-    /// them, which saves copying the headers per request. Never for delivery.
+    /// them, which saves copying the headers per request, and the items' targets move into
+    /// their requests. Never for delivery.
     pub fn plan_to_show(&self, prepared: Vec<Prepared>) -> Plan {
         self.plan_for(prepared, false)
     }
@@ -239,9 +240,10 @@ impl Config {
     /// reads it after batching), so the plan's `Prepared::Item` bodies are left empty.
     fn plan_batched(&self, mut prepared: Vec<Prepared>, sendable: bool) -> Plan {
         let def = self.definition;
-        // (target, entries, objects) of each request, in the order they fill up.
-        let mut groups: Vec<(String, Vec<usize>, usize)> = Vec::new();
-        let mut open: Vec<(String, Vec<usize>, usize)> = Vec::new();
+        // (entries, objects) of each request, in the order they fill up; a request's target
+        // is its first item's.
+        let mut groups: Vec<(Vec<usize>, usize)> = Vec::new();
+        let mut open: Vec<(Vec<usize>, usize)> = Vec::new();
         let size = self.settings.batch_size.max(1);
         // Each item's objects, read once (Braze parses them from the item's text).
         let mut parts_of: Vec<Parts> = vec![Vec::new(); if def.parts.is_some() { prepared.len() } else { 0 }];
@@ -255,56 +257,59 @@ impl Config {
                 None => 1,
             };
             let cap = (def.max_objects)(&item.target);
-            match open.iter_mut().position(|(t, ..)| *t == item.target) {
-                Some(pos) if open[pos].2 + weight > cap => {
+            match open.iter().position(|(entries, _)| matches!(&prepared[entries[0]], Prepared::Item { item: first, .. } if first.target == item.target)) {
+                Some(pos) if open[pos].1 + weight > cap => {
                     groups.push(open.remove(pos));
-                    open.push((item.target.clone(), vec![idx], weight));
+                    open.push((vec![idx], weight));
                     let last = open.len() - 1;
                     if size == 1 || weight >= cap {
                         groups.push(open.remove(last));
                     }
                 }
                 Some(pos) => {
-                    open[pos].1.push(idx);
-                    open[pos].2 += weight;
-                    if open[pos].1.len() >= size || open[pos].2 >= cap {
+                    open[pos].0.push(idx);
+                    open[pos].1 += weight;
+                    if open[pos].0.len() >= size || open[pos].1 >= cap {
                         groups.push(open.remove(pos));
                     }
                 }
-                None if size == 1 || weight >= cap => groups.push((item.target.clone(), vec![idx], weight)),
-                None => open.push((item.target.clone(), vec![idx], weight)),
+                None if size == 1 || weight >= cap => groups.push((vec![idx], weight)),
+                None => open.push((vec![idx], weight)),
             }
         }
         groups.extend(open);
         let headers = if sendable { self.headers(false) } else { Map::new() };
         let mut urls = Urls::new(self, false);
-        let batches: Vec<Batch> = groups
-            .into_iter()
-            .map(|(target, entries, _)| {
-                let parts: Vec<Parts> = if def.parts.is_some() { entries.iter().map(|&e| std::mem::take(&mut parts_of[e])).collect() } else { Vec::new() };
-                let body_of = |e: usize| match &prepared[e] {
-                    Prepared::Item { item, .. } => Some(item.body.as_str()),
-                    _ => None,
-                };
-                // One item (the default batch size) needs no list of them.
-                let body = match entries[..] {
-                    [e] => (def.envelope)(body_of(e).as_slice()),
-                    _ => (def.envelope)(&entries.iter().filter_map(|&e| body_of(e)).collect::<Vec<&str>>()),
-                };
-                let phase = (def.phase)(&target);
-                let method = (def.method)(&target);
-                let url = if sendable { urls.of(&target).to_string() } else { String::new() };
-                let request = HttpRequest { method, url, headers: headers.clone(), body };
-                Batch { request, target, entries, parts, phase, ensure: None }
-            })
-            .collect();
+        let mut batches: Vec<Batch> = Vec::with_capacity(groups.len());
+        for (entries, _) in groups {
+            let parts: Vec<Parts> = if def.parts.is_some() { entries.iter().map(|&e| std::mem::take(&mut parts_of[e])).collect() } else { Vec::new() };
+            let body_of = |e: usize| match &prepared[e] {
+                Prepared::Item { item, .. } => Some(item.body.as_str()),
+                _ => None,
+            };
+            // One item (the default batch size) needs no list of them.
+            let body = match entries[..] {
+                [e] => (def.envelope)(body_of(e).as_slice()),
+                _ => (def.envelope)(&entries.iter().filter_map(|&e| body_of(e)).collect::<Vec<&str>>()),
+            };
+            // A plan only shown has its items' targets moved into their requests.
+            let target = match &mut prepared[entries[0]] {
+                Prepared::Item { item, .. } if !sendable => std::mem::take(&mut item.target),
+                Prepared::Item { item, .. } => item.target.clone(),
+                _ => String::new(),
+            };
+            let phase = (def.phase)(&target);
+            let method = (def.method)(&target);
+            let url = if sendable { urls.of(&target).to_string() } else { String::new() };
+            let request = HttpRequest { method, url, headers: headers.clone(), body };
+            batches.push(Batch { request, target, entries, parts, phase, ensure: None });
+        }
         // The items' texts now live in their requests.
         for p in &mut prepared {
             if let Prepared::Item { item, .. } = p {
                 item.body = String::new();
             }
         }
-        let mut batches = batches;
         batches.sort_by_key(|b| b.entries[0]);
         Plan { prepared, batches, object_errors: def.object_errors }
     }

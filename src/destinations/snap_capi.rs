@@ -508,5 +508,10 @@ fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
         return Err(EventError::misconfigured("access_token", "Missing access token."));
     }
     let suffix = if settings.test_mode { "/events/validate" } else { "/events" };
-    Ok(Item::new(format!("/v3/{}{suffix}", encode_query(id)), &J::Obj(ev)))
+    // One exact-size string (the target is made per item).
+    let mut target = String::with_capacity(4 + id.len() * 3 + suffix.len());
+    target.push_str("/v3/");
+    super::encode_component_into(id, &mut target);
+    target.push_str(suffix);
+    Ok(Item::new(target, &J::Obj(ev)))
 }
