@@ -469,7 +469,6 @@ fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
     let identified = ["em", "ph", "madid"].iter().any(|k| user.contains(k))
         || (user.contains("client_ip_address") && user.contains("client_user_agent"));
     ev.push("user_data", J::Obj(user));
-    let currency = custom.as_ref().and_then(|c| c.str("currency")).map(str::to_string);
     set(&mut ev, "custom_data", custom.map(J::Obj));
     set(&mut ev, "action_source", source.map(J::str));
     if source == Some("app") {
@@ -485,8 +484,9 @@ fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
     required(ev.get("action_source"), "action_source")?;
     required(ev.get("event_name"), "event_name")?;
     required(ev.get("event_time"), "event_time")?;
-    if let Some(cur) = currency {
-        if !CURRENCIES.contains(&cur.as_str()) {
+    // Read back from the event (it moved in with `custom_data`), not copied before.
+    if let Some(cur) = ev.obj("custom_data").and_then(|c| c.str("currency")) {
+        if !CURRENCIES.contains(&cur) {
             return Err(EventError::misconfigured("custom_data.currency", "The currency is not a supported ISO 4217 code."));
         }
     }
