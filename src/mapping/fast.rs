@@ -212,13 +212,19 @@ impl<'t, 'p, 'a> Run<'t, 'p, 'a> {
     }
 
     fn charge(&mut self, v: Option<J<'a>>) -> Result<Option<J<'a>>, OverBudget> {
-        if let Some(x @ (J::Arr(_) | J::Obj(_))) = &v {
+        self.charge_ref(v.as_ref())?;
+        Ok(v)
+    }
+
+    /// `charge` of a value read but not copied (counted as the evaluator's copy would be).
+    fn charge_ref(&mut self, v: Option<&J>) -> Result<(), OverBudget> {
+        if let Some(x @ (J::Arr(_) | J::Obj(_))) = v {
             self.made += approx_size(x);
             if self.made > MAX_EVAL_BYTES {
                 return Err(OverBudget);
             }
         }
-        Ok(v)
+        Ok(())
     }
 
     /// `None` is JS `undefined`. The result borrows from both the event and the mapping
@@ -274,15 +280,17 @@ impl<'t, 'p, 'a> Run<'t, 'p, 'a> {
                 Some(J::Arr(out))
             }
             Node::ArrayPath { path, shape } => {
-                let root = self.charge(get(payload, path).map(Cow::into_owned))?;
-                let Some(shape) = shape else { return Ok(root) };
-                let items: Vec<J<'a>> = match root {
+                let root = get(payload, path);
+                let Some(shape) = shape else { return self.charge(root.map(Cow::into_owned)) };
+                // The items are read in place: only what the shape picks is copied.
+                self.charge_ref(root.as_deref())?;
+                let items: &[J<'a>] = match root.as_deref() {
                     Some(J::Arr(items)) => items,
-                    Some(o @ J::Obj(_)) => vec![o],
-                    other => return Ok(other),
+                    Some(o @ J::Obj(_)) => std::slice::from_ref(o),
+                    other => return Ok(other.cloned()),
                 };
                 let mut out = Vec::with_capacity(items.len());
-                for item in &items {
+                for item in items {
                     out.push(self.eval(shape, item)?.unwrap_or(J::Null));
                 }
                 Some(J::Arr(out))
