@@ -160,9 +160,8 @@ thread_local! {
     static NORMALIZED: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Keys are short normalized values hashed once per lookup: foldhash (no DoS concern, the
-/// memo lives for one call and is bounded) rather than SipHash.
-type Memo = HashMap<Box<str>, [u8; 64], foldhash::fast::FixedState>;
+/// Looked up by `&str`, so a hit copies nothing.
+type Memo = HashMap<Box<str>, [u8; 64]>;
 
 /// Runs `f` with digests of normalized values remembered (one `plan` call); nested calls
 /// share the outer memo. The memo only saves work: a digest is a function of its input.
