@@ -86,7 +86,7 @@ pub fn plan_json(cfg: &Config, events_json: &str) -> Result<String, EventError> 
     // Split and parsed in one pass (`input::each_array_event`), each event prepared as it is read.
     let mut prepared = Vec::new();
     crate::pii::with_digest_memo(|| input::each_array_event(events_json, |ev| cfg.prepare_input(ev, &mut prepared)))?;
-    let plan = cfg.plan_prepared(prepared);
+    let plan = cfg.plan_to_show(prepared);
     let mut out = String::with_capacity(events_json.len() + 64);
     out.push('[');
     engine::write_plan_lines(cfg, &plan, &mut out, ',');
@@ -107,7 +107,7 @@ pub fn plan(cfg: &Config, events_json: &str) -> Result<Vec<Value>, EventError> {
 /// each line of `plan`. `first_line` numbers the first input line in error messages.
 pub fn plan_ndjson(cfg: &Config, ndjson: &str, first_line: usize) -> (String, Counts) {
     let evs = input::events_from_ndjson(ndjson, first_line);
-    let plan = cfg.plan(&evs);
+    let plan = cfg.plan_to_show(cfg.prepare(&evs));
     let mut out = String::with_capacity(ndjson.len() + 64);
     engine::write_plan_lines(cfg, &plan, &mut out, '\n');
     (out, Counts::of_plan(evs.len(), &plan))

@@ -9,7 +9,8 @@ use crate::{fql, mapping};
 use serde_json::{Map, Value};
 
 pub struct Subscription {
-    pub name: String,
+    /// Shared with every entry prepared for it (`Prepared`), not copied per event.
+    pub name: std::sync::Arc<str>,
     pub trigger: fql::Fql,
     pub action: &'static Action,
     pub mapping: mapping::Compiled,
@@ -205,8 +206,8 @@ fn parse_subscription(def: &'static Definition, s: &Value, i: usize) -> Result<O
         return Ok(None);
     }
     let name = match o.get("name") {
-        Some(Value::String(n)) => n.clone(),
-        None | Some(Value::Null) => format!("subscription {i}"),
+        Some(Value::String(n)) => n.as_str().into(),
+        None | Some(Value::Null) => format!("subscription {i}").into(),
         Some(_) => return Err(bad(at("name"), "`name` must be a string")),
     };
     let trigger_src = o.get("subscribe").or_else(|| o.get("trigger")).and_then(Value::as_str)

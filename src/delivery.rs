@@ -671,7 +671,7 @@ async fn send_lines<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limi
             line.insert("messageId".into(), json_opt(&entry_message_id(prep)));
             match (prep, outcome_of[i]) {
                 (Prepared::Item { subscription, .. }, Some(o)) => {
-                    line.insert("subscription".into(), Value::String(subscription.clone()));
+                    line.insert("subscription".into(), Value::String(subscription.to_string()));
                     line.insert("delivered".into(), Value::Bool(o.delivered && rejected[i].is_none()));
                     line.insert("attempts".into(), Value::from(o.attempts));
                     line.insert("status".into(), o.status.map_or(Value::Null, Value::from));
@@ -681,7 +681,7 @@ async fn send_lines<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limi
                 }
                 (Prepared::Error { subscription, error, .. }, _) => {
                     if let Some(s) = subscription {
-                        line.insert("subscription".into(), Value::String(s.clone()));
+                        line.insert("subscription".into(), Value::String(s.to_string()));
                     }
                     line.insert("delivered".into(), Value::Bool(false));
                     line.insert("attempts".into(), Value::from(0));

@@ -10,6 +10,8 @@ use crate::mapping::value::JsVal;
 use crate::{event, input, schema};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HttpRequest {
@@ -23,8 +25,8 @@ pub struct HttpRequest {
 /// What happened to one (event, subscription) before delivery.
 #[derive(Debug, Clone)]
 pub enum Prepared {
-    Item { message_id: Option<String>, subscription: String, item: Item },
-    Error { message_id: Option<String>, subscription: Option<String>, error: EventError },
+    Item { message_id: Option<String>, subscription: Arc<str>, item: Item },
+    Error { message_id: Option<String>, subscription: Option<Arc<str>>, error: EventError },
     Skipped { message_id: Option<String>, reason: String },
 }
 
@@ -86,7 +88,18 @@ impl Config {
     }
 
     fn prepare_one(&self, raw: &J, out: &mut Vec<Prepared>) {
-        let message_id = event::message_id_of(raw);
+        thread_local! {
+            /// Indices of an event's matching subscriptions, reused across events.
+            static MATCHING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+        }
+        let mut matching = MATCHING.take();
+        matching.clear();
+        self.prepare_matching(raw, &mut matching, out);
+        MATCHING.set(matching);
+    }
+
+    fn prepare_matching(&self, raw: &J, matching: &mut Vec<usize>, out: &mut Vec<Prepared>) {
+        let mut message_id = event::message_id_of(raw);
         let ev = match event::parse(raw) {
             Ok(ev) => ev,
             Err(error) => {
@@ -94,14 +107,14 @@ impl Config {
                 return;
             }
         };
-        let mut matching: Vec<&Subscription> = self.subscriptions.iter().filter(|s| s.trigger.matches(ev.raw)).collect();
+        matching.extend(self.subscriptions.iter().enumerate().filter(|(_, s)| s.trigger.matches(ev.raw)).map(|(i, _)| i));
         if matching.is_empty() {
             out.push(Prepared::Skipped { message_id, reason: NO_MATCH.into() });
             return;
         }
         if let Some(missing) = self.missing_consent(ev.raw) {
             // Only actions that record the consent decision itself still run.
-            matching.retain(|s| self.definition.consent_exempt.contains(&s.action.id));
+            matching.retain(|&i| self.definition.consent_exempt.contains(&self.subscriptions[i].action.id));
             if matching.is_empty() {
                 out.push(Prepared::Skipped { message_id, reason: format!("consent not granted for category {missing}") });
                 return;
@@ -109,12 +122,16 @@ impl Config {
         }
         // Made at most once, for the subscriptions whose mapping needs the full evaluator.
         let mut converted = None;
-        for sub in matching {
+        let last = matching.len() - 1;
+        for (n, &i) in matching.iter().enumerate() {
+            let sub = &self.subscriptions[i];
             let res = self.run_action(sub, ev.raw, &mut converted);
             let subscription = sub.name.clone();
+            // The last entry takes the id itself.
+            let message_id = if n == last { message_id.take() } else { message_id.clone() };
             out.push(match res {
-                Ok(item) => Prepared::Item { message_id: message_id.clone(), subscription, item },
-                Err(error) => Prepared::Error { message_id: message_id.clone(), subscription: Some(subscription), error },
+                Ok(item) => Prepared::Item { message_id, subscription, item },
+                Err(error) => Prepared::Error { message_id, subscription: Some(subscription), error },
             });
         }
     }
@@ -199,9 +216,21 @@ impl Config {
 
     /// `plan` of entries prepared already.
     pub fn plan_prepared(&self, prepared: Vec<Prepared>) -> Plan {
+        self.plan_for(prepared, true)
+    }
+
+    /// `plan_prepared` for a plan that is only written out (`write_plan_lines`, which shows
+    /// each request's redacted URL and headers itself): batched requests are left without
+    /// them, which saves copying the headers per request, and the items' targets move into
+    /// their requests. Never for delivery.
+    pub fn plan_to_show(&self, prepared: Vec<Prepared>) -> Plan {
+        self.plan_for(prepared, false)
+    }
+
+    fn plan_for(&self, prepared: Vec<Prepared>, sendable: bool) -> Plan {
         match self.definition.split {
             Some(split) => self.plan_split(prepared, split),
-            None => self.plan_batched(prepared),
+            None => self.plan_batched(prepared, sendable),
         }
     }
 
@@ -209,11 +238,12 @@ impl Config {
     /// items and the destination's `max_objects` objects (an item that would overflow a
     /// request starts the next one). Each item's text is copied into its request (nothing
     /// reads it after batching), so the plan's `Prepared::Item` bodies are left empty.
-    fn plan_batched(&self, mut prepared: Vec<Prepared>) -> Plan {
+    fn plan_batched(&self, mut prepared: Vec<Prepared>, sendable: bool) -> Plan {
         let def = self.definition;
-        // (target, entries, objects) of each request, in the order they fill up.
-        let mut groups: Vec<(String, Vec<usize>, usize)> = Vec::new();
-        let mut open: Vec<(String, Vec<usize>, usize)> = Vec::new();
+        // (entries, objects) of each request, in the order they fill up; a request's target
+        // is its first item's.
+        let mut groups: Vec<(Vec<usize>, usize)> = Vec::new();
+        let mut open: Vec<(Vec<usize>, usize)> = Vec::new();
         let size = self.settings.batch_size.max(1);
         // Each item's objects, read once (Braze parses them from the item's text).
         let mut parts_of: Vec<Parts> = vec![Vec::new(); if def.parts.is_some() { prepared.len() } else { 0 }];
@@ -227,54 +257,59 @@ impl Config {
                 None => 1,
             };
             let cap = (def.max_objects)(&item.target);
-            match open.iter_mut().position(|(t, ..)| *t == item.target) {
-                Some(pos) if open[pos].2 + weight > cap => {
+            match open.iter().position(|(entries, _)| matches!(&prepared[entries[0]], Prepared::Item { item: first, .. } if first.target == item.target)) {
+                Some(pos) if open[pos].1 + weight > cap => {
                     groups.push(open.remove(pos));
-                    open.push((item.target.clone(), vec![idx], weight));
+                    open.push((vec![idx], weight));
                     let last = open.len() - 1;
                     if size == 1 || weight >= cap {
                         groups.push(open.remove(last));
                     }
                 }
                 Some(pos) => {
-                    open[pos].1.push(idx);
-                    open[pos].2 += weight;
-                    if open[pos].1.len() >= size || open[pos].2 >= cap {
+                    open[pos].0.push(idx);
+                    open[pos].1 += weight;
+                    if open[pos].0.len() >= size || open[pos].1 >= cap {
                         groups.push(open.remove(pos));
                     }
                 }
-                None if size == 1 || weight >= cap => groups.push((item.target.clone(), vec![idx], weight)),
-                None => open.push((item.target.clone(), vec![idx], weight)),
+                None if size == 1 || weight >= cap => groups.push((vec![idx], weight)),
+                None => open.push((vec![idx], weight)),
             }
         }
         groups.extend(open);
-        let headers = self.headers(false);
+        let headers = if sendable { self.headers(false) } else { Map::new() };
         let mut urls = Urls::new(self, false);
-        let batches: Vec<Batch> = groups
-            .into_iter()
-            .map(|(target, entries, _)| {
-                let parts: Vec<Parts> = if def.parts.is_some() { entries.iter().map(|&e| std::mem::take(&mut parts_of[e])).collect() } else { Vec::new() };
-                let items: Vec<&str> = entries
-                    .iter()
-                    .filter_map(|&e| match &prepared[e] {
-                        Prepared::Item { item, .. } => Some(item.body.as_str()),
-                        _ => None,
-                    })
-                    .collect();
-                let body = (def.envelope)(&items);
-                let phase = (def.phase)(&target);
-                let method = (def.method)(&target);
-                let request = HttpRequest { method, url: urls.of(&target).to_string(), headers: headers.clone(), body };
-                Batch { request, target, entries, parts, phase, ensure: None }
-            })
-            .collect();
+        let mut batches: Vec<Batch> = Vec::with_capacity(groups.len());
+        for (entries, _) in groups {
+            let parts: Vec<Parts> = if def.parts.is_some() { entries.iter().map(|&e| std::mem::take(&mut parts_of[e])).collect() } else { Vec::new() };
+            let body_of = |e: usize| match &prepared[e] {
+                Prepared::Item { item, .. } => Some(item.body.as_str()),
+                _ => None,
+            };
+            // One item (the default batch size) needs no list of them.
+            let body = match entries[..] {
+                [e] => (def.envelope)(body_of(e).as_slice()),
+                _ => (def.envelope)(&entries.iter().filter_map(|&e| body_of(e)).collect::<Vec<&str>>()),
+            };
+            // A plan only shown has its items' targets moved into their requests.
+            let target = match &mut prepared[entries[0]] {
+                Prepared::Item { item, .. } if !sendable => std::mem::take(&mut item.target),
+                Prepared::Item { item, .. } => item.target.clone(),
+                _ => String::new(),
+            };
+            let phase = (def.phase)(&target);
+            let method = (def.method)(&target);
+            let url = if sendable { urls.of(&target).to_string() } else { String::new() };
+            let request = HttpRequest { method, url, headers: headers.clone(), body };
+            batches.push(Batch { request, target, entries, parts, phase, ensure: None });
+        }
         // The items' texts now live in their requests.
         for p in &mut prepared {
             if let Prepared::Item { item, .. } = p {
                 item.body = String::new();
             }
         }
-        let mut batches = batches;
         batches.sort_by_key(|b| b.entries[0]);
         Plan { prepared, batches, object_errors: def.object_errors }
     }
@@ -482,7 +517,30 @@ fn write_shown_request(cfg: &Config, batch: &Batch, headers: &str, urls: &mut Ur
 
 /// An error as its serde form prints (`code`, `message`, `field` when set).
 pub fn write_error(e: &EventError, out: &mut String) {
-    input::write_js_json(&serde_json::to_value(e).unwrap_or(Value::Null), out);
+    thread_local! {
+        /// Each code's serde name, asked of serde once (written per rejected event).
+        static CODES: RefCell<Vec<Option<String>>> = const { RefCell::new(Vec::new()) };
+    }
+    let quote = |s: &str, out: &mut String| crate::js::quote_json_string(s, out);
+    out.push_str("{\"code\":");
+    CODES.with_borrow_mut(|names| {
+        let at = e.code as usize;
+        if names.len() <= at {
+            names.resize(at + 1, None);
+        }
+        let name = names[at].get_or_insert_with(|| match serde_json::to_value(e.code) {
+            Ok(Value::String(s)) => s,
+            _ => String::new(),
+        });
+        quote(name, out);
+    });
+    out.push_str(",\"message\":");
+    quote(&e.message, out);
+    if let Some(field) = &e.field {
+        out.push_str(",\"field\":");
+        quote(field, out);
+    }
+    out.push('}');
 }
 
 

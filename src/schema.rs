@@ -287,7 +287,17 @@ fn survives(v: &J, f: &Field) -> bool {
 
 /// Validate and coerce the mapped payload in place, like AJV does for Segment.
 pub fn validate_and_coerce(payload: &mut Obj, fields: &'static [Field]) -> Result<(), EventError> {
-    check_object(payload, fields, false, true, &mut String::new())
+    thread_local! {
+        /// The location buffer, reused across events (it is only read when an error names it).
+        static PATH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    PATH.with(|path| match path.try_borrow_mut() {
+        Ok(mut path) => {
+            path.clear();
+            check_object(payload, fields, false, true, &mut path)
+        }
+        Err(_) => check_object(payload, fields, false, true, &mut String::new()),
+    })
 }
 
 /// `path` is the location of `obj` (`/a/b`); it is extended per key and restored, so no

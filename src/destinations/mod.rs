@@ -272,14 +272,22 @@ impl Missing {
 /// Percent-encoding of a URL path segment or query value (RFC 3986 unreserved kept).
 pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    encode_component_into(s, &mut out);
+    out
+}
+
+/// `encode_component`, appended to `out`.
+pub fn encode_component_into(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-    out
 }
 
 /// A built destination by slug or alias.

@@ -291,9 +291,9 @@ fn string(s: String) -> J<'static> {
 
 /// Hash a user_data field with its normalizer; a value that normalizes to nothing is an error
 /// naming the field (never the value).
-fn hashed(user: Option<&Obj>, fallback: Option<&str>, key: &str, normalize: fn(&str) -> String) -> Result<Option<String>, EventError> {
+fn hashed(user: Option<&Obj>, fallback: Option<&str>, key: &str, normalize: pii::NormalizeInto) -> Result<Option<String>, EventError> {
     let Some(v) = get_str(user, key).or(fallback) else { return Ok(None) };
-    pii::normalize_and_hash(v, normalize).map(Some).map_err(|_| {
+    pii::normalize_and_hash_into(v, normalize).map(Some).map_err(|_| {
         EventError::new(ErrorCode::PayloadValidation, format!("user_data.{key} is empty after normalization; nothing to hash"))
             .with_field(format!("user_data.{key}"))
     })
@@ -312,15 +312,15 @@ fn user_data<'a>(p: &'a Obj<'a>) -> Result<Obj<'a>, EventError> {
     let h = |v: Option<String>| v.map(string);
     set(&mut out, "client_ip_address", s(get_str(u, "client_ip_address").or(top("ip_address"))));
     set(&mut out, "client_user_agent", s(get_str(u, "client_user_agent").or(top("user_agent"))));
-    set(&mut out, "country", h(hashed(u, None, "country", pii::country)?));
-    set(&mut out, "ct", h(hashed(u, None, "city", pii::strip_lower)?));
-    set(&mut out, "db", h(hashed(u, None, "dateOfBirth", pii::as_is)?));
-    set(&mut out, "em", boxed(hashed(u, top("email"), "email", pii::strip_lower)?));
+    set(&mut out, "country", h(hashed(u, None, "country", pii::country_into)?));
+    set(&mut out, "ct", h(hashed(u, None, "city", pii::strip_lower_into)?));
+    set(&mut out, "db", h(hashed(u, None, "dateOfBirth", pii::as_is_into)?));
+    set(&mut out, "em", boxed(hashed(u, top("email"), "email", pii::strip_lower_into)?));
     if let Some(J::Arr(ids)) = get(u, "externalId") {
         let mut hashed_ids = Vec::with_capacity(ids.len());
         for id in ids {
             let id = id.as_str().unwrap_or_default();
-            let h = pii::normalize_and_hash(id, pii::strip_lower).map_err(|_| {
+            let h = pii::normalize_and_hash_into(id, pii::strip_lower_into).map_err(|_| {
                 EventError::new(ErrorCode::PayloadValidation, "user_data.externalId has an id that is empty after normalization")
                     .with_field("user_data.externalId")
             })?;
@@ -328,19 +328,19 @@ fn user_data<'a>(p: &'a Obj<'a>) -> Result<Obj<'a>, EventError> {
         }
         out.push("external_id", J::Arr(hashed_ids));
     }
-    set(&mut out, "fn", h(hashed(u, None, "firstName", pii::strip_lower)?));
-    set(&mut out, "ge", h(hashed(u, None, "gender", pii::gender)?));
+    set(&mut out, "fn", h(hashed(u, None, "firstName", pii::strip_lower_into)?));
+    set(&mut out, "ge", h(hashed(u, None, "gender", pii::gender_into)?));
     set(&mut out, "idfv", s(get_str(u, "idfv").or(top("idfv"))));
     set(&mut out, "lead_id", get(u, "leadID").cloned());
-    set(&mut out, "ln", h(hashed(u, None, "lastName", pii::strip_lower)?));
+    set(&mut out, "ln", h(hashed(u, None, "lastName", pii::strip_lower_into)?));
     // The mobile ad id is lower-cased, not hashed (Snap takes it raw).
     set(&mut out, "madid", get_str(u, "madid").or(top("mobile_ad_id")).map(|m| string(crate::js::to_lower(m))));
-    set(&mut out, "ph", boxed(hashed(u, top("phone_number"), "phone", pii::phone_digits)?));
+    set(&mut out, "ph", boxed(hashed(u, top("phone_number"), "phone", pii::phone_digits_into)?));
     set(&mut out, "sc_click_id", s(get_str(u, "sc_click_id").or(top("click_id"))));
     set(&mut out, "sc_cookie1", s(get_str(u, "sc_cookie1").or(top("uuid_c1"))));
-    set(&mut out, "st", h(hashed(u, None, "state", pii::state)?));
+    set(&mut out, "st", h(hashed(u, None, "state", pii::state_into)?));
     set(&mut out, "subscription_id", s(get_str(u, "subscriptionID")));
-    set(&mut out, "zp", h(hashed(u, None, "zip", pii::strip_lower)?));
+    set(&mut out, "zp", h(hashed(u, None, "zip", pii::strip_lower_into)?));
     Ok(out)
 }
 
@@ -469,7 +469,6 @@ fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
     let identified = ["em", "ph", "madid"].iter().any(|k| user.contains(k))
         || (user.contains("client_ip_address") && user.contains("client_user_agent"));
     ev.push("user_data", J::Obj(user));
-    let currency = custom.as_ref().and_then(|c| c.str("currency")).map(str::to_string);
     set(&mut ev, "custom_data", custom.map(J::Obj));
     set(&mut ev, "action_source", source.map(J::str));
     if source == Some("app") {
@@ -485,8 +484,9 @@ fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
     required(ev.get("action_source"), "action_source")?;
     required(ev.get("event_name"), "event_name")?;
     required(ev.get("event_time"), "event_time")?;
-    if let Some(cur) = currency {
-        if !CURRENCIES.contains(&cur.as_str()) {
+    // Read back from the event (it moved in with `custom_data`), not copied before.
+    if let Some(cur) = ev.obj("custom_data").and_then(|c| c.str("currency")) {
+        if !CURRENCIES.contains(&cur) {
             return Err(EventError::misconfigured("custom_data.currency", "The currency is not a supported ISO 4217 code."));
         }
     }
@@ -508,5 +508,10 @@ fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
         return Err(EventError::misconfigured("access_token", "Missing access token."));
     }
     let suffix = if settings.test_mode { "/events/validate" } else { "/events" };
-    Ok(Item::new(format!("/v3/{}{suffix}", encode_query(id)), &J::Obj(ev)))
+    // One exact-size string (the target is made per item).
+    let mut target = String::with_capacity(4 + id.len() * 3 + suffix.len());
+    target.push_str("/v3/");
+    super::encode_component_into(id, &mut target);
+    target.push_str(suffix);
+    Ok(Item::new(target, &J::Obj(ev)))
 }

@@ -15,8 +15,9 @@ use std::borrow::Cow;
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
     Lit(J<'static>),
-    /// Keys of a literal `@path`; empty reads the whole payload.
-    Path(Vec<String>),
+    /// Keys of a literal `@path`; empty reads the whole payload. `parent`: the shared prefix
+    /// (`Tree::prefixes`) of all keys but the last, for paths read from the event itself.
+    Path { keys: Vec<String>, parent: Option<u32> },
     /// `reuse`: `then` is the same `@path` as the condition (the usual preset shape, "this
     /// field if it exists, else that one"), so the condition's value is the result.
     If { cond: Box<Node>, blank: bool, then: Option<Box<Node>>, otherwise: Option<Box<Node>>, reuse: bool },
@@ -25,17 +26,69 @@ pub(crate) enum Node {
     ArrayPath { path: Vec<String>, shape: Option<Box<Node>> },
 }
 
+/// A compiled mapping: its nodes, and the path prefixes its `@path`s share.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    root: Node,
+    /// Each prefix as the prefix it extends (`None`: the event itself) and its last key. The
+    /// preset mappings read ~45 paths through a dozen prefixes (`context.traits.address`...),
+    /// each of which is then looked up once per event instead of once per path.
+    prefixes: Vec<(Option<u32>, String)>,
+}
+
+/// Prefixes remembered per evaluation, at most (a mapping with more reads the rest in full).
+const SLOTS: usize = 32;
+
 /// `None` when the mapping needs the full evaluator.
-pub(crate) fn compile(m: &JsVal) -> Option<Node> {
+pub(crate) fn compile(m: &JsVal) -> Option<Tree> {
+    let mut root = node(m)?;
+    let mut prefixes = Vec::new();
+    share_prefixes(&mut root, &mut prefixes);
+    Some(Tree { root, prefixes })
+}
+
+/// Gives the `@path`s read from the event (not those of `@arrayPath` shapes, read from each
+/// item) the id of their prefix.
+fn share_prefixes(n: &mut Node, prefixes: &mut Vec<(Option<u32>, String)>) {
+    match n {
+        Node::Path { keys, parent } if keys.len() > 1 => *parent = prefix_id(&keys[..keys.len() - 1], prefixes),
+        Node::If { cond, then, otherwise, .. } => {
+            share_prefixes(cond, prefixes);
+            for b in [then, otherwise].into_iter().flatten() {
+                share_prefixes(b, prefixes);
+            }
+        }
+        Node::Obj(fields) => fields.iter_mut().for_each(|(_, f)| share_prefixes(f, prefixes)),
+        Node::Arr(items) => items.iter_mut().for_each(|f| share_prefixes(f, prefixes)),
+        Node::Lit(_) | Node::Path { .. } | Node::ArrayPath { .. } => {}
+    }
+}
+
+/// The id of `keys` (not empty) as a prefix, added with its own prefixes when new; `None`
+/// once `SLOTS` are taken.
+fn prefix_id(keys: &[String], prefixes: &mut Vec<(Option<u32>, String)>) -> Option<u32> {
+    let (last, init) = keys.split_last()?;
+    let parent = if init.is_empty() { None } else { Some(prefix_id(init, prefixes)?) };
+    if let Some(at) = prefixes.iter().position(|(p, k)| *p == parent && k == last) {
+        return Some(at as u32);
+    }
+    if prefixes.len() >= SLOTS {
+        return None;
+    }
+    prefixes.push((parent, last.clone()));
+    Some(prefixes.len() as u32 - 1)
+}
+
+fn node(m: &JsVal) -> Option<Node> {
     Some(match m {
         JsVal::Undef => return None,
         JsVal::Null => Node::Lit(J::Null),
         JsVal::Bool(b) => Node::Lit(J::Bool(*b)),
         JsVal::Num(n) => Node::Lit(J::Num(*n)),
         JsVal::Str(s) => Node::Lit(J::Str(Cow::Owned(s.clone()))),
-        JsVal::Arr(a) => Node::Arr(a.iter().map(compile).collect::<Option<_>>()?),
+        JsVal::Arr(a) => Node::Arr(a.iter().map(node).collect::<Option<_>>()?),
         JsVal::Obj(o) if is_directive(o) => directive(o)?,
-        JsVal::Obj(o) => Node::Obj(o.iter().map(|(k, v)| Some((k.clone(), compile(v)?))).collect::<Option<_>>()?),
+        JsVal::Obj(o) => Node::Obj(o.iter().map(|(k, v)| Some((k.clone(), node(v)?))).collect::<Option<_>>()?),
     })
 }
 
@@ -54,7 +107,7 @@ fn directive(o: &JsObj) -> Option<Node> {
     let name = o.keys().find(|k| k.starts_with('@'))?;
     let arg = o.get(name)?;
     match name.as_str() {
-        "@path" => Some(Node::Path(path_keys(arg.as_str()?))),
+        "@path" => Some(Node::Path { keys: path_keys(arg.as_str()?), parent: None }),
         "@if" => {
             let opts = arg.as_obj()?;
             let exists = opts.get("exists");
@@ -67,12 +120,12 @@ fn directive(o: &JsObj) -> Option<Node> {
                 Some(e) => (e, false),
                 None => (blank?, true),
             };
-            let cond = Box::new(compile(cond)?);
+            let cond = Box::new(node(cond)?);
             let then = match opts.get("then") {
-                Some(t) => Some(Box::new(compile(t)?)),
+                Some(t) => Some(Box::new(node(t)?)),
                 None => None,
             };
-            let reuse = matches!((&*cond, then.as_deref()), (Node::Path(a), Some(Node::Path(b))) if a == b);
+            let reuse = matches!((&*cond, then.as_deref()), (Node::Path { keys: a, .. }, Some(Node::Path { keys: b, .. })) if a == b);
             Some(Node::If {
                 cond,
                 blank: is_blank,
@@ -80,7 +133,7 @@ fn directive(o: &JsObj) -> Option<Node> {
                 reuse,
                 // A falsy `else` mapping value gives undefined, like the evaluator.
                 otherwise: match opts.get("else") {
-                    Some(e) if e.truthy() => Some(Box::new(compile(e)?)),
+                    Some(e) if e.truthy() => Some(Box::new(node(e)?)),
                     _ => None,
                 },
             })
@@ -89,7 +142,7 @@ fn directive(o: &JsObj) -> Option<Node> {
             let JsVal::Arr(a) = arg else { return None };
             let path = path_keys(a.first()?.as_str()?);
             let shape = match a.get(1) {
-                Some(s @ JsVal::Obj(o)) if !o.is_empty() => Some(Box::new(compile(s)?)),
+                Some(s @ JsVal::Obj(o)) if !o.is_empty() => Some(Box::new(node(s)?)),
                 _ => None,
             };
             Some(Node::ArrayPath { path, shape })
@@ -102,32 +155,96 @@ fn directive(o: &JsObj) -> Option<Node> {
 /// reports it with its exact message.
 pub(crate) struct OverBudget;
 
-pub(crate) struct Run {
-    made: usize,
+/// A prefix of the event, once looked up.
+#[derive(Clone, Copy)]
+enum Slot<'p, 'a> {
+    Unknown,
+    /// `get` gives undefined (so does every path under it).
+    Missing,
+    /// What `get` gives (a falsy value part-way included).
+    Found(&'p J<'a>),
+    /// A value `get` makes rather than finds (`length`, a string's character): not kept,
+    /// the paths under it are read in full.
+    Made,
 }
 
-impl Run {
-    pub(crate) fn new() -> Run {
-        Run { made: 0 }
+/// One evaluation of a tree against one event (`root`).
+pub(crate) struct Run<'t, 'p, 'a> {
+    made: usize,
+    root: &'p J<'a>,
+    prefixes: &'t [(Option<u32>, String)],
+    slots: [Slot<'p, 'a>; SLOTS],
+}
+
+impl<'t, 'p, 'a> Run<'t, 'p, 'a> {
+    pub(crate) fn new(tree: &'t Tree, root: &'p J<'a>) -> Self {
+        Run { made: 0, root, prefixes: &tree.prefixes, slots: [Slot::Unknown; SLOTS] }
     }
 
-    fn charge<'a>(&mut self, v: Option<J<'a>>) -> Result<Option<J<'a>>, OverBudget> {
-        if let Some(x @ (J::Arr(_) | J::Obj(_))) = &v {
+    /// The whole tree, against `root`.
+    pub(crate) fn eval_root(&mut self, tree: &'a Tree) -> Result<Option<J<'a>>, OverBudget> {
+        let root = self.root;
+        self.eval(&tree.root, root)
+    }
+
+    /// `get` of prefix `id` of the event, looked up once per evaluation.
+    fn prefix(&mut self, id: u32) -> Slot<'p, 'a> {
+        let at = id as usize;
+        if let Slot::Unknown = self.slots[at] {
+            let prefixes = self.prefixes;
+            let (parent, key) = &prefixes[at];
+            let base = match parent {
+                None => Slot::Found(self.root),
+                Some(p) => self.prefix(*p),
+            };
+            // `get`'s step: a falsy value part-way is the result.
+            self.slots[at] = match base {
+                Slot::Found(v) if !v.truthy() => Slot::Found(v),
+                Slot::Found(v) => match prop(v, key) {
+                    None => Slot::Missing,
+                    Some(Cow::Borrowed(x)) => Slot::Found(x),
+                    Some(Cow::Owned(_)) => Slot::Made,
+                },
+                other => other,
+            };
+        }
+        self.slots[at]
+    }
+
+    fn charge(&mut self, v: Option<J<'a>>) -> Result<Option<J<'a>>, OverBudget> {
+        self.charge_ref(v.as_ref())?;
+        Ok(v)
+    }
+
+    /// `charge` of a value read but not copied (counted as the evaluator's copy would be).
+    fn charge_ref(&mut self, v: Option<&J>) -> Result<(), OverBudget> {
+        if let Some(x @ (J::Arr(_) | J::Obj(_))) = v {
             self.made += approx_size(x);
             if self.made > MAX_EVAL_BYTES {
                 return Err(OverBudget);
             }
         }
-        Ok(v)
+        Ok(())
     }
 
     /// `None` is JS `undefined`. The result borrows from both the event and the mapping
     /// (keys and literal strings are not copied).
-    pub(crate) fn eval<'a>(&mut self, n: &'a Node, payload: &J<'a>) -> Result<Option<J<'a>>, OverBudget> {
+    /// `payload` is the event (`root`) except inside `@arrayPath` shapes, whose paths have no
+    /// `parent`.
+    pub(crate) fn eval(&mut self, n: &'a Node, payload: &J<'a>) -> Result<Option<J<'a>>, OverBudget> {
         Ok(match n {
             Node::Lit(J::Str(s)) => Some(J::Str(Cow::Borrowed(s))),
             Node::Lit(v) => Some(v.clone()),
-            Node::Path(keys) => return self.charge(get(payload, keys).map(Cow::into_owned)),
+            Node::Path { keys, parent: Some(p) } => {
+                let v = match self.prefix(*p) {
+                    Slot::Missing => None,
+                    Slot::Found(v) if !v.truthy() => Some(v.clone()),
+                    Slot::Found(v) => keys.last().and_then(|k| prop(v, k)).map(Cow::into_owned),
+                    Slot::Unknown | Slot::Made => get(payload, keys).map(Cow::into_owned),
+                };
+                return self.charge(v);
+            }
+            Node::Path { keys, parent: None } => return self.charge(get(payload, keys).map(Cow::into_owned)),
             Node::If { cond, blank, then, otherwise, reuse } => {
                 let v = self.eval(cond, payload)?;
                 let holds = match (&v, blank) {
@@ -163,15 +280,17 @@ impl Run {
                 Some(J::Arr(out))
             }
             Node::ArrayPath { path, shape } => {
-                let root = self.charge(get(payload, path).map(Cow::into_owned))?;
-                let Some(shape) = shape else { return Ok(root) };
-                let items: Vec<J<'a>> = match root {
+                let root = get(payload, path);
+                let Some(shape) = shape else { return self.charge(root.map(Cow::into_owned)) };
+                // The items are read in place: only what the shape picks is copied.
+                self.charge_ref(root.as_deref())?;
+                let items: &[J<'a>] = match root.as_deref() {
                     Some(J::Arr(items)) => items,
-                    Some(o @ J::Obj(_)) => vec![o],
-                    other => return Ok(other),
+                    Some(o @ J::Obj(_)) => std::slice::from_ref(o),
+                    other => return Ok(other.cloned()),
                 };
                 let mut out = Vec::with_capacity(items.len());
-                for item in &items {
+                for item in items {
                     out.push(self.eval(shape, item)?.unwrap_or(J::Null));
                 }
                 Some(J::Arr(out))

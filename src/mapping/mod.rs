@@ -113,7 +113,7 @@ pub fn transform(mapping: &Value, payload: &Value) -> Result<Value, MappingError
 pub struct Compiled {
     mapping: JsVal,
     /// The same mapping as a node tree, when it only uses what `fast` covers.
-    fast: Option<fast::Node>,
+    fast: Option<fast::Tree>,
 }
 
 impl Compiled {
@@ -133,8 +133,8 @@ impl Compiled {
     /// `apply` for the parsed event; `converted` holds the event as the full evaluator needs
     /// it, made at most once per event and shared by the subscriptions that need it.
     pub fn apply_event<'a>(&'a self, event: &J<'a>, converted: &mut Option<JsVal>) -> Result<J<'a>, MappingError> {
-        if let Some(node) = &self.fast {
-            if let Ok(v) = fast::Run::new().eval(node, event) {
+        if let Some(tree) = &self.fast {
+            if let Ok(v) = fast::Run::new(tree, event).eval_root(tree) {
                 return Ok(v.unwrap_or(J::Null));
             }
         }

@@ -13,25 +13,45 @@ pub use places::{country_code, us_state_code};
 
 pub use crate::js::{is_js_whitespace as is_js_space, js_trim};
 
+/// A normalizer that appends its result to `out` (the buffer is reused across the fields
+/// and events of a call, so normalizing allocates nothing in the usual case).
+pub type NormalizeInto = fn(&str, &mut String);
+
 /// Remove every JS whitespace character, then lower-case (email, names, city, zip, external ids).
 pub fn strip_lower(s: &str) -> String {
+    owned(strip_lower_into, s)
+}
+
+/// `strip_lower`, appended to `out`.
+pub fn strip_lower_into(s: &str, out: &mut String) {
     if s.is_ascii() {
         // The common case, byte by byte: ASCII JS whitespace is \t \n \v \f \r and space.
-        let mut out = String::with_capacity(s.len());
-        for b in s.bytes() {
-            if !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
-                out.push(b.to_ascii_lowercase() as char);
-            }
-        }
-        return out;
+        out.extend(s.bytes().filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')).map(|b| b.to_ascii_lowercase() as char));
+        return;
     }
-    crate::js::to_lower(&s.chars().filter(|c| !is_js_space(*c)).collect::<String>())
+    // Lower-cased as a whole (JS case mapping depends on context, e.g. a final sigma).
+    let start = out.len();
+    out.extend(s.chars().filter(|c| !is_js_space(*c)));
+    let lower = crate::js::to_lower(&out[start..]);
+    out.truncate(start);
+    out.push_str(&lower);
 }
 
 /// Segment's phone rule: leading zeros *at the very start of the raw value* are dropped, then
 /// every non-ASCII-digit. So "0044 20" -> "4420" but "+0044 20" -> "004420" (a Segment quirk we keep).
 pub fn phone_digits(s: &str) -> String {
-    s.trim_start_matches('0').chars().filter(|c| c.is_ascii_digit()).collect()
+    owned(phone_digits_into, s)
+}
+
+/// `phone_digits`, appended to `out`.
+pub fn phone_digits_into(s: &str, out: &mut String) {
+    out.extend(s.trim_start_matches('0').chars().filter(|c| c.is_ascii_digit()));
+}
+
+fn owned(normalize: NormalizeInto, s: &str) -> String {
+    let mut out = String::new();
+    normalize(s, &mut out);
+    out
 }
 
 /// Trim (JS whitespace) then lower-case: Segment's Snap Audiences rule for emails and mobile
@@ -51,29 +71,55 @@ pub fn phone_prefixes(s: &str) -> String {
 
 /// `male`/`female` -> `m`/`f`, anything else normalized as text.
 pub fn gender(s: &str) -> String {
-    let v = strip_lower(s);
-    match v.as_str() {
-        "male" => "m".into(),
-        "female" => "f".into(),
-        _ => v,
-    }
+    owned(gender_into, s)
+}
+
+/// `gender`, appended to `out` (which the caller passes empty).
+pub fn gender_into(s: &str, out: &mut String) {
+    mapped_into(s, out, |v| match v {
+        "male" => Some("m"),
+        "female" => Some("f"),
+        _ => None,
+    })
 }
 
 /// US state names -> two-letter codes (lower-case); other values normalized as text.
 pub fn state(s: &str) -> String {
-    let v = strip_lower(s);
-    us_state_code(&v).map(str::to_string).unwrap_or(v)
+    owned(state_into, s)
+}
+
+/// `state`, appended to `out` (which the caller passes empty).
+pub fn state_into(s: &str, out: &mut String) {
+    mapped_into(s, out, us_state_code)
 }
 
 /// Country names -> ISO 3166-1 alpha-2 (lower-case); other values normalized as text.
 pub fn country(s: &str) -> String {
-    let v = strip_lower(s);
-    country_code(&v).map(str::to_string).unwrap_or(v)
+    owned(country_into, s)
+}
+
+/// `country`, appended to `out` (which the caller passes empty).
+pub fn country_into(s: &str, out: &mut String) {
+    mapped_into(s, out, country_code)
+}
+
+/// `strip_lower` into the empty `out`, replaced by `code` of it when there is one.
+fn mapped_into(s: &str, out: &mut String, code: fn(&str) -> Option<&'static str>) {
+    strip_lower_into(s, out);
+    if let Some(c) = code(out) {
+        out.clear();
+        out.push_str(c);
+    }
 }
 
 /// Identity normalizer (date of birth is hashed as given, like Segment).
 pub fn as_is(s: &str) -> String {
     s.to_string()
+}
+
+/// `as_is`, appended to `out`.
+pub fn as_is_into(s: &str, out: &mut String) {
+    out.push_str(s);
 }
 
 /// True when `s` already is a SHA-256 hex digest (either case).
@@ -109,8 +155,13 @@ const MEMO_MAX: usize = 4096;
 thread_local! {
     /// Normalized value -> digest, while `with_digest_memo` runs: the same user's email, name
     /// and address repeat across the events of one call, and each digest costs a SHA-256.
-    static MEMO: RefCell<Option<HashMap<String, [u8; 64]>>> = const { RefCell::new(None) };
+    static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
+    /// The buffer values are normalized into (`normalize_and_hash_into`).
+    static NORMALIZED: RefCell<String> = const { RefCell::new(String::new()) };
 }
+
+/// Looked up by `&str`, so a hit copies nothing.
+type Memo = HashMap<Box<str>, [u8; 64]>;
 
 /// Runs `f` with digests of normalized values remembered (one `plan` call); nested calls
 /// share the outer memo. The memo only saves work: a digest is a function of its input.
@@ -125,21 +176,25 @@ pub fn with_digest_memo<T>(f: impl FnOnce() -> T) -> T {
     }
     let installed = MEMO.with(|m| {
         let mut m = m.borrow_mut();
-        m.is_none().then(|| *m = Some(HashMap::new())).is_some()
+        m.is_none().then(|| *m = Some(Memo::default())).is_some()
     });
     let _reset = Reset(installed);
     f()
 }
 
-/// `sha256_hex` of a normalized value, through the memo when one is installed.
-fn digest_of(normalized: String) -> String {
+/// `sha256_hex` of a normalized value, through the memo when one is installed (a hit
+/// allocates only the returned text).
+fn digest_of(normalized: &str) -> String {
     MEMO.with(|m| match m.borrow_mut().as_mut() {
-        None => sha256_hex(&normalized),
+        None => sha256_hex(normalized),
         Some(memo) => {
+            if let Some(hex) = memo.get(normalized) {
+                return hex_text(hex);
+            }
             if memo.len() >= MEMO_MAX {
                 memo.clear();
             }
-            hex_text(memo.entry(normalized).or_insert_with_key(|k| hex_digest(k)))
+            hex_text(memo.entry(normalized.into()).or_insert_with_key(|k| hex_digest(k)))
         }
     })
 }
@@ -156,14 +211,39 @@ pub fn normalize_and_hash(
     value: &str,
     normalize: fn(&str) -> String,
 ) -> Result<String, EmptyAfterNormalization> {
+    hash_normalized(value, |v| digest_if_not_blank(&normalize(v)))
+}
+
+/// `normalize_and_hash` with a normalizer that writes into a buffer reused across calls.
+pub fn normalize_and_hash_into(value: &str, normalize: NormalizeInto) -> Result<String, EmptyAfterNormalization> {
+    hash_normalized(value, |v| {
+        NORMALIZED.with(|buf| {
+            // A normalizer never calls back in here; should one, it gets its own buffer.
+            match buf.try_borrow_mut() {
+                Ok(mut buf) => {
+                    buf.clear();
+                    normalize(v, &mut buf);
+                    digest_if_not_blank(&buf)
+                }
+                Err(_) => digest_if_not_blank(&owned(normalize, v)),
+            }
+        })
+    })
+}
+
+/// The blank and already-hashed cases, then `digest` of the value.
+fn hash_normalized(value: &str, digest: impl FnOnce(&str) -> Result<String, EmptyAfterNormalization>) -> Result<String, EmptyAfterNormalization> {
     if js_trim(value).is_empty() {
         return Ok(String::new());
     }
     if is_sha256_hex(value) {
         return Ok(value.to_ascii_lowercase());
     }
-    let normalized = normalize(value);
-    if js_trim(&normalized).is_empty() {
+    digest(value)
+}
+
+fn digest_if_not_blank(normalized: &str) -> Result<String, EmptyAfterNormalization> {
+    if js_trim(normalized).is_empty() {
         return Err(EmptyAfterNormalization);
     }
     Ok(digest_of(normalized))
