@@ -310,7 +310,7 @@ impl Config {
                 item.body = String::new();
             }
         }
-        batches.sort_by_key(|b| b.entries[0]);
+        crate::order::stable_sort_by_key(&mut batches, |b| b.entries[0] as u64);
         Plan { prepared, batches, object_errors: def.object_errors }
     }
 
@@ -348,7 +348,7 @@ impl Config {
             }
         }
         // Stable: an event's requests stay in the order `split` gave them.
-        batches.sort_by_key(|b| b.entries[0]);
+        crate::order::stable_sort_by_key(&mut batches, |b| b.entries[0] as u64);
         Plan { prepared, batches, object_errors: self.definition.object_errors }
     }
 }

@@ -354,7 +354,7 @@ pub fn write_js_json(v: &Value, out: &mut String) {
         Value::Object(m) => {
             let mut index_keys: Vec<(u32, &String, &Value)> =
                 m.iter().filter_map(|(k, v)| array_index(k).map(|n| (n, k, v))).collect();
-            index_keys.sort_by_key(|(n, _, _)| *n);
+            crate::order::stable_sort_by_key(&mut index_keys, |(n, _, _)| u64::from(*n));
             let rest = m.iter().filter(|(k, _)| array_index(k).is_none());
             out.push('{');
             for (i, (k, v)) in index_keys.into_iter().map(|(_, k, v)| (k, v)).chain(rest).enumerate() {

@@ -145,7 +145,7 @@ impl<'a> Obj<'a> {
         }
         if has_index {
             // Stable: named keys keep their order; index keys sort numerically ahead of them.
-            out.0.sort_by_key(|(k, _)| array_index(k).map_or(u64::MAX, u64::from));
+            crate::order::stable_sort_by_key(&mut out.0, |(k, _)| array_index(k).map_or(u64::MAX, u64::from));
         }
         *self = out;
     }
