@@ -68,11 +68,12 @@ impl Config {
     /// Every (event, subscription) outcome, in input order. Each event is parsed, prepared
     /// and dropped before the next one is read, so the working set stays one event.
     /// PII digests are remembered for the call (`pii::with_digest_memo`).
-    pub fn prepare(&self, pieces: &[input::Piece]) -> Vec<Prepared> {
+    pub fn prepare<'a>(&self, pieces: &[input::Piece<'a>]) -> Vec<Prepared> {
         let mut out = Vec::with_capacity(pieces.len());
+        let mut stacks = crate::json::Stacks::default();
         crate::pii::with_digest_memo(|| {
             for piece in pieces {
-                self.prepare_input(input::parse_event(piece.text, piece.line), &mut out);
+                self.prepare_input(input::parse_event_in(piece.text, piece.line, &mut stacks), &mut out);
             }
         });
         out

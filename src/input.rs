@@ -73,9 +73,9 @@ pub fn each_array_event<'a>(text: &'a str, mut each: impl FnMut(Input<'a>)) -> R
             matches!(b.get(at), Some(b',' | b']')).then_some((p, at))
         });
         let (input, at) = match direct {
-            Some((p, at)) => (parse_event_with(&text[start..p.end], None, Some((p.value, p.depth))), at),
+            Some((p, at)) => (parse_event_with(&text[start..p.end], None, Some((p.value, p.depth)), &mut stacks), at),
             None => match scan_element(b, i) {
-                (end, Some(b',' | b']')) => (parse_event(text[i..end].trim_matches(is_ws), None), end),
+                (end, Some(b',' | b']')) => (parse_event_in(text[i..end].trim_matches(is_ws), None, &mut stacks), end),
                 _ => return None,
             },
         };
@@ -263,12 +263,18 @@ fn shallow_message_id(text: &str) -> Option<String> {
 /// One event's text into an `Input`: parsed, or rejected with a clear reason. `line` is the
 /// NDJSON line number, named in the message so a rejected line can be found.
 pub fn parse_event(text: &str, line: Option<usize>) -> Input<'_> {
-    parse_event_with(text, line, None)
+    parse_event_with(text, line, None, &mut crate::json::Stacks::default())
+}
+
+/// `parse_event` with the caller's scratch stacks for the parser (`json::Stacks`), which the
+/// texts of one call share.
+pub fn parse_event_in<'a>(text: &'a str, line: Option<usize>, stacks: &mut crate::json::Stacks<'a>) -> Input<'a> {
+    parse_event_with(text, line, None, stacks)
 }
 
 /// `parse_event` of a text the direct parser may have read already (`parsed`: its value and
 /// depth).
-fn parse_event_with<'a>(text: &'a str, line: Option<usize>, parsed: Option<(J<'a>, usize)>) -> Input<'a> {
+fn parse_event_with<'a>(text: &'a str, line: Option<usize>, parsed: Option<(J<'a>, usize)>, stacks: &mut crate::json::Stacks<'a>) -> Input<'a> {
     let at = |m: String| match line {
         Some(n) => format!("line {n}: {m}"),
         None => m,
@@ -288,7 +294,7 @@ fn parse_event_with<'a>(text: &'a str, line: Option<usize>, parsed: Option<(J<'a
     // Depth is the parsed tree's, counted by the parser (serde_json stops at 128 levels, so
     // parsing itself stays bounded): no separate scan of every event's text.
     let too_deep = || reject(shallow_message_id(text), at(format!("The event is nested deeper than {MAX_EVENT_DEPTH} levels")));
-    match parsed.map_or_else(|| crate::json::parse_measured(text), Ok) {
+    match parsed.map_or_else(|| crate::json::parse_measured_in(text, stacks), Ok) {
         Ok((_, depth)) if depth > MAX_EVENT_DEPTH => too_deep(),
         Ok((v, _)) => Input::Event(v),
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => too_deep(),

@@ -320,7 +320,13 @@ pub fn parse(text: &str) -> Result<J<'_>, serde_json::Error> {
 /// `parse`, with the value's nesting depth (`J::depth`): counted while reading, so the
 /// caller's depth check needs no second walk of the tree (a walk only after a fallback).
 pub fn parse_measured(text: &str) -> Result<(J<'_>, usize), serde_json::Error> {
-    if let Some(p) = parse_at(text, 0, &mut Stacks::default()) {
+    parse_measured_in(text, &mut Stacks::default())
+}
+
+/// `parse_measured` with the caller's scratch stacks (one for many texts: the lines of an
+/// NDJSON call share one, as the elements of an array do).
+pub fn parse_measured_in<'a>(text: &'a str, stacks: &mut Stacks<'a>) -> Result<(J<'a>, usize), serde_json::Error> {
+    if let Some(p) = parse_at(text, 0, stacks) {
         if skip_ws(text.as_bytes(), p.end) == text.len() {
             return Ok((p.value, p.depth));
         }
