@@ -559,6 +559,21 @@ pub fn json_opt(s: &Option<String>) -> Value {
 mod tests {
     use super::*;
 
+    /// `write_error` writes an error as its serde form does (the plan lines' `error`): every
+    /// code, with and without `field`, with text that needs escaping. A field added to
+    /// `EventError` fails this until the writer has it too.
+    #[test]
+    fn write_error_is_the_serde_form() {
+        use crate::error::ErrorCode::*;
+        for code in [InvalidEvent, InvalidConfig, MappingError, PayloadValidation, MisconfiguredField, ConsentDenied, HttpError, NetworkError, Timeout] {
+            for e in [EventError::new(code, "a \"quoted\" line\nnaïve"), EventError::new(code, "m").with_field("context.traits.\u{1}x")] {
+                let mut out = String::new();
+                write_error(&e, &mut out);
+                assert_eq!(out, serde_json::to_string(&e).unwrap());
+            }
+        }
+    }
+
     /// The URL cache gives what the destination's `url` gives, for each target and both forms,
     /// also past its bound (targets evicted and made again).
     #[test]

@@ -263,7 +263,7 @@ fn shallow_message_id(text: &str) -> Option<String> {
 /// One event's text into an `Input`: parsed, or rejected with a clear reason. `line` is the
 /// NDJSON line number, named in the message so a rejected line can be found.
 pub fn parse_event(text: &str, line: Option<usize>) -> Input<'_> {
-    parse_event_with(text, line, None, &mut crate::json::Stacks::default())
+    parse_event_in(text, line, &mut crate::json::Stacks::default())
 }
 
 /// `parse_event` with the caller's scratch stacks for the parser (`json::Stacks`), which the
