@@ -38,6 +38,11 @@ WASM_OPT_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --en
 # The producers and target_features sections only describe the build; runtimes ignore them.
 WASM_OPT_STRIP := --strip-producers --strip-target-features
 
+# rustc puts the stack first in linear memory, so its lowest 1 KB is only ever the stack's far
+# end: wasm-opt may then fold constant offsets into loads and stores (-1.3 KB gzipped on Snap
+# CAPI alone, docs/performance.md "Size").
+WASM_OPT_MEMORY := --low-memory-unused
+
 # Cargo features of the wasm: empty = the default (every destination, the monitor and
 # mapping-kit's @liquid). A deployment that ships one destination builds only what it uses, e.g.
 # `make build FEATURES=snap-conversions-api` or `FEATURES=braze,monitor,liquid` (README.md,
@@ -52,21 +57,22 @@ CARGO_FEATURES = $(if $(strip $(FEATURES)),--no-default-features --features "$(s
 define bindgen
 	rm -rf $(2)
 	wasm-bindgen --target web --out-dir $(2) --out-name edge_actions $(1)
-	node_modules/.bin/wasm-opt $(3) $(WASM_OPT_FEATURES) $(WASM_OPT_STRIP) $(2)/edge_actions_bg.wasm -o $(2)/edge_actions_bg.wasm
+	node_modules/.bin/wasm-opt $(3) $(WASM_OPT_FEATURES) $(WASM_OPT_MEMORY) $(WASM_OPT_STRIP) $(2)/edge_actions_bg.wasm -o $(2)/edge_actions_bg.wasm
 	@printf '%s: %s bytes, %s gzipped\n' $(2)/edge_actions_bg.wasm $$(wc -c < $(2)/edge_actions_bg.wasm) $$(gzip -9c $(2)/edge_actions_bg.wasm | wc -c)
 endef
 
-# Both wasm builds: the same code and features, two optimization goals (Cargo.toml profiles).
+# Both wasm builds: the same code and features, two optimization goals (Cargo.toml profiles);
+# the speed build adds core's Unicode case tables (feature unicode-case).
 build: build-small build-node
 
-# Size-optimized (opt-level "z", wasm-opt -Oz): pkg/workerd.js, pkg/browser.js, the Worker.
+# Size-optimized (opt-level "z", wasm-opt -Oz twice: the second pass finds ~0.3 KB gzipped more): pkg/workerd.js, pkg/browser.js, the Worker.
 build-small: deps-rust deps-node
 	cargo build --release --target wasm32-unknown-unknown $(CARGO_FEATURES)
-	$(call bindgen,$(WASM),$(PKG_OUT),-Oz)
+	$(call bindgen,$(WASM),$(PKG_OUT),-Oz -Oz)
 
-# Speed-optimized (opt-level 3, wasm-opt -O3): pkg/node.js and the CLI.
+# Speed-optimized (opt-level 3, wasm-opt -O3, core's Unicode case tables): pkg/node.js and the CLI.
 build-node: deps-rust deps-node
-	cargo build --profile release-node --target wasm32-unknown-unknown $(CARGO_FEATURES)
+	cargo build --profile release-node --target wasm32-unknown-unknown $(CARGO_FEATURES) --features unicode-case
 	$(call bindgen,$(WASM_DIR)/release-node/edge_actions.wasm,$(NODE_PKG_OUT),-O3)
 
 # The per-deployment builds (each destination alone; Snap CAPI with liquid and/or the monitor) into

@@ -198,6 +198,7 @@ impl Transport for JsTransport {
 }
 
 /// The JS host's `toUpperCase` / `toLowerCase` (see `js::to_lower`).
+#[cfg(not(feature = "unicode-case"))]
 pub(crate) fn js_case(s: &str, upper: bool) -> String {
     let s = js_sys::JsString::from(s);
     String::from(if upper { s.to_upper_case() } else { s.to_lower_case() })

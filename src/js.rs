@@ -10,10 +10,11 @@ pub fn number_to_string(n: f64) -> String {
     ryu_js::Buffer::new().format(n).to_string()
 }
 
-/// `String.prototype.toLowerCase()`. ASCII here; other text in the wasm through the JS host's
-/// own (the semantics Segment's code has, and the wasm then carries no Unicode case tables:
-/// about 14 KB gzipped), natively through core's (the same Unicode algorithm, final sigma
-/// included; only characters newer than one side's Unicode version can differ).
+/// `String.prototype.toLowerCase()`. ASCII here; other text in the size-optimized wasm through
+/// the JS host's own (the semantics Segment's code has, and the wasm then carries no Unicode case
+/// tables: about 14 KB gzipped); natively and in Node's speed build (feature `unicode-case`)
+/// through core's, with no call out to JS (the same Unicode algorithm, final sigma included;
+/// only characters newer than one side's Unicode version can differ).
 pub fn to_lower(s: &str) -> String {
     if s.is_ascii() { s.to_ascii_lowercase() } else { non_ascii_case(s, false) }
 }
@@ -23,12 +24,12 @@ pub fn to_upper(s: &str) -> String {
     if s.is_ascii() { s.to_ascii_uppercase() } else { non_ascii_case(s, true) }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "unicode-case")))]
 fn non_ascii_case(s: &str, upper: bool) -> String {
     crate::bindings::js_case(s, upper)
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
 fn non_ascii_case(s: &str, upper: bool) -> String {
     if upper { s.to_uppercase() } else { s.to_lowercase() }
 }
