@@ -31,11 +31,14 @@ export class WorkerConfigError extends Error {
 }
 
 // Cloudflare's limits (see docs/worker.md): 6 simultaneous open connections per invocation;
-// 50 subrequests per invocation on the free plan (10,000 on paid); queue messages up to 128 KB.
+// 50 subrequests per invocation on the free plan (10,000 on paid); queue messages up to 128 KB
+// and sendBatch calls up to 256 KB, in KB of 1,000 bytes (workerd / Miniflare refuse a message
+// of 128,001), each message carrying about 100 bytes of the queue's own metadata.
 export const MAX_CONNECTIONS = 6
-export const QUEUE_MESSAGE_MAX_BYTES = 128 * 1024
+export const QUEUE_MESSAGE_MAX_BYTES = 128_000
+export const QUEUE_MESSAGE_OVERHEAD_BYTES = 100
 export const QUEUE_SEND_BATCH_MAX_MESSAGES = 100
-export const QUEUE_SEND_BATCH_MAX_BYTES = 256 * 1024
+export const QUEUE_SEND_BATCH_MAX_BYTES = 256_000
 export const QUEUE_MAX_DELAY_SECONDS = 24 * 60 * 60
 
 const DEFAULTS = Object.freeze({

@@ -15,6 +15,7 @@ import {
   WorkerConfigError,
   BINDINGS,
   QUEUE_MESSAGE_MAX_BYTES,
+  QUEUE_MESSAGE_OVERHEAD_BYTES,
   QUEUE_SEND_BATCH_MAX_MESSAGES,
   QUEUE_SEND_BATCH_MAX_BYTES,
   QUEUE_MAX_DELAY_SECONDS,
@@ -154,8 +155,10 @@ function screen(events) {
       reject(index, messageId, `the event is nested more than ${MAX_EVENT_DEPTH} levels deep`)
       continue
     }
+    // The one JSON.stringify of the event: its size bounds queue messages, and inline delivery
+    // sends this text as it is.
     const text = JSON.stringify(event)
-    accepted.push({ index, messageId, event, bytes: encoder.encode(text).length })
+    accepted.push({ index, messageId, event, text, bytes: encoder.encode(text).length })
   }
   return { accepted, rejected }
 }
@@ -167,6 +170,7 @@ function screen(events) {
 async function deliverInline(accepted, rejected, cfg) {
   const d = cfg.delivery
   const events = accepted.map((a) => a.event)
+  const ndjson = accepted.map((a) => a.text).join('\n')
   if (events.length === 0) return json({ delivered: 0, rejected: rejected.length, retryable: 0, skipped: 0, results: rejected })
   const needed = cfg.destinations.reduce((n, dest) => n + Math.ceil(events.length / dest.batchSize) * d.maxAttempts, 0)
   if (needed > d.subrequests) {
@@ -184,7 +188,7 @@ async function deliverInline(accepted, rejected, cfg) {
   const records = cfg.monitor?.record ? [] : undefined
   const perDestination = await Promise.all(
     cfg.destinations.map(async (dest) => {
-      const lines = await sendSafely(dest, events, options, records)
+      const lines = await sendSafely(dest, ndjson, options, records)
       if (lines) return lines.map((line) => ({ destination: dest.name, ...line }))
       return [{ destination: dest.name, messageId: null, delivered: false, attempts: 0, status: null, error: { code: 'INTERNAL', message: 'delivery failed in the Worker', retryable: true } }]
     })
@@ -226,10 +230,18 @@ function logLine(line, extra = {}) {
 // ---------------------------------------------------------------------------------------------
 // Queue mode: one message per (event, destination), so a retry re-sends only what failed.
 
-function messageFor(event, dest) {
-  const body = { v: MESSAGE_VERSION, dest, event }
-  const size = encoder.encode(JSON.stringify(body)).length
-  return { body, size }
+// A message's size as the queue serializes it, {"v":1,"dest":"...","event":<the event's text>},
+// from the event's own size (counted once, in screen()): no JSON.stringify per destination.
+const envelopeBytes = new Map()
+const EVENT_MAX_BYTES = QUEUE_MESSAGE_MAX_BYTES - 1024
+const bytesOf = (event) => encoder.encode(JSON.stringify(event)).length
+function messageFor(event, dest, eventBytes = bytesOf(event)) {
+  let envelope = envelopeBytes.get(dest)
+  if (envelope === undefined) {
+    envelope = encoder.encode(`{"v":${MESSAGE_VERSION},"dest":${JSON.stringify(dest)},"event":}`).length
+    envelopeBytes.set(dest, envelope)
+  }
+  return { body: { v: MESSAGE_VERSION, dest, event }, size: envelope + eventBytes + QUEUE_MESSAGE_OVERHEAD_BYTES }
 }
 
 async function sendToQueue(queue, messages) {
@@ -253,13 +265,13 @@ async function enqueue(accepted, rejected, cfg) {
   const messages = []
   for (const { index, messageId, event, bytes } of accepted) {
     // Queue messages are limited to 128 KB; leave room for the envelope and the queue's own.
-    if (bytes > QUEUE_MESSAGE_MAX_BYTES - 1024) {
-      const line = { index, messageId, error: { code: 'EVENT_TOO_LARGE', message: `the event is ${bytes} bytes, over the 127 KB a queue message may carry`, retryable: false } }
+    if (bytes > EVENT_MAX_BYTES) {
+      const line = { index, messageId, error: { code: 'EVENT_TOO_LARGE', message: `the event is ${bytes} bytes, over the ${EVENT_MAX_BYTES} a queue message may carry`, retryable: false } }
       log('warn', { kind: 'rejected', messageId, error: line.error })
       rejected.push(line)
       continue
     }
-    for (const dest of cfg.destinations) messages.push(messageFor(event, dest.name))
+    for (const dest of cfg.destinations) messages.push(messageFor(event, dest.name, bytes))
   }
   rejected.sort((a, b) => a.index - b.index)
   try {
@@ -286,10 +298,19 @@ async function pool(tasks, limit) {
   return out
 }
 
-async function sendSafely(dest, events, options, records) {
+// send() lines for events, or for their NDJSON text when the caller already has it (inline
+// delivery: then no event is stringified a second time).
+async function sendSafely(dest, input, options, records) {
+  const d = dest.destination
   try {
-    if (!records) return await dest.destination.send(events, options)
-    const { lines, record } = await dest.destination.sendWithRecord(events, options)
+    if (typeof input === 'string') {
+      const sent = records ? await d.sendNdjsonWithRecord(input, options) : await d.sendNdjson(input, options)
+      if (records) records.push(sent.record)
+      // One line per send() line; JSON text holds no raw newline, so the lines join into an array.
+      return sent.output ? JSON.parse(`[${sent.output.slice(0, -1).replaceAll('\n', ',')}]`) : []
+    }
+    if (!records) return await d.send(input, options)
+    const { lines, record } = await d.sendWithRecord(input, options)
     records.push(record)
     return lines
   } catch (e) {

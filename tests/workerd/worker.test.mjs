@@ -409,13 +409,41 @@ describe('queue mode', () => {
     assert.equal(body.rejected.length, 2)
     assert.deepEqual(body.rejected[0], { index: 1, messageId: null, error: { code: 'INVALID_EVENT', message: 'an event must be a JSON object', retryable: false } })
     assert.deepEqual({ ...body.rejected[1], error: { ...body.rejected[1].error, message: undefined } }, { index: 2, messageId: 'msg-huge', error: { code: 'EVENT_TOO_LARGE', message: undefined, retryable: false } })
-    assert.match(body.rejected[1].error.message, /over the 127 KB a queue message may carry/)
+    assert.match(body.rejected[1].error.message, /over the 126976 a queue message may carry/)
     // Only permanent rejections: 200, so that Segment does not retry them.
     const onlyBad = await w.fetch('/events', segmentBatch([huge]))
     assert.equal(onlyBad.status, 200)
     assert.equal((await jsonOf(onlyBad)).queued, 0)
     await waitFor(() => lineFor('delivered', ev.messageId).length === 1, { what: 'the queued event' })
     assert.equal(mock.requests.length, 1)
+  })
+
+  // Queues count a message's size in bytes of 1,000 (Miniflare: 128,000 per message, with
+  // about 100 bytes of the queue's own), and sendBatch's 256 KB in the same units.
+  test('queue sizes: an event just under the message limit is queued, one just over is rejected; large events split across sendBatch calls', async () => {
+    // An event whose JSON text is exactly `bytes` long in UTF-8 (`ch` one or two bytes).
+    const sized = (bytes, ch = 'x') => {
+      const ev = order({ properties: { ...order().properties, blob: '' } })
+      const room = bytes - Buffer.byteLength(JSON.stringify(ev))
+      const width = Buffer.byteLength(ch)
+      ev.properties.blob = ch.repeat(Math.floor(room / width)) + 'x'.repeat(room % width)
+      assert.equal(Buffer.byteLength(JSON.stringify(ev)), bytes)
+      return ev
+    }
+    const fits = sized(126_000)
+    const over = sized(128_400)
+    let res = await w.fetch('/events', segmentBatch([fits, over]))
+    let body = await jsonOf(res)
+    assert.equal(res.status, 202)
+    assert.equal(body.queued, 1)
+    assert.deepEqual(body.rejected.map((r) => [r.index, r.error.code]), [[1, 'EVENT_TOO_LARGE']])
+    // Three two-byte-character events of 100,000 bytes: more than one sendBatch's 256 KB.
+    const big = [sized(100_000, 'é'), sized(100_000, 'é'), sized(100_000, 'é')]
+    res = await w.fetch('/events', segmentBatch(big))
+    body = await jsonOf(res)
+    assert.equal(res.status, 202)
+    assert.equal(body.queued, 3)
+    for (const ev of [fits, ...big]) await waitFor(() => lineFor('delivered', ev.messageId).length === 1, { what: `${ev.messageId} delivered` })
   })
 
   test('ScCid is captured by the collection route and filled into a later event', async () => {
