@@ -3,7 +3,7 @@
 // goes to the core a chunk at a time (no JSON work in JS), output is written with
 // backpressure and reading waits for it, so memory stays flat whatever the input size or
 // however slow the reader of stdout. Output is NDJSON in input order.
-import { createReadStream, readFileSync } from 'node:fs'
+import { createReadStream, readFileSync, statSync } from 'node:fs'
 import { once } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
@@ -166,7 +166,10 @@ async function main() {
     for (const k of Object.keys(total)) total[k] += counts[k] ?? 0
     showProgress()
   }
-  const pool = inThread ? null : await planPool(workers, options, write, tally)
+  // A file of a chunk or more starts every thread at once, so that they boot side by side
+  // instead of the second starting only when the first has work queued.
+  const eager = Boolean(file) && (() => { try { return statSync(file).size >= CHUNK_BYTES } catch { return false } })()
+  const pool = inThread ? null : await planPool(workers, options, write, tally, eager)
   const run = async (bytes, lines) => {
     const firstLine = nextLine
     nextLine += lines
@@ -285,7 +288,7 @@ async function main() {
 // destination (a bad configuration fails the run there); `plan(bytes, firstLine)` resolves
 // once the chunk is handed to a worker, `close()` once every chunk is written and the workers
 // are gone.
-async function planPool(n, options, write, tally) {
+async function planPool(n, options, write, tally, eager) {
   const limit = 2 * n
   const results = new Map()
   let sent = 0
@@ -318,7 +321,8 @@ async function planPool(n, options, write, tally) {
   let ready
   const started = new Promise((r) => (ready = r))
   // Threads start as the input needs them (each costs a Node start and a destination): a
-  // small input gets one, the first, which also checks the options.
+  // small input gets one, the first, which also checks the options; a large file all of them
+  // at once (`eager`).
   const threads = []
   const spawn = () => {
     const w = new Worker(new URL('./cli-worker.js', import.meta.url), { workerData: { options, module } })
@@ -339,6 +343,7 @@ async function planPool(n, options, write, tally) {
     return w
   }
   spawn()
+  if (eager) while (threads.length < n) spawn()
   await started
   return {
     async plan(bytes, firstLine) {
