@@ -277,6 +277,22 @@ fn purchases_count_one_object_per_product() {
     assert!(lines[1]["request"].is_object());
 }
 
+/// A rejected order (no user key) carries no object, so its products take no room: 25 valid
+/// orders of 3 after it still fill one request of 75. Segment's batch path counts them and
+/// retries the 25th order in another batch (docs/compatibility.md, braze-batch.test.mjs).
+#[test]
+fn a_rejected_orders_products_take_no_room_in_the_request() {
+    let cfg = batched(75);
+    let mut nobody = order("nobody", 3);
+    nobody.as_object_mut().unwrap().remove("userId");
+    let mut events = vec![nobody];
+    events.extend((0..25).map(|i| order(&format!("o-{i}"), 3)));
+    let lines = plan(&cfg, Value::Array(events));
+    assert_eq!(lines[0]["error"]["field"], "external_id");
+    assert_eq!(request_sizes(&lines), [75]);
+    assert_eq!(lines[1]["messageIds"].as_array().unwrap().len(), 25);
+}
+
 #[test]
 fn attributes_events_and_purchases_share_a_request_aliases_go_separately_by_50() {
     let cfg = batched(75);
