@@ -294,26 +294,22 @@ impl Config {
             }
         }
         groups.extend(open);
-        // Each group's riders.
-        let mut riders_of: Vec<Vec<(usize, usize)>> = vec![Vec::new(); if riders.is_empty() { 0 } else { groups.len() }];
+        // Each rider joins its carrier's group, in input order there: the request still shows
+        // on its first event's line.
+        let mut group_of = vec![0; if riders.is_empty() { 0 } else { prepared.len() }];
         if !riders.is_empty() {
-            let mut group_of = vec![0; prepared.len()];
             for (g, (entries, _)) in groups.iter().enumerate() {
                 entries.iter().for_each(|&e| group_of[e] = g);
             }
             for &(r, carrier) in &riders {
-                groups[group_of[carrier]].0.push(r);
-                riders_of[group_of[carrier]].push((r, carrier));
-            }
-            // Entries in input order: the request still shows on its first event's line.
-            for (entries, _) in &mut groups {
-                crate::order::stable_sort_by_key(entries, |&e| e as u64);
+                let entries = &mut groups[group_of[carrier]].0;
+                entries.insert(entries.partition_point(|&e| e < r), r);
             }
         }
         let headers = if sendable { self.headers(false) } else { Map::new() };
         let mut urls = Urls::new(self, false);
         let mut batches: Vec<Batch> = Vec::with_capacity(groups.len());
-        for (g, (entries, _)) in groups.into_iter().enumerate() {
+        for (entries, _) in groups {
             let parts: Vec<Parts> = if def.parts.is_some() { entries.iter().map(|&e| std::mem::take(&mut parts_of[e])).collect() } else { Vec::new() };
             let body_of = |e: usize| match &prepared[e] {
                 Prepared::Item { item, .. } if rides.get(e) != Some(&true) => Some(item.body.as_str()),
@@ -334,8 +330,10 @@ impl Config {
             let method = (def.method)(&target);
             let url = if sendable { urls.of(&target).to_string() } else { String::new() };
             let request = HttpRequest { method, url, headers: headers.clone(), body };
-            let riders = riders_of.get_mut(g).map(std::mem::take).unwrap_or_default();
-            batches.push(Batch { request, target, entries, parts, phase, ensure: None, riders });
+            batches.push(Batch { request, target, entries, parts, phase, ensure: None, riders: Vec::new() });
+        }
+        for &(r, carrier) in &riders {
+            batches[group_of[carrier]].riders.push((r, carrier));
         }
         // The items' texts now live in their requests.
         for p in &mut prepared {
@@ -410,10 +408,10 @@ fn supersede(prepared: &mut [Prepared], resource: fn(&Item) -> Option<String>) -
     let mut riders = Vec::new();
     for (idx, key) in keys.iter().enumerate() {
         let Some(key) = key else { continue };
-        let carrier = *first.entry(key.as_str()).or_insert(idx);
-        if carrier == idx {
+        let Some(&carrier) = first.get(key.as_str()) else {
+            first.insert(key.as_str(), idx);
             continue;
-        }
+        };
         let latest = match &mut prepared[idx] {
             Prepared::Item { item, .. } => std::mem::replace(item, Item { target: String::new(), body: String::new() }),
             _ => continue,
