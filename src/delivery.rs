@@ -657,6 +657,10 @@ async fn send_lines<T: Transport>(t: &T, plan: &Plan, p: &Policy, limiter: &Limi
             for (e, err) in entry_errors(b, &read(body)) {
                 rejected[e] = Some(err);
             }
+            // The object a rider's event rides on is its own update too.
+            for &(r, carrier) in &b.riders {
+                rejected[r] = rejected[carrier].clone();
+            }
         }
     }
     let merged: std::collections::HashMap<usize, Outcome> = several.into_iter().map(|(e, l)| (e, merge_outcomes(&l))).collect();

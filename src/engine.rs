@@ -45,6 +45,9 @@ pub struct Batch {
     pub phase: u8,
     /// A named resource to find or create before the request (see `ensure`).
     pub ensure: Option<crate::ensure::Ensure>,
+    /// (entry, entry whose object it rides on) for entries that add no object of their own: an
+    /// item superseded by a later one for the same resource (`Definition::resource`).
+    pub riders: Vec<(usize, usize)>,
 }
 
 pub struct Plan {
@@ -241,6 +244,15 @@ impl Config {
     /// reads it after batching), so the plan's `Prepared::Item` bodies are left empty.
     fn plan_batched(&self, mut prepared: Vec<Prepared>, sendable: bool) -> Plan {
         let def = self.definition;
+        let riders = match def.resource {
+            Some(resource) => supersede(&mut prepared, resource),
+            None => Vec::new(),
+        };
+        // Riders add no object: they join their carrier's request after grouping.
+        let mut rides = vec![false; if riders.is_empty() { 0 } else { prepared.len() }];
+        for &(r, _) in &riders {
+            rides[r] = true;
+        }
         // (entries, objects) of each request, in the order they fill up; a request's target
         // is its first item's.
         let mut groups: Vec<(Vec<usize>, usize)> = Vec::new();
@@ -250,6 +262,9 @@ impl Config {
         let mut parts_of: Vec<Parts> = vec![Vec::new(); if def.parts.is_some() { prepared.len() } else { 0 }];
         for (idx, p) in prepared.iter().enumerate() {
             let Prepared::Item { item, .. } = p else { continue };
+            if rides.get(idx) == Some(&true) {
+                continue;
+            }
             let weight = match def.parts {
                 Some(parts) => {
                     parts_of[idx] = parts(&item.body);
@@ -279,13 +294,25 @@ impl Config {
             }
         }
         groups.extend(open);
+        // Each rider joins its carrier's group, in input order there: the request still shows
+        // on its first event's line.
+        let mut group_of = vec![0; if riders.is_empty() { 0 } else { prepared.len() }];
+        if !riders.is_empty() {
+            for (g, (entries, _)) in groups.iter().enumerate() {
+                entries.iter().for_each(|&e| group_of[e] = g);
+            }
+            for &(r, carrier) in &riders {
+                let entries = &mut groups[group_of[carrier]].0;
+                entries.insert(entries.partition_point(|&e| e < r), r);
+            }
+        }
         let headers = if sendable { self.headers(false) } else { Map::new() };
         let mut urls = Urls::new(self, false);
         let mut batches: Vec<Batch> = Vec::with_capacity(groups.len());
         for (entries, _) in groups {
             let parts: Vec<Parts> = if def.parts.is_some() { entries.iter().map(|&e| std::mem::take(&mut parts_of[e])).collect() } else { Vec::new() };
             let body_of = |e: usize| match &prepared[e] {
-                Prepared::Item { item, .. } => Some(item.body.as_str()),
+                Prepared::Item { item, .. } if rides.get(e) != Some(&true) => Some(item.body.as_str()),
                 _ => None,
             };
             // One item (the default batch size) needs no list of them.
@@ -303,7 +330,10 @@ impl Config {
             let method = (def.method)(&target);
             let url = if sendable { urls.of(&target).to_string() } else { String::new() };
             let request = HttpRequest { method, url, headers: headers.clone(), body };
-            batches.push(Batch { request, target, entries, parts, phase, ensure: None });
+            batches.push(Batch { request, target, entries, parts, phase, ensure: None, riders: Vec::new() });
+        }
+        for &(r, carrier) in &riders {
+            batches[group_of[carrier]].riders.push((r, carrier));
         }
         // The items' texts now live in their requests.
         for p in &mut prepared {
@@ -345,13 +375,53 @@ impl Config {
                     continue;
                 }
                 let body = split_body(s.body);
-                batches.push(Batch { request: self.request(s.method, &s.target, body, false), target: s.target, entries: carried, parts: Vec::new(), phase: s.phase, ensure: s.ensure });
+                batches.push(Batch {
+                    request: self.request(s.method, &s.target, body, false),
+                    target: s.target,
+                    entries: carried,
+                    parts: Vec::new(),
+                    phase: s.phase,
+                    ensure: s.ensure,
+                    riders: Vec::new(),
+                });
             }
         }
         // Stable: an event's requests stay in the order `split` gave them.
         crate::order::stable_sort_by_key(&mut batches, |b| b.entries[0] as u64);
         Plan { prepared, batches, object_errors: self.definition.object_errors }
     }
+}
+
+/// Items for one resource (`Definition::resource`): the first one's entry takes the latest
+/// item, and each later entry rides on it. Sent apart (a PUT and a DELETE of one catalog
+/// item), requests of one call may run at once and Braze would end in either state; sent as
+/// one, the latest event decides. Returns (rider, carrier) pairs in input order.
+fn supersede(prepared: &mut [Prepared], resource: fn(&Item) -> Option<String>) -> Vec<(usize, usize)> {
+    let keys: Vec<Option<String>> = prepared
+        .iter()
+        .map(|p| match p {
+            Prepared::Item { item, .. } => resource(item),
+            _ => None,
+        })
+        .collect();
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut riders = Vec::new();
+    for (idx, key) in keys.iter().enumerate() {
+        let Some(key) = key else { continue };
+        let Some(&carrier) = first.get(key.as_str()) else {
+            first.insert(key.as_str(), idx);
+            continue;
+        };
+        let latest = match &mut prepared[idx] {
+            Prepared::Item { item, .. } => std::mem::replace(item, Item { target: String::new(), body: String::new() }),
+            _ => continue,
+        };
+        if let Prepared::Item { item, .. } = &mut prepared[carrier] {
+            *item = latest;
+        }
+        riders.push((idx, carrier));
+    }
+    riders
 }
 
 /// Plan output: one line per prepared entry, written as `JSON.stringify` writes it. A

@@ -993,7 +993,7 @@ mod tests {
     // The only places that build engine values: one to adjust if their shape changes.
     fn batch(entries: Vec<usize>, target: &str, method: &'static str, body: Value) -> Batch {
         let request = HttpRequest { method, url: "http://x".into(), headers: Map::new(), body: body.to_string() };
-        Batch { entries, target: target.into(), request, parts: Vec::new(), phase: 0, ensure: None }
+        Batch { entries, target: target.into(), request, parts: Vec::new(), phase: 0, ensure: None, riders: Vec::new() }
     }
     fn entry(target: &str) -> Prepared {
         Prepared::Item { message_id: None, subscription: "s".into(), item: crate::destinations::Item { target: target.into(), body: String::new() } }

@@ -277,6 +277,22 @@ fn purchases_count_one_object_per_product() {
     assert!(lines[1]["request"].is_object());
 }
 
+/// A rejected order (no user key) carries no object, so its products take no room: 25 valid
+/// orders of 3 after it still fill one request of 75. Segment's batch path counts them and
+/// retries the 25th order in another batch (docs/compatibility.md, braze-batch.test.mjs).
+#[test]
+fn a_rejected_orders_products_take_no_room_in_the_request() {
+    let cfg = batched(75);
+    let mut nobody = order("nobody", 3);
+    nobody.as_object_mut().unwrap().remove("userId");
+    let mut events = vec![nobody];
+    events.extend((0..25).map(|i| order(&format!("o-{i}"), 3)));
+    let lines = plan(&cfg, Value::Array(events));
+    assert_eq!(lines[0]["error"]["field"], "external_id");
+    assert_eq!(request_sizes(&lines), [75]);
+    assert_eq!(lines[1]["messageIds"].as_array().unwrap().len(), 25);
+}
+
 #[test]
 fn attributes_events_and_purchases_share_a_request_aliases_go_separately_by_50() {
     let cfg = batched(75);
@@ -588,4 +604,195 @@ fn a_repeated_catalog_item_id_keeps_the_latest_item_in_its_place() {
     for (line, carrier) in lines[1..].iter().zip(["a", "a", "a"]) {
         assert_eq!(line["batchedWith"], carrier);
     }
+}
+
+// ---- one catalog item written twice in a call ----
+
+/// Upserts of `products` and `other` on "Product Updated" / "Other Updated", deletes of
+/// `products` on "Product Removed".
+fn catalog_dest(batch_size: usize) -> Config {
+    let upsert = |name: &str, event: &str, catalog: &str| {
+        json!({"name": name, "subscribe": format!("event = \"{event}\""), "partnerAction": "upsertCatalogItem",
+               "mapping": {"__segment_internal_sync_mode": "upsert", "onMappingSave": {"outputs": {"catalog_name": catalog}},
+                           "item_id": {"@path": "$.properties.sku"}, "item": {"price": {"@path": "$.properties.price"}}}})
+    };
+    dest_with(
+        json!({"api_key": KEY, "batch_size": batch_size}),
+        subs(json!([
+            upsert("Upsert", "Product Updated", "products"),
+            upsert("Other", "Other Updated", "other"),
+            {"name": "Delete", "subscribe": "event = \"Product Removed\"", "partnerAction": "upsertCatalogItem",
+             "mapping": {"__segment_internal_sync_mode": "delete", "onMappingSave": {"outputs": {"catalog_name": "products"}},
+                         "item_id": {"@path": "$.properties.sku"}}}
+        ])),
+    )
+}
+
+fn put(id: &str, sku: &str, price: u32) -> Value {
+    json!({"type": "track", "event": "Product Updated", "messageId": id, "properties": {"sku": sku, "price": price}})
+}
+
+fn del(id: &str, sku: &str) -> Value {
+    json!({"type": "track", "event": "Product Removed", "messageId": id, "properties": {"sku": sku}})
+}
+
+/// (method, url, body) of each request a plan shows, in order.
+fn requests(lines: &[Value]) -> Vec<(String, String, Value)> {
+    lines
+        .iter()
+        .filter(|l| l["request"].is_object())
+        .map(|l| {
+            let r = &l["request"];
+            let url = r["url"].as_str().unwrap().trim_start_matches("https://rest.iad-01.braze.com").to_string();
+            (r["method"].as_str().unwrap().to_string(), url, r["body"].clone())
+        })
+        .collect()
+}
+
+fn req(method: &str, url: &str, body: Value) -> (String, String, Value) {
+    (method.to_string(), url.to_string(), body)
+}
+
+/// An upsert and a delete of one item would go in separate requests that `send` may run at
+/// once (Braze would end in either state): only the latest write of the item is sent, in the
+/// first event's place, and the earlier event rides in its request.
+#[test]
+fn the_latest_write_of_a_catalog_item_decides_batched() {
+    let cfg = catalog_dest(50);
+    // Upsert then delete: one DELETE, both events in it.
+    let lines = plan(&cfg, json!([put("u1", "SKU-1", 10), put("u2", "SKU-2", 20), del("d1", "SKU-1")]));
+    assert_eq!(
+        requests(&lines),
+        [
+            req("DELETE", "/catalogs/products/items/", json!({"items": [{"id": "SKU-1"}]})),
+            req("PUT", "/catalogs/products/items/", json!({"items": [{"price": 20, "id": "SKU-2"}]})),
+        ]
+    );
+    assert_eq!(lines[0]["messageIds"], json!(["u1", "d1"]));
+    assert_eq!((lines[0]["subscription"].as_str(), lines[2]["subscription"].as_str()), (Some("Upsert"), Some("Delete")));
+    assert_eq!(lines[2]["batchedWith"], "u1");
+    assert!(lines[2].get("request").is_none() && lines[2].get("error").is_none());
+
+    // Delete then upsert: one PUT with the upsert's item.
+    let lines = plan(&cfg, json!([del("d1", "SKU-1"), put("u1", "SKU-1", 11)]));
+    assert_eq!(requests(&lines), [req("PUT", "/catalogs/products/items/", json!({"items": [{"price": 11, "id": "SKU-1"}]}))]);
+    assert_eq!(lines[0]["messageIds"], json!(["d1", "u1"]));
+    assert_eq!(lines[1]["batchedWith"], "d1");
+
+    // Three writes: the third decides; upsert, delete, upsert and delete, upsert, delete.
+    let lines = plan(&cfg, json!([put("a", "SKU-1", 1), del("b", "SKU-1"), put("c", "SKU-1", 3)]));
+    assert_eq!(requests(&lines), [req("PUT", "/catalogs/products/items/", json!({"items": [{"price": 3, "id": "SKU-1"}]}))]);
+    assert_eq!(lines[0]["messageIds"], json!(["a", "b", "c"]));
+    let lines = plan(&cfg, json!([del("a", "SKU-1"), put("b", "SKU-1", 2), del("c", "SKU-1")]));
+    assert_eq!(requests(&lines), [req("DELETE", "/catalogs/products/items/", json!({"items": [{"id": "SKU-1"}]}))]);
+    assert_eq!((lines[1]["batchedWith"].as_str(), lines[2]["batchedWith"].as_str()), (Some("a"), Some("a")));
+
+    // The same id in another catalog is another item: untouched.
+    let other = json!({"type": "track", "event": "Other Updated", "messageId": "o1", "properties": {"sku": "SKU-1", "price": 7}});
+    let lines = plan(&cfg, json!([put("u1", "SKU-1", 10), other, del("d1", "SKU-1")]));
+    assert_eq!(
+        requests(&lines),
+        [
+            req("DELETE", "/catalogs/products/items/", json!({"items": [{"id": "SKU-1"}]})),
+            req("PUT", "/catalogs/other/items/", json!({"items": [{"price": 7, "id": "SKU-1"}]})),
+        ]
+    );
+    assert_eq!(lines[0]["messageIds"], json!(["u1", "d1"]));
+    assert!(lines[1].get("messageIds").is_none() && lines[1]["request"].is_object());
+}
+
+/// Segment's single path (`batch_size` 1: one request per event, the id in the URL): two
+/// writes of one item would be two requests in flight at once, even two PUTs.
+#[test]
+fn the_latest_write_of_a_catalog_item_decides_one_per_request() {
+    let cfg = catalog_dest(1);
+    let lines = plan(&cfg, json!([put("u1", "SKU-1", 10), put("u2", "SKU-2", 20), del("d1", "SKU-1")]));
+    assert_eq!(
+        requests(&lines),
+        [
+            req("DELETE", "/catalogs/products/items/SKU-1", json!({"items": [{}]})),
+            req("PUT", "/catalogs/products/items/SKU-2", json!({"items": [{"price": 20}]})),
+        ]
+    );
+    assert_eq!(lines[0]["messageIds"], json!(["u1", "d1"]));
+    assert_eq!(lines[2]["batchedWith"], "u1");
+
+    let lines = plan(&cfg, json!([del("d1", "SKU-1"), put("u1", "SKU-1", 11)]));
+    assert_eq!(requests(&lines), [req("PUT", "/catalogs/products/items/SKU-1", json!({"items": [{"price": 11}]}))]);
+    assert_eq!(lines[1]["batchedWith"], "d1");
+
+    let lines = plan(&cfg, json!([put("a", "SKU-1", 1), put("b", "SKU-1", 2), put("c", "SKU-1", 3)]));
+    assert_eq!(requests(&lines), [req("PUT", "/catalogs/products/items/SKU-1", json!({"items": [{"price": 3}]}))]);
+    assert_eq!(lines[0]["messageIds"], json!(["a", "b", "c"]));
+
+    let other = json!({"type": "track", "event": "Other Updated", "messageId": "o1", "properties": {"sku": "SKU-1", "price": 7}});
+    let lines = plan(&cfg, json!([put("u1", "SKU-1", 10), other, del("d1", "SKU-1")]));
+    assert_eq!(
+        requests(&lines),
+        [
+            req("DELETE", "/catalogs/products/items/SKU-1", json!({"items": [{}]})),
+            req("PUT", "/catalogs/other/items/SKU-1", json!({"items": [{"price": 7}]})),
+        ]
+    );
+}
+
+/// `send` makes exactly the plan's requests, and every event of an item gets the outcome of
+/// the one request that wrote it: delivered, failed, retried together.
+#[test]
+fn events_of_a_superseded_catalog_write_share_the_winning_requests_outcome() {
+    for batch_size in [1, 50] {
+        let cfg = catalog_dest(batch_size);
+        let events = json!([put("u1", "SKU-1", 10), put("u2", "SKU-2", 20), del("d1", "SKU-1"), put("u3", "SKU-3", 30)]);
+        let items = if batch_size == 1 { "/catalogs/products/items/SKU-1" } else { "/catalogs/products/items/" };
+
+        // All accepted: three requests, the item's one a DELETE; each event delivered once.
+        let t = Braze::new(vec![]);
+        let lines = send(&cfg, &t, events.clone());
+        let sent = t.sent.borrow().clone();
+        assert_eq!(sent.len(), if batch_size == 1 { 3 } else { 2 }, "batch size {batch_size}");
+        // The item's request goes first (its first event's place), without a price: the DELETE.
+        let is_delete = |(path, body): &(String, Value)| path == items && body["items"][0].get("price").is_none();
+        assert!(is_delete(&sent[0]), "{sent:?}");
+        assert_eq!(sent.iter().filter(|s| is_delete(s)).count(), 1);
+        assert_eq!(lines.len(), 4);
+        for l in &lines {
+            assert_eq!((l["delivered"].as_bool(), l["attempts"].as_u64(), l["status"].as_u64()), (Some(true), Some(1), Some(201)), "{l}");
+        }
+
+        // The item's request fails for good: both of its events fail with its error, the
+        // others are delivered.
+        let bad = answer(400, json!({"message": "Invalid Request", "errors": [{"id": "item-not-found"}]}));
+        let t = Braze::new(vec![bad]);
+        let lines = send(&cfg, &t, events.clone());
+        let delivered: Vec<bool> = lines.iter().map(|l| l["delivered"].as_bool().unwrap()).collect();
+        assert_eq!(delivered, [false, true, false, true]);
+        for i in [0, 2] {
+            assert_eq!(lines[i]["status"], 400);
+            assert_eq!(lines[i]["error"]["retryable"], false);
+            assert_eq!(lines[i]["error"]["message"], "HTTP 400: Invalid Request");
+        }
+
+        // A retried request: both of its events count its attempts.
+        let t = Braze::new(vec![answer(503, json!({}))]);
+        let lines = send(&cfg, &t, events.clone());
+        assert_eq!((lines[0]["attempts"].as_u64(), lines[2]["attempts"].as_u64()), (Some(2), Some(2)));
+        assert!(lines.iter().all(|l| l["delivered"] == true));
+        let sent = t.sent.borrow().clone();
+        let is_delete = |(path, body): &(String, Value)| path == items && body["items"][0].get("price").is_none();
+        assert_eq!(sent.iter().filter(|s| is_delete(s)).count(), 2, "the DELETE sent twice: {sent:?}");
+        assert!(sent.iter().all(|(_, body)| body["items"][0]["price"] != 10), "the superseded upsert is never sent: {sent:?}");
+    }
+}
+
+/// An object rejected in a 2xx answer is the update of every event that rides on it.
+#[test]
+fn a_rejected_catalog_object_fails_the_events_riding_on_it() {
+    let cfg = catalog_dest(50);
+    let t = Braze::new(vec![answer(202, json!({"message": "success", "errors": [{"type": "bad price", "input_array": "items", "index": 0}]}))]);
+    let lines = send(&cfg, &t, json!([put("u1", "SKU-1", 10), put("u2", "SKU-2", 20), put("u3", "SKU-1", 11)]));
+    assert_eq!(t.sent.borrow()[0].1, json!({"items": [{"price": 11, "id": "SKU-1"}, {"price": 20, "id": "SKU-2"}]}));
+    let delivered: Vec<bool> = lines.iter().map(|l| l["delivered"].as_bool().unwrap()).collect();
+    assert_eq!(delivered, [false, true, false]);
+    assert_eq!(lines[0]["error"]["message"], "object rejected: bad price");
+    assert_eq!(lines[2]["error"]["message"], "object rejected: bad price");
 }

@@ -321,6 +321,7 @@ pub static DEFINITION: Definition = Definition {
     // Segment's Braze requests wait 30 s.
     timeout_ms: 30_000,
     method: catalog::method,
+    resource: Some(catalog::resource),
     consent_exempt: &[subscription::STATUS.id],
     ..super::BASE
 };
@@ -364,7 +365,6 @@ fn envelope(items: &[&str]) -> String {
         let Ok(Value::Object(m)) = serde_json::from_str::<Value>(item) else { continue };
         for (k, v) in m {
             match (out.get_mut(&k), v) {
-                (Some(Value::Array(acc)), Value::Array(more)) if k == "items" => catalog::merge_items(acc, more),
                 (Some(Value::Array(acc)), Value::Array(more)) => acc.extend(more),
                 (Some(_), _) => {}
                 (None, v) => {

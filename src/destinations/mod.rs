@@ -151,6 +151,11 @@ pub struct Definition {
     pub timeout_ms: u64,
     /// HTTP method of a target's requests (Braze catalogs: PUT / DELETE).
     pub method: fn(target: &str) -> &'static str,
+    /// The resource an item sets as a whole, for items whose latest one must decide its state
+    /// (a Braze catalog item: a PUT replaces it, a DELETE removes it). Requests of one send may
+    /// run at once, so of a plan's items for one resource only the latest is sent, in the
+    /// first one's place; the earlier events ride in its request and share its outcome.
+    pub resource: Option<fn(&Item) -> Option<String>>,
     /// Actions that carry a consent decision itself (an unsubscribe must reach the
     /// destination): they run even when the event does not grant `consent_categories`.
     pub consent_exempt: &'static [&'static str],
@@ -189,8 +194,9 @@ pub struct Split {
 }
 
 /// What a destination does not need to say: one item per object, no ordering between
-/// requests, POST, no per-object errors, no extra settings checks, Snap's 15 s timeout, no
-/// OAuth and no `split`. Destinations spell out the rest and take these with `..BASE`.
+/// requests, POST, no superseded items, no per-object errors, no extra settings checks, Snap's
+/// 15 s timeout, no OAuth and no `split`. Destinations spell out the rest and take these with
+/// `..BASE`.
 pub const BASE: Definition = Definition {
     slug: "",
     aliases: &[],
@@ -210,6 +216,7 @@ pub const BASE: Definition = Definition {
     check_settings: |_| Ok(()),
     timeout_ms: 15_000,
     method: |_| "POST",
+    resource: None,
     consent_exempt: &[],
     oauth_token_url: None,
     split: None,

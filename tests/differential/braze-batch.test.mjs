@@ -165,3 +165,51 @@ for (const pass of PASSES) {
     assert.equal(totals.mismatched, 0, `${totals.mismatched} mismatched comparisons; report: ${path.relative(process.cwd(), file)}\n${top.join('\n')}`)
   })
 }
+
+// Segment's batch path (sendBatchedTrackPurchase) adds an order's products to the batch's object
+// count before it checks the order has a user key, so the products of an order it then rejects
+// count toward Braze's 75: the valid orders after it overflow sooner and go again in another
+// batch (429). Ours counts only the objects a request carries (docs/compatibility.md,
+// `rejected-products-counted`). The random passes above keep user-less orders out of full
+// batches, so this is the comparison for that case.
+test('differential: products of a user-less order count toward Segment\'s 75 objects, not ours', { skip: pkgAvailable() ? false : PKG_MISSING_REASON }, async () => {
+  const { createDestination } = await loadPkg()
+  const sub = extraSubscriptions().find((s) => s.name === 'Purchases')
+  const oracle = createOracle({ settings: EU, subscriptions: [sub], definition: braze, origin: EU.endpoint, reply: { message: 'success' }, secret: API_KEY })
+  const order = (id, userId) => ({
+    type: 'track', event: 'Order Completed', messageId: id, receivedAt: '2024-03-05T12:35:00.000Z', ...(userId ? { userId } : {}),
+    properties: { products: [1, 2, 3].map((k) => ({ product_id: `SKU-${k}`, price: 10, quantity: 1 })) }
+  })
+  const valid = Array.from({ length: 25 }, (_, i) => order(`o${i}`, 'user-1'))
+  const purchases = (requests) => requests.map((r) => r.body.purchases.length)
+
+  // Control: 25 orders of 3 products are 75 objects, one request on both sides.
+  const alone = await oracle.planBatch(valid, sub.name)
+  assert.deepEqual(purchases(alone.requests), [75])
+  assert.ok(alone.results.every((r) => r.status === 200))
+
+  // A user-less order first: Segment rejects it (400), yet its 3 products count, so the 25th
+  // valid order is over 75 and answered 429 (retried in a batch of its own).
+  const events = [order('nobody'), ...valid]
+  const theirs = await oracle.planBatch(events, sub.name)
+  assert.equal(theirs.results[0].status, 400)
+  assert.match(theirs.results[0].errormessage, /is required/)
+  assert.deepEqual(theirs.results.slice(1).map((r) => r.status), [...Array(24).fill(200), 429])
+  assert.deepEqual(purchases(theirs.requests), [72])
+  const retried = await oracle.planBatch([events[25]], sub.name)
+  assert.deepEqual(purchases(retried.requests), [3])
+
+  // Ours: the user-less order is a per-event error and the 25 valid ones fill one request.
+  const dest = createDestination({ destination: 'braze', settings: { ...EU, batch_size: 75 }, subscriptions: [sub] })
+  try {
+    const lines = dest.plan(events)
+    assert.equal(lines[0].error.field, 'external_id')
+    const requests = lines.filter((l) => l.request).map((l) => l.request)
+    assert.deepEqual(purchases(requests), [75])
+    assert.deepEqual(lines[1].messageIds, valid.map((e) => e.messageId))
+    // Item for item, Segment's request and its retry are ours.
+    assert.deepEqual(requests[0].body.purchases, [...theirs.requests[0].body.purchases, ...retried.requests[0].body.purchases])
+  } finally {
+    dest.free()
+  }
+})

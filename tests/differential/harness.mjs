@@ -120,7 +120,7 @@ function writeReport(name, report) {
 
 // `oracle`: a createOracle() for the pass; `destOpts`: our createDestination options (without
 // subscriptions unless `useDefaultSubscriptions` is false, then `subscriptions` are added).
-export async function runPass({ name, seed, events, oracle, destOpts, subscriptions, useDefaultSubscriptions, deliberate }) {
+export async function runPass({ name, seed, events, oracle, destOpts, subscriptions, useDefaultSubscriptions, deliberate, batchOf = (lines) => lines }) {
   const { createDestination } = await loadPkg()
   const SEED = seed
   const N = events.length
@@ -245,9 +245,10 @@ export async function runPass({ name, seed, events, oracle, destOpts, subscripti
     }
   }
 
-  // Batch consistency: plan(all) must be the per-event plans concatenated, in input order.
+  // Batch consistency: plan(all) must be the per-event plans concatenated, in input order
+  // (`batchOf`: what a destination's documented rules across events make of that list).
   const batch = dest.plan(events)
-  const concatenated = oursLines.flat()
+  const concatenated = batchOf(oursLines.flat())
   const batchDiff = jsonDiff(concatenated, batch, '$')
 
   // -------- report

@@ -174,6 +174,39 @@ describe('Braze through the npm package', { skip }, () => {
     ])
   })
 
+  // Concurrent requests for one item would leave Braze in whichever state landed last (a slow
+  // PUT after a quick DELETE): only the item's latest write goes, and every event of it gets
+  // that request's result.
+  for (const batchSize of [1, 50]) {
+    test(`an upsert and a delete of one catalog item: only the latest goes (batch_size ${batchSize})`, async () => {
+      const mapping = (mode) => ({ __segment_internal_sync_mode: mode, onMappingSave: { outputs: { catalog_name: 'products' } }, item_id: { '@path': '$.properties.sku' }, item: { price: { '@path': '$.properties.price' } } })
+      const d = pkg.createDestination({
+        destination: 'braze', settings: { api_key: KEY, batch_size: batchSize }, baseUrl: mock.url,
+        subscriptions: [
+          { name: 'Upsert', subscribe: 'event = "Product Updated"', partnerAction: 'upsertCatalogItem', mapping: mapping('upsert') },
+          { name: 'Delete', subscribe: 'event = "Product Removed"', partnerAction: 'upsertCatalogItem', mapping: mapping('delete') }
+        ]
+      })
+      const put = (id, sku, price) => ({ type: 'track', event: 'Product Updated', messageId: id, properties: { sku, price } })
+      const del = (id, sku) => ({ type: 'track', event: 'Product Removed', messageId: id, properties: { sku } })
+      // The item's request answers slowly and fails once (retried): a PUT sent beside it would land first.
+      const item = batchSize === 1 ? '/catalogs/products/items/SKU-1' : '/catalogs/products/items/'
+      mock.enqueue(item, { status: 503, delayMs: 50, body: { message: 'busy' } })
+      const results = await d.send([put('u1', 'SKU-1', 10), put('u2', 'SKU-2', 20), del('d1', 'SKU-1'), put('u3', 'SKU-1', 12), del('d2', 'SKU-1')], { ...SEND, concurrency: 8 })
+      const seen = mock.requests.map((r) => [r.method, r.pathname, r.json])
+      const deleteSku1 = batchSize === 1 ? ['DELETE', item, { items: [{}] }] : ['DELETE', item, { items: [{ id: 'SKU-1' }] }]
+      const putSku2 = batchSize === 1 ? ['PUT', '/catalogs/products/items/SKU-2', { items: [{ price: 20 }] }] : ['PUT', item, { items: [{ price: 20, id: 'SKU-2' }] }]
+      assert.deepEqual(seen.filter((r) => r[0] === 'DELETE'), [deleteSku1, deleteSku1], 'the DELETE, retried once')
+      assert.deepEqual(seen.filter((r) => r[0] === 'PUT'), [putSku2], 'no PUT of SKU-1 at all')
+      assert.deepEqual(results.map((r) => [r.messageId, r.delivered, r.attempts, r.status]), [
+        ['u1', true, 2, 201], ['u2', true, 1, 201], ['d1', true, 2, 201], ['u3', true, 2, 201], ['d2', true, 2, 201]
+      ])
+      const plan = d.plan([put('u1', 'SKU-1', 10), del('d1', 'SKU-1')])
+      assert.deepEqual([plan[0].messageIds, plan[0].request.method, plan[1].batchedWith], [['u1', 'd1'], 'DELETE', 'u1'])
+      d.free()
+    })
+  }
+
   test('the CLI plans and sends Braze events (presets by default), key never printed', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'braze-cli-'))
     try {

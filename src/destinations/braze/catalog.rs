@@ -41,18 +41,20 @@ pub fn method(target: &str) -> &'static str {
     }
 }
 
-/// Batched catalog items of one request: Braze refuses a whole request whose item ids repeat
-/// (`ids-not-unique`), so a later item with an id already in the request takes the earlier
-/// one's place. A PUT replaces the item and a DELETE removes it, so Braze ends in the state
-/// the two calls in order would leave (Segment instead fails the later event, losing it).
-pub fn merge_items(acc: &mut Vec<Value>, more: Vec<Value>) {
-    for item in more {
-        let id = item.get("id").filter(|v| v.is_string());
-        match id.and_then(|id| acc.iter().position(|a| a.get("id") == Some(id))) {
-            Some(at) => acc[at] = item,
-            None => acc.push(item),
-        }
+/// The catalog item an item writes (`/catalogs/{catalog}/items/{id}`, whichever path it
+/// goes by), for `Definition::resource`: of several writes of one item in a plan only the
+/// latest is sent. Apart, a PUT and a DELETE of the item (or two PUTs with `batch_size` 1)
+/// would be separate requests that may run at once, leaving Braze in either state; and Braze
+/// refuses a whole batched request whose item ids repeat (`ids-not-unique`).
+pub fn resource(item: &Item) -> Option<String> {
+    let path = item.target.strip_prefix("/catalogs/")?.split('#').next()?;
+    if !path.ends_with("/items/") {
+        return Some(path.to_string());
     }
+    // Batched: the id is inside the one item of the body.
+    let body: Value = serde_json::from_str(&item.body).ok()?;
+    let id = body.pointer("/items/0/id")?.as_str()?;
+    Some(format!("{path}{id}"))
 }
 
 /// A batched catalog request (several items, ids in the body).
