@@ -182,6 +182,16 @@ impl Field {
     fn find(fields: &'static [Field], name: &str) -> Option<&'static Field> {
         fields.iter().find(|f| crate::json::same_key(f.name, name))
     }
+    /// Whether `check_value` would accept `v` unchanged without a further check: a field
+    /// with no format, choices, items or properties, and a value of its type.
+    fn accepts_as_is(&self, v: &J) -> bool {
+        matches!(self.choices, Choices::None)
+            && self.format.is_none()
+            && !self.multiple
+            && self.properties.is_empty()
+            && self.ty != Ty::Datetime
+            && (JType::from(self.ty).accepts(v) || (self.allow_null && v.is_null()))
+    }
     /// Types accepted for the value itself (an array for `multiple` fields). A slice of a
     /// fixed pair: no allocation per checked value.
     fn value_types(&self) -> ([JType; 3], usize) {
@@ -340,6 +350,11 @@ fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, arrify: boo
         }
         if arrify && f.multiple && !matches!(v, J::Arr(_) | J::Null) {
             *v = J::Arr(vec![std::mem::replace(v, J::Null)]);
+        }
+        // The usual case, a value of the field's own type with nothing more to check: no
+        // location to build, nothing to coerce.
+        if f.accepts_as_is(v) {
+            return true;
         }
         let len = path.len();
         path.push('/');
@@ -694,6 +709,35 @@ mod tests {
                     }),
                 ]
             })
+        }
+
+        /// The shortcut in `check_object` (`accepts_as_is`) only skips `check_value` where it
+        /// would accept the value unchanged: for every field of every destination.
+        #[test]
+        fn accepted_as_is_is_what_check_value_accepts_unchanged() {
+            fn each(fields: &'static [Field], f: &mut dyn FnMut(&Field)) {
+                for x in fields {
+                    f(x);
+                    each(x.properties, f);
+                }
+            }
+            let values = [J::Null, J::Bool(true), J::Num(1.0), J::Num(1.5), J::str(""), J::str("a"), J::str("7"), J::Arr(vec![J::str("a")]), J::Obj(Obj::default())];
+            let mut shortcuts = 0;
+            let mut all: Vec<&'static [Field]> = crate::destinations::ALL.iter().flat_map(|d| d.actions.iter().map(|a| a.fields)).collect();
+            all.extend([&TOP[..], &NESTED[..]]);
+            for fields in all {
+                each(fields, &mut |f| {
+                    for v in &values {
+                        if f.accepts_as_is(v) {
+                            shortcuts += 1;
+                            let mut checked = v.clone();
+                            assert_eq!(check_value(&mut checked, f, false, &mut String::new()), Ok(()), "{} {v:?}", f.name);
+                            assert_eq!(&checked, v, "{}", f.name);
+                        }
+                    }
+                });
+            }
+            assert!(shortcuts > 100);
         }
 
         proptest! {
