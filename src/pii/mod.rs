@@ -164,8 +164,9 @@ thread_local! {
     static NORMALIZED: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Looked up by `&str`, so a hit copies nothing.
-type Memo = HashMap<Box<str>, [u8; 64]>;
+/// Looked up by `&str`, so a hit copies nothing; digests kept as text, so a hit is not
+/// checked as UTF-8 again.
+type Memo = HashMap<Box<str>, Box<str>>;
 
 /// Runs `f` with digests of normalized values remembered (one `plan` call); nested calls
 /// share the outer memo. The memo only saves work: a digest is a function of its input.
@@ -193,12 +194,12 @@ fn digest_with<R>(normalized: &str, f: impl FnOnce(&str) -> R) -> R {
         None => f(hex_str(&hex_digest(normalized))),
         Some(memo) => {
             if let Some(hex) = memo.get(normalized) {
-                return f(hex_str(hex));
+                return f(hex);
             }
             if memo.len() >= MEMO_MAX {
                 memo.clear();
             }
-            f(hex_str(memo.entry(normalized.into()).or_insert_with_key(|k| hex_digest(k))))
+            f(memo.entry(normalized.into()).or_insert_with_key(|k| hex_str(&hex_digest(k)).into()))
         }
     })
 }
