@@ -63,6 +63,9 @@ const TRAVEL_STRINGS: [&str; 19] = [
 ];
 const TRAVEL_COUNTS: [&str; 3] = ["num_adults", "num_children", "num_infants"];
 
+/// The custom_data fields that are not travel fields.
+const NOT_TRAVEL: [&str; 6] = ["currency", "num_items", "order_id", "search_string", "sign_up_method", "value"];
+
 static CUSTOM_DATA: [Field; 28] = [
     Field::new("currency", S),
     Field::new("num_items", Ty::Integer),
@@ -464,7 +467,9 @@ fn write_custom_data(p: &Obj, out: &mut String) -> Option<String> {
     w.text(out, "search_string", non_blank(get_str(c, "search_string").or(top("search_string"))));
     w.text(out, "sign_up_method", non_blank(get_str(c, "sign_up_method").or(top("sign_up_method"))));
     w.value(out, "value", get(c, "value").or_else(|| p.get("price")));
-    for key in TRAVEL_STRINGS.iter().chain(TRAVEL_COUNTS.iter()) {
+    // Travel fields are rare: their 22 lookups only when custom_data has a key of another kind.
+    let travel = c.is_some_and(|c| c.iter().any(|(k, _)| !NOT_TRAVEL.contains(&k)));
+    for key in TRAVEL_STRINGS.iter().chain(TRAVEL_COUNTS.iter()).filter(|_| travel) {
         match get(c, key) {
             Some(J::Str(s)) => {
                 w.text(out, key, non_blank(Some(s)));

@@ -217,7 +217,7 @@ pub(super) fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> 
 /// The written body against the value tree of before, on payloads of every shape (wrong
 /// types, blanks, hashes, products with and without ids, every setting combination).
 mod differential {
-    use super::super::{perform, APP_DATA, CUSTOM_DATA, FIELDS, PRODUCT, USER_DATA};
+    use super::super::{perform, APP_DATA, CUSTOM_DATA, FIELDS, NOT_TRAVEL, PRODUCT, TRAVEL_COUNTS, TRAVEL_STRINGS, USER_DATA};
     use crate::destinations::Settings;
     use crate::json::{Obj, J};
     use proptest::prelude::*;
@@ -310,6 +310,17 @@ mod differential {
             }
             Settings { values, access_token: token.then(|| "t".into()), test_mode, batch_size: 1 }
         })
+    }
+
+    /// The travel shortcut in `write_custom_data` holds: each custom_data field is a travel
+    /// field or one of `NOT_TRAVEL`, never both.
+    #[test]
+    fn custom_data_fields_are_travel_or_not() {
+        for f in &CUSTOM_DATA {
+            let travel = TRAVEL_STRINGS.contains(&f.name) || TRAVEL_COUNTS.contains(&f.name);
+            assert_ne!(travel, NOT_TRAVEL.contains(&f.name), "{}", f.name);
+        }
+        assert_eq!(CUSTOM_DATA.len(), TRAVEL_STRINGS.len() + TRAVEL_COUNTS.len() + NOT_TRAVEL.len());
     }
 
     proptest! {
