@@ -157,8 +157,7 @@ impl Config {
         let J::Obj(mut payload) = mapped else {
             return Err(EventError::new(ErrorCode::MappingError, "The mapping did not produce an object"));
         };
-        schema::remove_empty_values(&mut payload, sub.action.fields);
-        schema::validate_and_coerce(&mut payload, sub.action.fields)?;
+        schema::clean_and_validate(&mut payload, sub.action.fields)?;
         (sub.action.perform)(&payload, &self.settings)
     }
 

@@ -182,6 +182,16 @@ impl Field {
     fn find(fields: &'static [Field], name: &str) -> Option<&'static Field> {
         fields.iter().find(|f| crate::json::same_key(f.name, name))
     }
+    /// Whether `check_value` would accept `v` unchanged without a further check: a field
+    /// with no format, choices, items or properties, and a value of its type.
+    fn accepts_as_is(&self, v: &J) -> bool {
+        matches!(self.choices, Choices::None)
+            && self.format.is_none()
+            && !self.multiple
+            && self.properties.is_empty()
+            && self.ty != Ty::Datetime
+            && (JType::from(self.ty).accepts(v) || (self.allow_null && v.is_null()))
+    }
     /// Types accepted for the value itself (an array for `multiple` fields). A slice of a
     /// fixed pair: no allocation per checked value.
     fn value_types(&self) -> ([JType; 3], usize) {
@@ -269,12 +279,17 @@ fn keep_after_removal(v: &mut J, f: &Field) -> bool {
             items.retain(|i| survives(i, &item));
             true
         }
-        J::Obj(o) if f.ty == Ty::Object && !f.multiple && !f.properties.is_empty() => {
+        J::Obj(o) if nests(f) => {
             remove_empty_in_object(o, f.properties, false);
             true
         }
         _ => survives(v, f),
     }
+}
+
+/// Whether an object value of `f` has declared properties of its own (cleaned inside).
+fn nests(f: &Field) -> bool {
+    f.ty == Ty::Object && !f.multiple && !f.properties.is_empty()
 }
 
 fn survives(v: &J, f: &Field) -> bool {
@@ -287,25 +302,68 @@ fn survives(v: &J, f: &Field) -> bool {
 
 /// Validate and coerce the mapped payload in place, like AJV does for Segment.
 pub fn validate_and_coerce(payload: &mut Obj, fields: &'static [Field]) -> Result<(), EventError> {
+    with_path(|path| check_object(payload, fields, false, true, None, path))
+}
+
+/// `remove_empty_values` then `validate_and_coerce`, in one pass over the payload: each key's
+/// field is found once, and each object walked once.
+pub fn clean_and_validate(payload: &mut Obj, fields: &'static [Field]) -> Result<(), EventError> {
+    with_path(|path| check_object(payload, fields, false, true, Some(true), path))
+}
+
+/// `f` with the location buffer, reused across events (it is only read when an error names it).
+fn with_path<T>(f: impl FnOnce(&mut String) -> T) -> T {
     thread_local! {
-        /// The location buffer, reused across events (it is only read when an error names it).
         static PATH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
     PATH.with(|path| match path.try_borrow_mut() {
         Ok(mut path) => {
             path.clear();
-            check_object(payload, fields, false, true, &mut path)
+            f(&mut path)
         }
-        Err(_) => check_object(payload, fields, false, true, &mut String::new()),
+        Err(_) => f(&mut String::new()),
     })
 }
 
 /// `path` is the location of `obj` (`/a/b`); it is extended per key and restored, so no
 /// string is built per checked value. `arrify`: top-level `multiple` fields are wrapped in an
-/// array first (Segment's arrifyFields), null included.
-fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, arrify: bool, path: &mut String) -> Result<(), EventError> {
-    // Required fields first: the removal below only drops undeclared keys, so presence is the
-    // same before and after it.
+/// array first (Segment's arrifyFields), null included. `clean`: empty values are removed
+/// first, as `remove_empty_values` would have (`Some(root)`).
+fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, arrify: bool, clean: Option<bool>, path: &mut String) -> Result<(), EventError> {
+    // One pass, one field lookup per key: removeEmptyValues (when cleaning), removeAdditional
+    // (keys without a declared field are dropped unless the object is open; kept ones are
+    // left unchecked), then each declared key's coercion and checks, in key order. After an
+    // error the payload is discarded: later keys are only cleaned (the required check below
+    // needs what survives), not checked.
+    let mut failed = None;
+    obj.retain(|k, v| {
+        let Some(f) = Field::find(fields, k) else { return open };
+        // An object cleaned here is cleaned with its check, in the same pass.
+        let nested = clean.is_some() && matches!(v, J::Obj(_)) && nests(f);
+        if let (Some(root), false) = (clean, nested) {
+            if !keep_after_removal(v, f) || (root && v.as_str() == Some("")) {
+                return false;
+            }
+        }
+        if failed.is_some() {
+            return true;
+        }
+        if arrify && f.multiple && !matches!(v, J::Arr(_) | J::Null) {
+            *v = J::Arr(vec![std::mem::replace(v, J::Null)]);
+        }
+        // The usual case, a value of the field's own type with nothing more to check: no
+        // location to build, nothing to coerce.
+        if f.accepts_as_is(v) {
+            return true;
+        }
+        let len = path.len();
+        path.push('/');
+        path.push_str(k);
+        failed = check_value(v, f, nested, path).err();
+        path.truncate(len);
+        true
+    });
+    // Required fields come first in Segment's order of errors; presence is what survived.
     for f in fields {
         if f.required && !obj.contains(f.name) {
             return Err(schema_error(
@@ -314,26 +372,6 @@ fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, arrify: boo
             ));
         }
     }
-    // One pass, one field lookup per key: removeAdditional (keys without a declared field are
-    // dropped unless the object is open; kept ones are left unchecked), then each declared
-    // key's coercion and checks, in key order. After an error the payload is discarded, so the
-    // keys after it are left as they are.
-    let mut failed = None;
-    obj.retain(|k, v| {
-        if failed.is_some() {
-            return true;
-        }
-        let Some(f) = Field::find(fields, k) else { return open };
-        if arrify && f.multiple && !matches!(v, J::Arr(_) | J::Null) {
-            *v = J::Arr(vec![std::mem::replace(v, J::Null)]);
-        }
-        let len = path.len();
-        path.push('/');
-        path.push_str(k);
-        failed = check_value(v, f, path).err();
-        path.truncate(len);
-        true
-    });
     failed.map_or(Ok(()), Err)
 }
 
@@ -341,7 +379,8 @@ fn where_(path: &str) -> String {
     if path.is_empty() { "root value".into() } else { format!("value at {path}") }
 }
 
-fn check_value(v: &mut J, f: &Field, path: &mut String) -> Result<(), EventError> {
+/// `clean`: `v` is an object whose empty values are still to be removed (see `check_object`).
+fn check_value(v: &mut J, f: &Field, clean: bool, path: &mut String) -> Result<(), EventError> {
     let (types, n) = f.value_types();
     coerce(v, &types[..n], path)?;
     if f.multiple {
@@ -351,7 +390,7 @@ fn check_value(v: &mut J, f: &Field, path: &mut String) -> Result<(), EventError
                 let len = path.len();
                 path.push('/');
                 crate::json::write_num(i as f64, path);
-                check_value(it, &item, path)?;
+                check_value(it, &item, false, path)?;
                 path.truncate(len);
             }
         }
@@ -371,7 +410,7 @@ fn check_value(v: &mut J, f: &Field, path: &mut String) -> Result<(), EventError
     }
     if let J::Obj(o) = v {
         if !f.properties.is_empty() {
-            check_object(o, f.properties, f.open, false, path)?;
+            check_object(o, f.properties, f.open, false, clean.then_some(false), path)?;
         }
     }
     check_choices(v, f, path)
@@ -621,6 +660,119 @@ mod tests {
         assert_eq!(e.code, ErrorCode::PayloadValidation);
         assert!(e.message.contains("website"));
         assert!(run(json!({"n": "abc"})).is_err());
+    }
+
+    /// The one-pass `clean_and_validate` against the two passes it replaces, on payloads of
+    /// declared and undeclared keys, every type, nested objects and arrays, required fields
+    /// at both levels: the same error, or the same payload.
+    mod one_pass {
+        use super::*;
+        use proptest::prelude::*;
+
+        static NESTED: [Field; 5] = [
+            Field::new("s", Ty::String).required(),
+            Field::new("n", Ty::Number).nullable(),
+            Field::new("ids", Ty::String).multiple(),
+            Field::new("c", Ty::String).choices(&["a", "b"]),
+            Field::new("o", Ty::Object).props(&INNER),
+        ];
+        static TOP: [Field; 10] = [
+            Field::new("s", Ty::String),
+            Field::new("i", Ty::Integer),
+            Field::new("b", Ty::Boolean).nullable(),
+            Field::new("d", Ty::Datetime),
+            Field::new("m", Ty::String).multiple(),
+            Field::new("r", Ty::String).required(),
+            Field::new("o", Ty::Object).props(&NESTED),
+            Field::new("p", Ty::Object).multiple().props(&INNER),
+            Field::new("q", Ty::Object).props(&INNER).open().nullable(),
+            Field::new("e", Ty::String).format(Format::Email),
+        ];
+        const KEYS: [&str; 12] = ["s", "i", "b", "d", "m", "r", "o", "p", "q", "e", "ids", "x"];
+
+        fn value() -> impl Strategy<Value = J<'static>> {
+            let leaf = prop_oneof![
+                Just(J::Null),
+                any::<bool>().prop_map(J::Bool),
+                prop_oneof![Just(0.0), Just(1.0), Just(1.5), Just(-3.0)].prop_map(J::Num),
+                prop_oneof![Just(""), Just("a"), Just("7"), Just("true"), Just("x@y.z"), Just("2024-03-05T12:34:56Z"), Just(" ")].prop_map(J::str),
+            ];
+            leaf.prop_recursive(3, 24, 5, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..3).prop_map(J::Arr),
+                    proptest::collection::vec((0..KEYS.len(), inner), 0..6).prop_map(|kv| {
+                        let mut o = Obj::default();
+                        for (k, v) in kv {
+                            o.set(KEYS[k].into(), v);
+                        }
+                        J::Obj(o)
+                    }),
+                ]
+            })
+        }
+
+        /// The shortcut in `check_object` (`accepts_as_is`) only skips `check_value` where it
+        /// would accept the value unchanged: for every field of every destination.
+        #[test]
+        fn accepted_as_is_is_what_check_value_accepts_unchanged() {
+            fn each(fields: &'static [Field], f: &mut dyn FnMut(&Field)) {
+                for x in fields {
+                    f(x);
+                    each(x.properties, f);
+                }
+            }
+            let values = [J::Null, J::Bool(true), J::Num(1.0), J::Num(1.5), J::str(""), J::str("a"), J::str("7"), J::Arr(vec![J::str("a")]), J::Obj(Obj::default())];
+            let mut shortcuts = 0;
+            let mut all: Vec<&'static [Field]> = crate::destinations::ALL.iter().flat_map(|d| d.actions.iter().map(|a| a.fields)).collect();
+            all.extend([&TOP[..], &NESTED[..]]);
+            for fields in all {
+                each(fields, &mut |f| {
+                    for v in &values {
+                        if f.accepts_as_is(v) {
+                            shortcuts += 1;
+                            let mut checked = v.clone();
+                            assert_eq!(check_value(&mut checked, f, false, &mut String::new()), Ok(()), "{} {v:?}", f.name);
+                            assert_eq!(&checked, v, "{}", f.name);
+                        }
+                    }
+                });
+            }
+            assert!(shortcuts > 100);
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+            #[test]
+            fn same_as_removal_then_validation(
+                r in proptest::option::weighted(0.9, value()),
+                o in proptest::option::weighted(0.7, (any::<bool>(), proptest::collection::vec((0..KEYS.len(), value()), 0..6))),
+                kv in proptest::collection::vec((0..KEYS.len(), value()), 0..8),
+            ) {
+                let mut two = Obj::default();
+                // Mostly with the required fields, so most cases get past that check.
+                two.set("r".into(), match r { Some(J::Arr(_) | J::Obj(_)) | None => J::str("a"), Some(v) => v });
+                if let Some((with_s, kv)) = o {
+                    let mut inner = Obj::default();
+                    if with_s {
+                        inner.set("s".into(), J::str("b"));
+                    }
+                    for (k, v) in kv {
+                        inner.set(KEYS[k].into(), v);
+                    }
+                    two.set("o".into(), J::Obj(inner));
+                }
+                for (k, v) in kv {
+                    if KEYS[k] != "r" {
+                        two.set(KEYS[k].into(), v);
+                    }
+                }
+                let mut one = two.clone();
+                remove_empty_values(&mut two, &TOP);
+                let expected = validate_and_coerce(&mut two, &TOP).map(|()| two);
+                let got = clean_and_validate(&mut one, &TOP).map(|()| one);
+                prop_assert_eq!(got, expected);
+            }
+        }
     }
 
     #[test]

@@ -31,17 +31,28 @@ thread_local! {
 
 impl Item {
     pub fn new(target: String, body: &J) -> Item {
+        match Item::written(target, |out| {
+            body.write(out);
+            Ok::<(), std::convert::Infallible>(())
+        }) {
+            Ok(item) => item,
+            Err(never) => match never {},
+        }
+    }
+
+    /// An item whose body `write` writes as JSON text (a destination writing its object
+    /// straight from the payload, with no value tree built only to be written out).
+    pub fn written<E>(target: String, write: impl FnOnce(&mut String) -> Result<(), E>) -> Result<Item, E> {
         let body = SCRATCH.with_borrow_mut(|text| {
             text.clear();
-            body.write(text);
-            let body = text.as_str().to_owned();
+            let res = write(text).map(|()| text.as_str().to_owned());
             // An outsized body does not stay resident.
             if text.capacity() > 1 << 16 {
                 *text = String::new();
             }
-            body
-        });
-        Item { target, body }
+            res
+        })?;
+        Ok(Item { target, body })
     }
 }
 

@@ -4,10 +4,10 @@
 use super::{encode_component as encode_query, Action, Definition, Item, Preset, Settings};
 use crate::error::{ErrorCode, EventError};
 use crate::pii;
+use crate::js::quote_json_string;
 use crate::json::{Obj, J};
 use crate::schema::{Field, Ty};
 use crate::time::{js_parse_int, parse_date_ms, MAX_SAFE_INTEGER};
-use std::borrow::Cow;
 
 const S: Ty = Ty::String;
 
@@ -62,6 +62,9 @@ const TRAVEL_STRINGS: [&str; 19] = [
     "postal_code", "preferred_neighborhoods", "preferred_star_ratings", "suggested_hotels",
 ];
 const TRAVEL_COUNTS: [&str; 3] = ["num_adults", "num_children", "num_infants"];
+
+/// The custom_data fields that are not travel fields.
+const NOT_TRAVEL: [&str; 6] = ["currency", "num_items", "order_id", "search_string", "sign_up_method", "value"];
 
 static CUSTOM_DATA: [Field; 28] = [
     Field::new("currency", S),
@@ -276,118 +279,215 @@ fn get_str<'p>(m: Option<&'p Obj<'p>>, k: &str) -> Option<&'p str> {
 fn non_blank(s: Option<&str>) -> Option<&str> {
     s.map(pii::js_trim).filter(|s| !s.is_empty())
 }
-fn set<'a>(out: &mut Obj<'a>, k: &'static str, v: Option<J<'a>>) {
-    if let Some(v) = v {
-        out.push(k, v);
+
+/// The error for a user_data field that normalizes to nothing (naming the field, never the
+/// value).
+fn empty_after_normalization(key: &str) -> EventError {
+    EventError::new(ErrorCode::PayloadValidation, format!("user_data.{key} is empty after normalization; nothing to hash"))
+        .with_field(format!("user_data.{key}"))
+}
+
+/// The members of one JSON object being written: keys are this file's own names, which need
+/// no escaping.
+struct Fields {
+    first: bool,
+}
+
+impl Fields {
+    fn open(out: &mut String) -> Fields {
+        out.push('{');
+        Fields { first: true }
+    }
+
+    /// Writes `"k":` (after a comma unless it is the first member); the value follows.
+    fn key(&mut self, out: &mut String, k: &str) {
+        if !self.first {
+            out.push(',');
+        }
+        self.first = false;
+        out.push('"');
+        out.push_str(k);
+        out.push_str("\":");
+    }
+
+    fn text(&mut self, out: &mut String, k: &str, v: Option<&str>) -> bool {
+        let Some(v) = v else { return false };
+        self.key(out, k);
+        quote_json_string(v, out);
+        true
+    }
+
+    fn value(&mut self, out: &mut String, k: &str, v: Option<&J>) {
+        if let Some(v) = v {
+            self.key(out, k);
+            v.write(out);
+        }
+    }
+
+    /// A user_data field hashed with its normalizer (written as given when blank, as Segment
+    /// sends it); `boxed`: as a one-element array, left out when blank. Whether it was written.
+    fn hashed(&mut self, out: &mut String, k: &str, v: Option<&str>, field: &str, normalize: pii::NormalizeInto, boxed: bool) -> Result<bool, EventError> {
+        let Some(v) = v else { return Ok(false) };
+        pii::normalize_and_hash_with(v, normalize, |h| {
+            if boxed && h.is_empty() {
+                return false;
+            }
+            self.key(out, k);
+            // A digest is hex (or empty): nothing to escape.
+            out.push_str(if boxed { "[\"" } else { "\"" });
+            out.push_str(h);
+            out.push_str(if boxed { "\"]" } else { "\"" });
+            true
+        })
+        .map_err(|_| empty_after_normalization(field))
+    }
+
+    fn close(self, out: &mut String) {
+        out.push('}');
     }
 }
-/// A string borrowed from the payload.
-fn text(s: &str) -> J<'_> {
-    J::Str(Cow::Borrowed(s))
-}
-fn string(s: String) -> J<'static> {
-    J::Str(Cow::Owned(s))
-}
 
-/// Hash a user_data field with its normalizer; a value that normalizes to nothing is an error
-/// naming the field (never the value).
-fn hashed(user: Option<&Obj>, fallback: Option<&str>, key: &str, normalize: pii::NormalizeInto) -> Result<Option<String>, EventError> {
-    let Some(v) = get_str(user, key).or(fallback) else { return Ok(None) };
-    pii::normalize_and_hash_into(v, normalize).map(Some).map_err(|_| {
-        EventError::new(ErrorCode::PayloadValidation, format!("user_data.{key} is empty after normalization; nothing to hash"))
-            .with_field(format!("user_data.{key}"))
-    })
-}
-
-/// A one-element array of a non-empty string.
-fn boxed(v: Option<String>) -> Option<J<'static>> {
-    v.filter(|s| !s.is_empty()).map(|s| J::Arr(vec![string(s)]))
-}
-
-fn user_data<'a>(p: &'a Obj<'a>) -> Result<Obj<'a>, EventError> {
+/// `user_data`, written; whether it identifies the user (an email, a phone, a mobile ad id,
+/// or both an IP address and a user agent).
+fn write_user_data(p: &Obj, out: &mut String) -> Result<bool, EventError> {
     let u = p.obj("user_data");
     let top = |k| p.str(k);
-    let mut out = Obj::with_capacity(12);
-    let s = |v: Option<&'a str>| v.map(text);
-    let h = |v: Option<String>| v.map(string);
-    set(&mut out, "client_ip_address", s(get_str(u, "client_ip_address").or(top("ip_address"))));
-    set(&mut out, "client_user_agent", s(get_str(u, "client_user_agent").or(top("user_agent"))));
-    set(&mut out, "country", h(hashed(u, None, "country", pii::country_into)?));
-    set(&mut out, "ct", h(hashed(u, None, "city", pii::strip_lower_into)?));
-    set(&mut out, "db", h(hashed(u, None, "dateOfBirth", pii::as_is_into)?));
-    set(&mut out, "em", boxed(hashed(u, top("email"), "email", pii::strip_lower_into)?));
+    let mut w = Fields::open(out);
+    let ip = w.text(out, "client_ip_address", get_str(u, "client_ip_address").or(top("ip_address")));
+    let agent = w.text(out, "client_user_agent", get_str(u, "client_user_agent").or(top("user_agent")));
+    w.hashed(out, "country", get_str(u, "country"), "country", pii::country_into, false)?;
+    w.hashed(out, "ct", get_str(u, "city"), "city", pii::strip_lower_into, false)?;
+    w.hashed(out, "db", get_str(u, "dateOfBirth"), "dateOfBirth", pii::as_is_into, false)?;
+    let em = w.hashed(out, "em", get_str(u, "email").or(top("email")), "email", pii::strip_lower_into, true)?;
     if let Some(J::Arr(ids)) = get(u, "externalId") {
-        let mut hashed_ids = Vec::with_capacity(ids.len());
-        for id in ids {
+        w.key(out, "external_id");
+        out.push('[');
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
             let id = id.as_str().unwrap_or_default();
-            let h = pii::normalize_and_hash_into(id, pii::strip_lower_into).map_err(|_| {
+            pii::normalize_and_hash_with(id, pii::strip_lower_into, |h| {
+                out.push('"');
+                out.push_str(h);
+                out.push('"');
+            })
+            .map_err(|_| {
                 EventError::new(ErrorCode::PayloadValidation, "user_data.externalId has an id that is empty after normalization")
                     .with_field("user_data.externalId")
             })?;
-            hashed_ids.push(string(h));
         }
-        out.push("external_id", J::Arr(hashed_ids));
+        out.push(']');
     }
-    set(&mut out, "fn", h(hashed(u, None, "firstName", pii::strip_lower_into)?));
-    set(&mut out, "ge", h(hashed(u, None, "gender", pii::gender_into)?));
-    set(&mut out, "idfv", s(get_str(u, "idfv").or(top("idfv"))));
-    set(&mut out, "lead_id", get(u, "leadID").cloned());
-    set(&mut out, "ln", h(hashed(u, None, "lastName", pii::strip_lower_into)?));
+    w.hashed(out, "fn", get_str(u, "firstName"), "firstName", pii::strip_lower_into, false)?;
+    w.hashed(out, "ge", get_str(u, "gender"), "gender", pii::gender_into, false)?;
+    w.text(out, "idfv", get_str(u, "idfv").or(top("idfv")));
+    w.value(out, "lead_id", get(u, "leadID"));
+    w.hashed(out, "ln", get_str(u, "lastName"), "lastName", pii::strip_lower_into, false)?;
     // The mobile ad id is lower-cased, not hashed (Snap takes it raw).
-    set(&mut out, "madid", get_str(u, "madid").or(top("mobile_ad_id")).map(|m| string(crate::js::to_lower(m))));
-    set(&mut out, "ph", boxed(hashed(u, top("phone_number"), "phone", pii::phone_digits_into)?));
-    set(&mut out, "sc_click_id", s(get_str(u, "sc_click_id").or(top("click_id"))));
-    set(&mut out, "sc_cookie1", s(get_str(u, "sc_cookie1").or(top("uuid_c1"))));
-    set(&mut out, "st", h(hashed(u, None, "state", pii::state_into)?));
-    set(&mut out, "subscription_id", s(get_str(u, "subscriptionID")));
-    set(&mut out, "zp", h(hashed(u, None, "zip", pii::strip_lower_into)?));
-    Ok(out)
+    let madid = w.text(out, "madid", get_str(u, "madid").or(top("mobile_ad_id")).map(crate::js::to_lower).as_deref());
+    let ph = w.hashed(out, "ph", get_str(u, "phone").or(top("phone_number")), "phone", pii::phone_digits_into, true)?;
+    w.text(out, "sc_click_id", get_str(u, "sc_click_id").or(top("click_id")));
+    w.text(out, "sc_cookie1", get_str(u, "sc_cookie1").or(top("uuid_c1")));
+    w.hashed(out, "st", get_str(u, "state"), "state", pii::state_into, false)?;
+    w.text(out, "subscription_id", get_str(u, "subscriptionID"));
+    w.hashed(out, "zp", get_str(u, "zip"), "zip", pii::strip_lower_into, false)?;
+    w.close(out);
+    Ok(em || ph || madid || (ip && agent))
 }
 
-/// `a;b` or `a,b` -> ["a","b"], blanks dropped.
-fn split_list(s: &str) -> Option<J<'_>> {
+/// `a;b` or `a,b` -> ["a","b"], blanks dropped; nothing written when no part is left.
+fn write_split_list(w: &mut Fields, out: &mut String, k: &str, s: &str) {
     let sep = if s.contains(';') { ';' } else { ',' };
-    let parts: Vec<J> = s.split(sep).map(pii::js_trim).filter(|x| !x.is_empty()).map(text).collect();
-    (!parts.is_empty()).then_some(J::Arr(parts))
+    let mut parts = s.split(sep).map(pii::js_trim).filter(|x| !x.is_empty()).peekable();
+    if parts.peek().is_none() {
+        return;
+    }
+    w.key(out, k);
+    out.push('[');
+    for (i, part) in parts.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        quote_json_string(part, out);
+    }
+    out.push(']');
 }
 
-fn custom_data<'a>(p: &'a Obj<'a>) -> Option<Obj<'a>> {
+/// The payload's products that have an item id (`None`: no products array).
+fn products<'p, 'a>(p: &'p Obj<'a>) -> Option<impl Iterator<Item = &'p Obj<'a>> + Clone> {
+    let all = p.get("products").and_then(J::as_arr)?;
+    Some(all.iter().filter_map(J::as_obj).filter(|o| o.val("item_id").is_some()))
+}
+
+/// `custom_data`, written unless it would be empty; its currency (upper-cased), if any.
+fn write_custom_data(p: &Obj, out: &mut String) -> Option<String> {
     let c = p.obj("custom_data");
     let top = |k| p.str(k);
-    let products: Option<Vec<&Obj<'a>>> = p.get("products").and_then(J::as_arr).map(|a| {
-        a.iter().filter_map(J::as_obj).filter(|o| o.val("item_id").is_some()).collect()
-    });
-    let pluck = |k: &str| -> Option<J<'a>> {
-        products.as_ref().map(|ps| J::Arr(ps.iter().map(|o| o.val(k).cloned().unwrap_or(J::str(""))).collect()))
+    let products = products(p);
+    // One product property per product (blank when the product lacks it).
+    let pluck = |w: &mut Fields, out: &mut String, k: &str, f: &str| -> bool {
+        let Some(ps) = products.clone() else { return false };
+        w.key(out, k);
+        out.push('[');
+        for (i, o) in ps.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match o.val(f) {
+                Some(v) => v.write(out),
+                None => out.push_str("\"\""),
+            }
+        }
+        out.push(']');
+        true
     };
-    let mut out = Obj::with_capacity(8);
-    set(&mut out, "brands", pluck("brand").or_else(|| p.get("brands").cloned()));
-    set(&mut out, "content_category", pluck("item_category").or_else(|| split_list(top("item_category").unwrap_or(""))));
-    set(&mut out, "content_ids", pluck("item_id").or_else(|| split_list(top("item_ids").unwrap_or(""))));
-    set(&mut out, "currency", non_blank(get_str(c, "currency").or(top("currency"))).map(|s| string(crate::js::to_upper(s))));
-    let num_items = get(c, "num_items")
-        .cloned()
-        .or_else(|| products.as_ref().map(|ps| J::Num(ps.len() as f64)))
-        .or_else(|| top("number_items").and_then(js_parse_int).map(|n| J::Num(n as f64)));
-    set(&mut out, "num_items", num_items);
-    set(&mut out, "order_id", non_blank(get_str(c, "order_id").or(top("transaction_id"))).map(text));
-    set(&mut out, "search_string", non_blank(get_str(c, "search_string").or(top("search_string"))).map(text));
-    set(&mut out, "sign_up_method", non_blank(get_str(c, "sign_up_method").or(top("sign_up_method"))).map(text));
-    set(&mut out, "value", get(c, "value").or_else(|| p.get("price")).cloned());
-    for key in TRAVEL_STRINGS.iter().chain(TRAVEL_COUNTS.iter()) {
-        let v = match get(c, key) {
-            Some(J::Str(s)) => non_blank(Some(s)).map(text),
-            other => other.cloned(),
-        };
-        set(&mut out, key, v);
+    let mark = out.len();
+    out.push_str(",\"custom_data\":");
+    let mut w = Fields::open(out);
+    if !pluck(&mut w, out, "brands", "brand") {
+        w.value(out, "brands", p.get("brands"));
     }
-    (!out.is_empty()).then_some(out)
+    if !pluck(&mut w, out, "content_category", "item_category") {
+        write_split_list(&mut w, out, "content_category", top("item_category").unwrap_or(""));
+    }
+    if !pluck(&mut w, out, "content_ids", "item_id") {
+        write_split_list(&mut w, out, "content_ids", top("item_ids").unwrap_or(""));
+    }
+    let currency = non_blank(get_str(c, "currency").or(top("currency"))).map(crate::js::to_upper);
+    w.text(out, "currency", currency.as_deref());
+    match get(c, "num_items") {
+        Some(n) => w.value(out, "num_items", Some(n)),
+        None => match products.clone() {
+            Some(ps) => w.value(out, "num_items", Some(&J::Num(ps.count() as f64))),
+            None => w.value(out, "num_items", top("number_items").and_then(js_parse_int).map(|n| J::Num(n as f64)).as_ref()),
+        },
+    }
+    w.text(out, "order_id", non_blank(get_str(c, "order_id").or(top("transaction_id"))));
+    w.text(out, "search_string", non_blank(get_str(c, "search_string").or(top("search_string"))));
+    w.text(out, "sign_up_method", non_blank(get_str(c, "sign_up_method").or(top("sign_up_method"))));
+    w.value(out, "value", get(c, "value").or_else(|| p.get("price")));
+    // Travel fields are rare: their 22 lookups only when custom_data has a key of another kind.
+    let travel = c.is_some_and(|c| c.iter().any(|(k, _)| !NOT_TRAVEL.contains(&k)));
+    for key in TRAVEL_STRINGS.iter().chain(TRAVEL_COUNTS.iter()).filter(|_| travel) {
+        match get(c, key) {
+            Some(J::Str(s)) => {
+                w.text(out, key, non_blank(Some(s)));
+            }
+            other => w.value(out, key, other),
+        }
+    }
+    if w.first {
+        out.truncate(mark);
+    } else {
+        w.close(out);
+    }
+    currency
 }
 
-fn app_data<'a>(p: &'a Obj<'a>, settings: &'a Settings) -> J<'a> {
+fn write_app_data(p: &Obj, settings: &Settings, out: &mut String) {
     let a = p.obj("app_data");
     let truthy = |k| get(a, k).is_some_and(|v| v.as_bool() == Some(true));
-    let field = |k: &str, fallback: Option<&'a str>| text(get_str(a, k).or(fallback).unwrap_or(""));
     let top = |k| p.str(k);
     let app_id = settings.str("app_id");
     let version = get_str(a, "version").unwrap_or(match app_id {
@@ -395,32 +495,40 @@ fn app_data<'a>(p: &'a Obj<'a>, settings: &'a Settings) -> J<'a> {
         Some(id) if id.bytes().all(|b| b.is_ascii_digit()) => "i2",
         _ => "a2",
     });
-    let extinfo = J::Arr(vec![
-        text(version),
-        field("packageName", None),
-        field("shortVersion", None),
-        field("longVersion", None),
-        field("osVersion", top("os_version")),
-        field("deviceName", top("device_model")),
-        field("locale", None),
-        field("timezone", None),
-        field("carrier", None),
-        field("width", None),
-        field("height", None),
-        field("density", None),
-        field("cpuCores", None),
-        field("storageSize", None),
-        field("freeStorage", None),
-        field("deviceTimezone", None),
-    ]);
-    let mut out = Obj::with_capacity(4);
-    set(&mut out, "app_id", app_id.map(text));
-    out.push("advertiser_tracking_enabled", J::Num(f64::from(u8::from(truthy("advertiser_tracking_enabled")))));
+    let mut w = Fields::open(out);
+    w.text(out, "app_id", app_id);
+    w.key(out, "advertiser_tracking_enabled");
+    out.push(if truthy("advertiser_tracking_enabled") { '1' } else { '0' });
     if a.is_some() {
-        out.push("application_tracking_enabled", J::Num(f64::from(u8::from(truthy("application_tracking_enabled")))));
+        w.key(out, "application_tracking_enabled");
+        out.push(if truthy("application_tracking_enabled") { '1' } else { '0' });
     }
-    out.push("extinfo", extinfo);
-    J::Obj(out)
+    w.key(out, "extinfo");
+    out.push('[');
+    quote_json_string(version, out);
+    let extinfo: [(&str, Option<&str>); 15] = [
+        ("packageName", None),
+        ("shortVersion", None),
+        ("longVersion", None),
+        ("osVersion", top("os_version")),
+        ("deviceName", top("device_model")),
+        ("locale", None),
+        ("timezone", None),
+        ("carrier", None),
+        ("width", None),
+        ("height", None),
+        ("density", None),
+        ("cpuCores", None),
+        ("storageSize", None),
+        ("freeStorage", None),
+        ("deviceTimezone", None),
+    ];
+    for (k, fallback) in extinfo {
+        out.push(',');
+        quote_json_string(get_str(a, k).or(fallback).unwrap_or(""), out);
+    }
+    out.push(']');
+    w.close(out);
 }
 
 /// `website` and `app` pass; any other non-blank value means an offline conversion.
@@ -453,65 +561,75 @@ fn required(v: Option<&J>, field: &str) -> Result<(), EventError> {
     }
 }
 
+/// The event object, written straight from the validated payload (Segment's key order), then
+/// Segment's checks in its order, so the first reported problem is the same.
 fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
-    let p: &Obj = p;
     let source = action_source(p);
-    let user = user_data(p)?;
-    let custom = custom_data(p);
-    let mut ev = Obj::with_capacity(12);
-    ev.push("integration", J::str("segment"));
-    let event_id = non_blank(p.str("event_id")).or_else(|| non_blank(p.str("client_dedup_id")));
-    set(&mut ev, "event_id", event_id.map(text));
-    set(&mut ev, "event_name", p.get("event_name").or_else(|| p.get("event_type")).cloned());
-    set(&mut ev, "event_source_url", p.get("event_source_url").or_else(|| p.get("page_url")).cloned());
-    set(&mut ev, "event_time", event_time(p));
-    // Checked before `user_data` moves in; the checks keep Segment's order below.
-    let identified = ["em", "ph", "madid"].iter().any(|k| user.contains(k))
-        || (user.contains("client_ip_address") && user.contains("client_user_agent"));
-    ev.push("user_data", J::Obj(user));
-    set(&mut ev, "custom_data", custom.map(J::Obj));
-    set(&mut ev, "action_source", source.map(J::str));
-    if source == Some("app") {
-        ev.push("app_data", app_data(p, settings));
-    }
-    if p.get("data_processing_options").and_then(J::as_bool) == Some(true) {
-        ev.push("data_processing_options", J::Arr(vec![J::str("LDU")]));
-    }
-    set(&mut ev, "data_processing_options_country", p.get("data_processing_options_country").cloned());
-    set(&mut ev, "data_processing_options_state", p.get("data_processing_options_state").cloned());
-
-    // Checks, in Segment's order so the first reported problem is the same.
-    required(ev.get("action_source"), "action_source")?;
-    required(ev.get("event_name"), "event_name")?;
-    required(ev.get("event_time"), "event_time")?;
-    // Read back from the event (it moved in with `custom_data`), not copied before.
-    if let Some(cur) = ev.obj("custom_data").and_then(|c| c.str("currency")) {
-        if !CURRENCIES.contains(&cur) {
-            return Err(EventError::misconfigured("custom_data.currency", "The currency is not a supported ISO 4217 code."));
+    let mut id = "";
+    let mut item = Item::written(String::new(), |out| {
+        let mut w = Fields::open(out);
+        w.key(out, "integration");
+        out.push_str("\"segment\"");
+        w.text(out, "event_id", non_blank(p.str("event_id")).or_else(|| non_blank(p.str("client_dedup_id"))));
+        let event_name = p.get("event_name").or_else(|| p.get("event_type"));
+        w.value(out, "event_name", event_name);
+        w.value(out, "event_source_url", p.get("event_source_url").or_else(|| p.get("page_url")));
+        let time = event_time(p);
+        w.value(out, "event_time", time.as_ref());
+        w.key(out, "user_data");
+        let identified = write_user_data(p, out)?;
+        let currency = write_custom_data(p, out);
+        w.text(out, "action_source", source);
+        if source == Some("app") {
+            w.key(out, "app_data");
+            write_app_data(p, settings, out);
         }
-    }
-    if !identified {
-        return Err(EventError::misconfigured(
-            "user_data",
-            "Payload must contain values for Email or Phone Number or Mobile Ad Identifier or both IP Address and User Agent fields",
-        ));
-    }
-    let id = match source {
-        Some("app") => settings.str("snap_app_id").ok_or_else(|| {
-            EventError::misconfigured("snap_app_id", "App events (action source \"app\") need the snap_app_id setting.")
-        })?,
-        _ => settings.str("pixel_id").ok_or_else(|| {
-            EventError::misconfigured("pixel_id", "Web and offline events need the pixel_id setting.")
-        })?,
-    };
-    if settings.access_token.is_none() {
-        return Err(EventError::misconfigured("access_token", "Missing access token."));
-    }
+        if p.get("data_processing_options").and_then(J::as_bool) == Some(true) {
+            w.key(out, "data_processing_options");
+            out.push_str("[\"LDU\"]");
+        }
+        w.value(out, "data_processing_options_country", p.get("data_processing_options_country"));
+        w.value(out, "data_processing_options_state", p.get("data_processing_options_state"));
+        w.close(out);
+
+        // Present exactly when the event has an action source.
+        required(source.map(|_| &J::Bool(true)), "action_source")?;
+        required(event_name, "event_name")?;
+        required(time.as_ref(), "event_time")?;
+        if let Some(cur) = currency {
+            if !CURRENCIES.contains(&cur.as_str()) {
+                return Err(EventError::misconfigured("custom_data.currency", "The currency is not a supported ISO 4217 code."));
+            }
+        }
+        if !identified {
+            return Err(EventError::misconfigured(
+                "user_data",
+                "Payload must contain values for Email or Phone Number or Mobile Ad Identifier or both IP Address and User Agent fields",
+            ));
+        }
+        id = match source {
+            Some("app") => settings.str("snap_app_id").ok_or_else(|| {
+                EventError::misconfigured("snap_app_id", "App events (action source \"app\") need the snap_app_id setting.")
+            })?,
+            _ => settings.str("pixel_id").ok_or_else(|| {
+                EventError::misconfigured("pixel_id", "Web and offline events need the pixel_id setting.")
+            })?,
+        };
+        if settings.access_token.is_none() {
+            return Err(EventError::misconfigured("access_token", "Missing access token."));
+        }
+        Ok(())
+    })?;
     let suffix = if settings.test_mode { "/events/validate" } else { "/events" };
     // One exact-size string (the target is made per item).
     let mut target = String::with_capacity(4 + id.len() * 3 + suffix.len());
     target.push_str("/v3/");
     super::encode_component_into(id, &mut target);
     target.push_str(suffix);
-    Ok(Item::new(target, &J::Obj(ev)))
+    item.target = target;
+    Ok(item)
 }
+
+#[cfg(test)]
+#[path = "snap_capi_reference.rs"]
+mod reference;

@@ -145,7 +145,11 @@ fn hex_digest(s: &str) -> [u8; 64] {
 }
 
 fn hex_text(hex: &[u8; 64]) -> String {
-    std::str::from_utf8(hex).unwrap_or_default().to_owned()
+    hex_str(hex).to_owned()
+}
+
+fn hex_str(hex: &[u8; 64]) -> &str {
+    std::str::from_utf8(hex).unwrap_or_default()
 }
 
 /// Most distinct values the memo holds; past it, it starts over (bounded memory on calls of
@@ -160,8 +164,9 @@ thread_local! {
     static NORMALIZED: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Looked up by `&str`, so a hit copies nothing.
-type Memo = HashMap<Box<str>, [u8; 64]>;
+/// Looked up by `&str`, so a hit copies nothing; digests kept as text, so a hit is not
+/// checked as UTF-8 again.
+type Memo = HashMap<Box<str>, Box<str>>;
 
 /// Runs `f` with digests of normalized values remembered (one `plan` call); nested calls
 /// share the outer memo. The memo only saves work: a digest is a function of its input.
@@ -182,19 +187,19 @@ pub fn with_digest_memo<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// `sha256_hex` of a normalized value, through the memo when one is installed (a hit
-/// allocates only the returned text).
-fn digest_of(normalized: &str) -> String {
+/// `f` of `sha256_hex` of a normalized value, through the memo when one is installed (a hit
+/// copies nothing: `f` reads the memo's digest in place).
+fn digest_with<R>(normalized: &str, f: impl FnOnce(&str) -> R) -> R {
     MEMO.with(|m| match m.borrow_mut().as_mut() {
-        None => sha256_hex(normalized),
+        None => f(hex_str(&hex_digest(normalized))),
         Some(memo) => {
             if let Some(hex) = memo.get(normalized) {
-                return hex_text(hex);
+                return f(hex);
             }
             if memo.len() >= MEMO_MAX {
                 memo.clear();
             }
-            hex_text(memo.entry(normalized.into()).or_insert_with_key(|k| hex_digest(k)))
+            f(memo.entry(normalized.into()).or_insert_with_key(|k| hex_str(&hex_digest(k)).into()))
         }
     })
 }
@@ -211,42 +216,52 @@ pub fn normalize_and_hash(
     value: &str,
     normalize: fn(&str) -> String,
 ) -> Result<String, EmptyAfterNormalization> {
-    hash_normalized(value, |v| digest_if_not_blank(&normalize(v)))
+    hash_normalized(value, str::to_owned, |v, f| digest_if_not_blank(&normalize(v), f))
 }
 
 /// `normalize_and_hash` with a normalizer that writes into a buffer reused across calls.
 pub fn normalize_and_hash_into(value: &str, normalize: NormalizeInto) -> Result<String, EmptyAfterNormalization> {
-    hash_normalized(value, |v| {
+    normalize_and_hash_with(value, normalize, str::to_owned)
+}
+
+/// `normalize_and_hash_into` handing its result to `f` instead of returning a copy (a
+/// request body writes the digest straight from the memo).
+pub fn normalize_and_hash_with<R>(value: &str, normalize: NormalizeInto, f: impl FnOnce(&str) -> R) -> Result<R, EmptyAfterNormalization> {
+    hash_normalized(value, f, |v, f| {
         NORMALIZED.with(|buf| {
             // A normalizer never calls back in here; should one, it gets its own buffer.
             match buf.try_borrow_mut() {
                 Ok(mut buf) => {
                     buf.clear();
                     normalize(v, &mut buf);
-                    digest_if_not_blank(&buf)
+                    digest_if_not_blank(&buf, f)
                 }
-                Err(_) => digest_if_not_blank(&owned(normalize, v)),
+                Err(_) => digest_if_not_blank(&owned(normalize, v), f),
             }
         })
     })
 }
 
-/// The blank and already-hashed cases, then `digest` of the value.
-fn hash_normalized(value: &str, digest: impl FnOnce(&str) -> Result<String, EmptyAfterNormalization>) -> Result<String, EmptyAfterNormalization> {
+/// The blank and already-hashed cases given to `f`, else `digest(value, f)`.
+fn hash_normalized<F: FnOnce(&str) -> R, R>(
+    value: &str,
+    f: F,
+    digest: impl FnOnce(&str, F) -> Result<R, EmptyAfterNormalization>,
+) -> Result<R, EmptyAfterNormalization> {
     if js_trim(value).is_empty() {
-        return Ok(String::new());
+        return Ok(f(""));
     }
     if is_sha256_hex(value) {
-        return Ok(value.to_ascii_lowercase());
+        return Ok(f(&value.to_ascii_lowercase()));
     }
-    digest(value)
+    digest(value, f)
 }
 
-fn digest_if_not_blank(normalized: &str) -> Result<String, EmptyAfterNormalization> {
+fn digest_if_not_blank<R>(normalized: &str, f: impl FnOnce(&str) -> R) -> Result<R, EmptyAfterNormalization> {
     if js_trim(normalized).is_empty() {
         return Err(EmptyAfterNormalization);
     }
-    Ok(digest_of(normalized))
+    Ok(digest_with(normalized, f))
 }
 
 #[cfg(test)]
