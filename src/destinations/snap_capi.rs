@@ -565,7 +565,7 @@ fn required(v: Option<&J>, field: &str) -> Result<(), EventError> {
 /// Segment's checks in its order, so the first reported problem is the same.
 fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
     let source = action_source(p);
-    let mut id = "";
+    let mut target = String::new();
     let mut item = Item::written(String::new(), |out| {
         let mut w = Fields::open(out);
         w.key(out, "integration");
@@ -607,27 +607,32 @@ fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> {
                 "Payload must contain values for Email or Phone Number or Mobile Ad Identifier or both IP Address and User Agent fields",
             ));
         }
-        id = match source {
-            Some("app") => settings.str("snap_app_id").ok_or_else(|| {
-                EventError::misconfigured("snap_app_id", "App events (action source \"app\") need the snap_app_id setting.")
-            })?,
-            _ => settings.str("pixel_id").ok_or_else(|| {
-                EventError::misconfigured("pixel_id", "Web and offline events need the pixel_id setting.")
-            })?,
-        };
-        if settings.access_token.is_none() {
-            return Err(EventError::misconfigured("access_token", "Missing access token."));
-        }
+        target = target_of(settings, source)?;
         Ok(())
     })?;
+    item.target = target;
+    Ok(item)
+}
+
+/// The item's target: the app's or the pixel's events path (the validate path in test mode),
+/// once the settings it needs are there.
+fn target_of(settings: &Settings, source: Option<&str>) -> Result<String, EventError> {
+    let id = match source {
+        Some("app") => settings.str("snap_app_id").ok_or_else(|| {
+            EventError::misconfigured("snap_app_id", "App events (action source \"app\") need the snap_app_id setting.")
+        })?,
+        _ => settings.str("pixel_id").ok_or_else(|| EventError::misconfigured("pixel_id", "Web and offline events need the pixel_id setting."))?,
+    };
+    if settings.access_token.is_none() {
+        return Err(EventError::misconfigured("access_token", "Missing access token."));
+    }
     let suffix = if settings.test_mode { "/events/validate" } else { "/events" };
     // One exact-size string (the target is made per item).
     let mut target = String::with_capacity(4 + id.len() * 3 + suffix.len());
     target.push_str("/v3/");
     super::encode_component_into(id, &mut target);
     target.push_str(suffix);
-    item.target = target;
-    Ok(item)
+    Ok(target)
 }
 
 #[cfg(test)]

@@ -194,23 +194,7 @@ pub(super) fn perform(p: &Obj, settings: &Settings) -> Result<Item, EventError> 
             "Payload must contain values for Email or Phone Number or Mobile Ad Identifier or both IP Address and User Agent fields",
         ));
     }
-    let id = match source {
-        Some("app") => settings.str("snap_app_id").ok_or_else(|| {
-            EventError::misconfigured("snap_app_id", "App events (action source \"app\") need the snap_app_id setting.")
-        })?,
-        _ => settings.str("pixel_id").ok_or_else(|| {
-            EventError::misconfigured("pixel_id", "Web and offline events need the pixel_id setting.")
-        })?,
-    };
-    if settings.access_token.is_none() {
-        return Err(EventError::misconfigured("access_token", "Missing access token."));
-    }
-    let suffix = if settings.test_mode { "/events/validate" } else { "/events" };
-    // One exact-size string (the target is made per item).
-    let mut target = String::with_capacity(4 + id.len() * 3 + suffix.len());
-    target.push_str("/v3/");
-    crate::destinations::encode_component_into(id, &mut target);
-    target.push_str(suffix);
+    let target = target_of(settings, source)?;
     Ok(Item::new(target, &J::Obj(ev)))
 }
 
@@ -245,7 +229,7 @@ mod differential {
         leaf().prop_recursive(2, 12, 4, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(J::Arr),
-                proptest::collection::vec(("[a-z]{1,3}", inner), 0..3).prop_map(|kv| object(kv.into_iter().map(|(k, v)| (k, v)).collect())),
+                proptest::collection::vec(("[a-z]{1,3}", inner), 0..3).prop_map(|kv| object(kv.into_iter().collect())),
             ]
         })
     }
