@@ -570,7 +570,9 @@ impl<'a> Reader<'a> {
         self.i = js::plain_run(self.b, self.i);
         match *self.b.get(self.i)? {
             b'"' => {
-                let s = &self.s[start..self.i];
+                // SAFETY: `start` follows a quote and `self.i` is at one, so both are char
+                // boundaries of the `str`. (The checked slice was a call per string.)
+                let s = unsafe { self.s.get_unchecked(start..self.i) };
                 self.i += 1;
                 Some(Cow::Borrowed(s))
             }
