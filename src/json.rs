@@ -47,6 +47,14 @@ pub fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.first() == b.first() && a == b
 }
 
+/// One of 64 bits for a key (from its length and first byte): keys with different bits
+/// differ, so an object whose keys all have different bits has no duplicates.
+#[inline(always)]
+fn key_bit(k: &[u8]) -> u64 {
+    let first = k.first().map_or(0, |&c| usize::from(c));
+    1u64 << ((k.len() + (first << 3)) & 63)
+}
+
 /// A key's text without `Cow`'s deref, which is a call per key in the size-optimized build.
 #[inline(always)]
 #[allow(clippy::ptr_arg)] // the `Cow` itself is matched, to skip its deref
@@ -122,18 +130,18 @@ impl<'a> Obj<'a> {
         }
         let (mut has_index, mut has_dup) = (false, false);
         if n <= 24 {
-            // A key is compared with the ones before it only when a key of its length came
-            // before: most objects then cost one pass, with no pair of keys compared.
-            let mut lens = 0u64;
+            // A key is compared with the ones before it only when its `key_bit` came before:
+            // most objects then cost one pass, with no pair of keys compared.
+            let mut bits = 0u64;
             for i in 0..n {
                 let k = key_str(&self.0[i].0);
                 let b = k.as_bytes();
                 has_index |= b.first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some();
-                let bit = 1u64 << (b.len() & 63);
-                if lens & bit != 0 && !has_dup {
+                let bit = key_bit(b);
+                if bits & bit != 0 && !has_dup {
                     has_dup = self.0[..i].iter().any(|(k2, _)| same_key(key_str(k2), k));
                 }
-                lens |= bit;
+                bits |= bit;
             }
         } else {
             has_index = self.0.iter().any(|(k, _)| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some());
@@ -451,17 +459,17 @@ impl<'a> Reader<'a> {
                     return Some(J::Obj(Obj::default()));
                 }
                 let from = self.entries.len();
-                // Whether `normalize` has anything to look for: a key length seen before (a
+                // Whether `normalize` has anything to look for: a `key_bit` seen before (a
                 // possible duplicate) or a key starting with a digit (a possible index).
-                let (mut lens, mut odd) = (0u64, false);
+                let (mut bits, mut odd) = (0u64, false);
                 loop {
                     if self.b.get(self.ws()) != Some(&b'"') {
                         return None;
                     }
                     let k = self.string()?;
-                    let bit = 1u64 << (k.len() & 63);
-                    odd |= lens & bit != 0 || k.as_bytes().first().is_some_and(u8::is_ascii_digit);
-                    lens |= bit;
+                    let bit = key_bit(k.as_bytes());
+                    odd |= bits & bit != 0 || k.as_bytes().first().is_some_and(u8::is_ascii_digit);
+                    bits |= bit;
                     if self.b.get(self.ws()) != Some(&b':') {
                         return None;
                     }
