@@ -111,7 +111,9 @@ impl Config {
                 return;
             }
         };
-        matching.extend(self.subscriptions.iter().enumerate().filter(|(_, s)| s.trigger.matches(ev.raw)).map(|(i, _)| i));
+        let (ty, name) = (ev.fields.str("type"), ev.fields.str("event"));
+        let matches = |s: &Subscription| s.trigger.matches_type_event(ty, name).unwrap_or_else(|| s.trigger.matches(ev.raw));
+        matching.extend(self.subscriptions.iter().enumerate().filter(|(_, s)| matches(s)).map(|(i, _)| i));
         if matching.is_empty() {
             out.push(Prepared::Skipped { message_id, reason: NO_MATCH.into() });
             return;
@@ -641,6 +643,49 @@ mod tests {
                 assert_eq!(out, serde_json::to_string(&e).unwrap());
             }
         }
+    }
+
+    /// The shortcut for `type = ".." and event = ".."` triggers (`Fql::matches_type_event`)
+    /// answers exactly as the evaluator, and is taken for the presets' shape.
+    #[test]
+    fn type_and_event_triggers_match_like_the_evaluator() {
+        use proptest::prelude::*;
+        let triggers = [
+            r#"type = "track" and event = "Order Completed""#,
+            r#"type = "track""#,
+            r#"event = "Order Completed" and type = "track""#,
+            r#"type = "track" or event = "Signed Up""#,
+            r#"type = "identify" or type = "track""#,
+            r#"type = "track" and event = "Order Completed" and event = "x""#,
+            r#"type = "track" and event = "Ünï""#,
+            r#"type = "track" and event != "Order Completed""#,
+            r#"type = "track" and userId = "u""#,
+            r#"type = "track" and event = "Order Completed" or ()"#,
+            r#"(type = "track") and event = "Order Completed""#,
+            r#"type = "track" and event = 1"#,
+        ];
+        let triggers: Vec<crate::fql::Fql> = triggers.iter().map(|t| crate::fql::parse(t).unwrap()).collect();
+        assert!(triggers[0].matches_type_event(Some("track"), Some("Order Completed")) == Some(true));
+        let value = prop_oneof![
+            Just(None),
+            Just(Some(serde_json::json!(null))),
+            Just(Some(serde_json::json!(1))),
+            Just(Some(serde_json::json!(["track"]))),
+            prop::sample::select(vec!["track", "identify", "Order Completed", "Signed Up", "Ünï", "x", "", "1"]).prop_map(|s| Some(serde_json::json!(s))),
+        ];
+        proptest!(|(ty in value.clone(), event in value, user in any::<bool>())| {
+            let mut ev = serde_json::Map::new();
+            if let Some(t) = ty { ev.insert("type".into(), t); }
+            if let Some(e) = event { ev.insert("event".into(), e); }
+            if user { ev.insert("userId".into(), serde_json::json!("u")); }
+            let ev = J::from_value(&Value::Object(ev));
+            let o = ev.as_obj().unwrap();
+            for t in &triggers {
+                if let Some(fast) = t.matches_type_event(o.str("type"), o.str("event")) {
+                    prop_assert_eq!(fast, t.matches(&ev), "{:?} {:?}", t, ev);
+                }
+            }
+        });
     }
 
     /// The URL cache gives what the destination's `url` gives, for each target and both forms,

@@ -268,11 +268,13 @@ pub fn plain_run(b: &[u8], mut i: usize) -> usize {
         // copy or byte-wise assembly is a call or eight loads in the size-optimized wasm).
         let Ok(chunk) = <&[u8; 8]>::try_from(&b[i..i + 8]) else { break };
         let w = u64::from_le_bytes(*chunk);
-        let q = w ^ (ONES * u64::from(b'"'));
         let bs = w ^ (ONES * u64::from(b'\\'));
-        // A zero byte in q / bs is a quote / backslash; `w - 0x20..` borrows into the high bit
-        // of bytes below 0x20 (`& !w` drops bytes that had it set already).
-        let hit = ((q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs) | (w.wrapping_sub(ONES * 0x20) & !w)) & HIGH;
+        // `w ^ 0x02..` maps the quote (0x22) to 0x20 and the control characters onto
+        // themselves (0x00..=0x1f), every other byte to 0x21 or above: one "below 0x21" test
+        // finds both. `x - 0x21..` borrows into the high bit of such bytes (`& !x` drops bytes
+        // that had it set already); a zero byte in bs is a backslash.
+        let qc = w ^ (ONES * 0x02);
+        let hit = ((qc.wrapping_sub(ONES * 0x21) & !qc) | (bs.wrapping_sub(ONES) & !bs)) & HIGH;
         if hit != 0 {
             // The lowest flagged byte is the first hit: a borrow only carries upward from a
             // byte that is a hit itself, so only bytes above the first one can be false.
@@ -379,6 +381,14 @@ mod tests {
                 for from in 0..=20 {
                     assert_eq!(plain_run(&b, from), naive(&b, from), "{special:#x} at {at} from {from}");
                 }
+            }
+        }
+        // Every byte value at every position of a word and past it.
+        for byte in 0..=255u8 {
+            for at in 0..17 {
+                let mut b = vec![b'a'; 18];
+                b[at] = byte;
+                assert_eq!(plain_run(&b, 0), naive(&b, 0), "{byte:#x} at {at}");
             }
         }
         // Two bytes in one word: a hit, then one a borrow out of it could flag falsely

@@ -47,6 +47,14 @@ pub fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.first() == b.first() && a == b
 }
 
+/// One of 64 bits for a key (from its length and first byte): keys with different bits
+/// differ, so an object whose keys all have different bits has no duplicates.
+#[inline(always)]
+fn key_bit(k: &[u8]) -> u64 {
+    let first = k.first().map_or(0, |&c| usize::from(c));
+    1u64 << ((k.len() + (first << 3)) & 63)
+}
+
 /// A key's text without `Cow`'s deref, which is a call per key in the size-optimized build.
 #[inline(always)]
 #[allow(clippy::ptr_arg)] // the `Cow` itself is matched, to skip its deref
@@ -117,13 +125,29 @@ impl<'a> Obj<'a> {
     /// and the last value, array-index keys move first. Nearly every object needs neither.
     fn normalize(&mut self) {
         let n = self.0.len();
-        let has_index = self.0.iter().any(|(k, _)| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some());
-        let has_dup = if n <= 24 {
-            (1..n).any(|i| self.0[..i].iter().any(|(k, _)| same_key(key_str(k), key_str(&self.0[i].0))))
+        if n < 2 {
+            return; // one key is in order, and unique
+        }
+        let (mut has_index, mut has_dup) = (false, false);
+        if n <= 24 {
+            // A key is compared with the ones before it only when its `key_bit` came before:
+            // most objects then cost one pass, with no pair of keys compared.
+            let mut bits = 0u64;
+            for i in 0..n {
+                let k = key_str(&self.0[i].0);
+                let b = k.as_bytes();
+                has_index |= b.first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some();
+                let bit = key_bit(b);
+                if bits & bit != 0 && !has_dup {
+                    has_dup = self.0[..i].iter().any(|(k2, _)| same_key(key_str(k2), k));
+                }
+                bits |= bit;
+            }
         } else {
+            has_index = self.0.iter().any(|(k, _)| k.as_bytes().first().is_some_and(u8::is_ascii_digit) && array_index(k).is_some());
             let mut seen = std::collections::HashSet::with_capacity(n);
-            !self.0.iter().all(|(k, _)| seen.insert(k.as_ref()))
-        };
+            has_dup = !self.0.iter().all(|(k, _)| seen.insert(k.as_ref()));
+        }
         if !has_index && !has_dup {
             return;
         }
@@ -435,23 +459,32 @@ impl<'a> Reader<'a> {
                     return Some(J::Obj(Obj::default()));
                 }
                 let from = self.entries.len();
+                // Whether `normalize` has anything to look for: a `key_bit` seen before (a
+                // possible duplicate) or a key starting with a digit (a possible index).
+                let (mut bits, mut odd) = (0u64, false);
                 loop {
                     if self.b.get(self.ws()) != Some(&b'"') {
                         return None;
                     }
                     let k = self.string()?;
+                    let bit = key_bit(k.as_bytes());
+                    odd |= bits & bit != 0 || k.as_bytes().first().is_some_and(u8::is_ascii_digit);
+                    bits |= bit;
                     if self.b.get(self.ws()) != Some(&b':') {
                         return None;
                     }
                     self.i += 1;
-                    let v = self.value(depth + 1)?;
+                    // Strings (most values) without a call.
+                    let v = if self.b.get(self.ws()) == Some(&b'"') { J::Str(self.string()?) } else { self.value(depth + 1)? };
                     self.entries.push((k, v));
                     match self.b.get(self.ws())? {
                         b',' => self.i += 1,
                         b'}' => {
                             self.i += 1;
                             let mut o = Obj(self.entries.split_off(from));
-                            o.normalize();
+                            if odd {
+                                o.normalize();
+                            }
                             return Some(J::Obj(o));
                         }
                         _ => return None,
@@ -545,7 +578,9 @@ impl<'a> Reader<'a> {
         self.i = js::plain_run(self.b, self.i);
         match *self.b.get(self.i)? {
             b'"' => {
-                let s = &self.s[start..self.i];
+                // SAFETY: `start` follows a quote and `self.i` is at one, so both are char
+                // boundaries of the `str`. (The checked slice was a call per string.)
+                let s = unsafe { self.s.get_unchecked(start..self.i) };
                 self.i += 1;
                 Some(Cow::Borrowed(s))
             }
@@ -741,5 +776,35 @@ mod tests {
         o.set("1".into(), J::Num(3.0));
         o.set("b".into(), J::Num(4.0));
         assert_eq!(J::Obj(o).to_json_string(), r#"{"1":3,"5":2,"b":4}"#);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Object texts whose keys repeat, share lengths or look like array indices (what
+    /// `normalize` and the reader's check of when to call it are about), nested a little.
+    fn object_text(depth: u32) -> BoxedStrategy<String> {
+        let key = prop::sample::select(vec!["a", "b", "ab", "ba", "aa", "0", "1", "01", "10", "x1", "4294967294", "4294967295", "", "é", "type", "tipe"]);
+        let leaf = prop_oneof![Just("1".to_string()), Just("\"s\"".to_string()), Just("null".to_string()), Just("[]".to_string())];
+        let value = if depth == 0 { leaf.boxed() } else { prop_oneof![2 => leaf, 1 => object_text(depth - 1)].boxed() };
+        prop::collection::vec((key, value), 0..30)
+            .prop_map(|kv| format!("{{{}}}", kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(",")))
+            .boxed()
+    }
+
+    proptest! {
+        /// The direct reader orders and deduplicates keys as serde_json's visitor path does;
+        /// its depth is the text's (values a later duplicate replaces count too).
+        #[test]
+        fn keys_like_serde(t in object_text(2)) {
+            let p = parse_at(&t, 0, &mut Stacks::default());
+            prop_assert!(p.as_ref().is_some_and(|p| p.end == t.len()), "{}", t);
+            let p = p.unwrap();
+            prop_assert_eq!(format!("{:?}", p.value), format!("{:?}", parse_with_serde(&t).unwrap()), "{}", t);
+            prop_assert_eq!(p.depth, crate::input::max_depth(&t), "{}", t);
+        }
     }
 }

@@ -117,6 +117,33 @@ impl Fql {
         eval::node(Some(&self.root), event).unwrap_or(false)
     }
 
+    /// `matches` on an object event for a trigger that only tests `type = "..."` and
+    /// `event = "..."` (every preset's shape), from the event's `type` and `event` strings
+    /// (`None`: absent or not a string), read once for all of an event's subscriptions
+    /// instead of looked up per trigger; `None` for a trigger of any other shape.
+    pub fn matches_type_event(&self, ty: Option<&str>, event: Option<&str>) -> Option<bool> {
+        use parser::{Field, Node, Op};
+        let Node::Group { or, children } = &self.root else { return None };
+        if children.is_empty() {
+            return None;
+        }
+        let mut all = true;
+        let mut any = false;
+        for c in children {
+            let Some(Node::Cond(c)) = c else { return None };
+            let (Op::Eq, Some(want)) = (c.op, c.value.text.as_deref()) else { return None };
+            // Such a condition cannot throw, so the group is a plain and / or of them.
+            let hit = match c.field {
+                Field::Type => ty == Some(want),
+                Field::Event => event == Some(want),
+                _ => return None,
+            };
+            all &= hit;
+            any |= hit;
+        }
+        Some(if *or { any } else { all })
+    }
+
     /// `matches` for a serde value (tests, one-off checks).
     pub fn matches_value(&self, event: &Value) -> bool {
         self.matches(&crate::json::J::from_value(event))
