@@ -573,6 +573,8 @@ impl<'a> Reader<'a> {
     /// key and string is plain, and a call per string cost more than its scan.
     #[inline(always)]
     fn string(&mut self) -> Option<Cow<'a, str>> {
+        // Every caller has seen the quote; the unchecked slice below relies on it.
+        debug_assert_eq!(self.b.get(self.i), Some(&b'"'));
         self.i += 1;
         let start = self.i;
         self.i = js::plain_run(self.b, self.i);
