@@ -170,7 +170,6 @@ function screen(events) {
 async function deliverInline(accepted, rejected, cfg) {
   const d = cfg.delivery
   const events = accepted.map((a) => a.event)
-  const ndjson = accepted.map((a) => a.text).join('\n')
   if (events.length === 0) return json({ delivered: 0, rejected: rejected.length, retryable: 0, skipped: 0, results: rejected })
   const needed = cfg.destinations.reduce((n, dest) => n + Math.ceil(events.length / dest.batchSize) * d.maxAttempts, 0)
   if (needed > d.subrequests) {
@@ -186,6 +185,7 @@ async function deliverInline(accepted, rejected, cfg) {
   const concurrency = Math.max(1, Math.floor(d.concurrency / cfg.destinations.length))
   const options = { concurrency, maxAttempts: d.maxAttempts, timeoutMs: d.timeoutMs, baseDelayMs: d.baseDelayMs, maxRetryAfterMs: d.maxRetryAfterMs }
   const records = cfg.monitor?.record ? [] : undefined
+  const ndjson = accepted.map((a) => a.text).join('\n')
   const perDestination = await Promise.all(
     cfg.destinations.map(async (dest) => {
       const lines = await sendSafely(dest, ndjson, options, records)
@@ -266,7 +266,7 @@ async function enqueue(accepted, rejected, cfg) {
   for (const { index, messageId, event, bytes } of accepted) {
     // Queue messages are limited to 128 KB; leave room for the envelope and the queue's own.
     if (bytes > EVENT_MAX_BYTES) {
-      const line = { index, messageId, error: { code: 'EVENT_TOO_LARGE', message: `the event is ${bytes} bytes, over the ${EVENT_MAX_BYTES} a queue message may carry`, retryable: false } }
+      const line = { index, messageId, error: { code: 'EVENT_TOO_LARGE', message: `the event is ${bytes} bytes, over the ${EVENT_MAX_BYTES} bytes a queue message may carry`, retryable: false } }
       log('warn', { kind: 'rejected', messageId, error: line.error })
       rejected.push(line)
       continue

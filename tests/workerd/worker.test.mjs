@@ -409,7 +409,7 @@ describe('queue mode', () => {
     assert.equal(body.rejected.length, 2)
     assert.deepEqual(body.rejected[0], { index: 1, messageId: null, error: { code: 'INVALID_EVENT', message: 'an event must be a JSON object', retryable: false } })
     assert.deepEqual({ ...body.rejected[1], error: { ...body.rejected[1].error, message: undefined } }, { index: 2, messageId: 'msg-huge', error: { code: 'EVENT_TOO_LARGE', message: undefined, retryable: false } })
-    assert.match(body.rejected[1].error.message, /over the 126976 a queue message may carry/)
+    assert.match(body.rejected[1].error.message, /over the 126976 bytes a queue message may carry/)
     // Only permanent rejections: 200, so that Segment does not retry them.
     const onlyBad = await w.fetch('/events', segmentBatch([huge]))
     assert.equal(onlyBad.status, 200)
