@@ -7,6 +7,11 @@ use serde_json::Value;
 /// Delegates to `ryu-js`, which implements ECMAScript's Number::toString exactly, including
 /// the tie rule (of two equally short digit strings, the one nearer the value; `-0` is "0").
 pub fn number_to_string(n: f64) -> String {
+    // Integers below 2^53 (most numbers coerced to strings: screen sizes, ids) print as their
+    // digits, with no float formatting; -0 gives 0, as in JS.
+    if n.fract() == 0.0 && n.abs() < 9007199254740992.0 {
+        return (n as i64).to_string();
+    }
     ryu_js::Buffer::new().format(n).to_string()
 }
 
@@ -456,6 +461,16 @@ mod tests {
         ) {
             let s = format!("{sign}{int}{}{}{}", if point { "." } else { "" }, if point { frac.as_str() } else { "" }, exp.unwrap_or_default());
             same_as_core(&s);
+        }
+
+        /// The integer path prints what the float formatter prints (integers of every size
+        /// near and past 2^53, and any other number).
+        #[test]
+        fn number_to_string_is_ryu_js(bits in proptest::num::u64::ANY, int in proptest::num::i64::ANY, shift in 0u32..64) {
+            let int = (int >> shift) as f64;
+            for x in [f64::from_bits(bits), int, -int, int + 0.5, f64::from_bits(bits).trunc()] {
+                proptest::prop_assert_eq!(number_to_string(x), ryu_js::Buffer::new().format(x).to_string(), "{:?}", x);
+            }
         }
 
         #[test]
