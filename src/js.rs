@@ -245,6 +245,12 @@ pub fn is_js_whitespace(c: char) -> bool {
 
 /// `String.prototype.trim` (differs from `str::trim`: includes U+FEFF, excludes U+0085).
 pub fn js_trim(s: &str) -> &str {
+    // Both ends ASCII and not whitespace (nearly every value): nothing to trim, and no
+    // character-by-character search from each end.
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
+        return s;
+    }
     s.trim_matches(is_js_whitespace)
 }
 
@@ -461,6 +467,12 @@ mod tests {
         ) {
             let s = format!("{sign}{int}{}{}{}", if point { "." } else { "" }, if point { frac.as_str() } else { "" }, exp.unwrap_or_default());
             same_as_core(&s);
+        }
+
+        /// The shortcut for plain ends trims what the character search trims.
+        #[test]
+        fn js_trim_is_the_char_search(s in "[ \t\n\u{b}\u{c}\r\u{a0}\u{feff}\u{2000}\u{85}\u{1f}\u{7f}a!~é]{0,6}") {
+            proptest::prop_assert_eq!(js_trim(&s), s.trim_matches(is_js_whitespace));
         }
 
         /// The integer path prints what the float formatter prints (integers of every size
