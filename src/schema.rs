@@ -335,20 +335,50 @@ fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, arrify: boo
     // left unchecked), then each declared key's coercion and checks, in key order. After an
     // error the payload is discarded: later keys are only cleaned (the required check below
     // needs what survives), not checked.
-    let mut failed = None;
-    obj.retain(|k, v| {
-        let Some(f) = Field::find(fields, k) else { return open };
+    let mut walk = Walk { arrify, clean, failed: None, path };
+    obj.retain(|k, v| match Field::find(fields, k) {
+        Some(f) => walk.entry(k, v, f, false),
+        None => open,
+    });
+    walk.finish(obj, fields)
+}
+
+/// `check_object`'s walk of one object, an entry at a time: what the mapping evaluator's
+/// checked path (`mapping::fast`) also uses, on entries it has just made.
+pub(crate) struct Walk<'p> {
+    arrify: bool,
+    clean: Option<bool>,
+    /// The first error, in key order.
+    pub(crate) failed: Option<EventError>,
+    path: &'p mut String,
+}
+
+impl<'p> Walk<'p> {
+    /// The walk of a mapped payload (`clean_and_validate`'s), with the location buffer.
+    pub(crate) fn payload<T>(f: impl FnOnce(&mut Walk) -> T) -> T {
+        with_path(|path| f(&mut Walk { arrify: true, clean: Some(true), failed: None, path }))
+    }
+
+    /// The walk of the object value of `f` (a field that `nests`), as `check_value` starts it.
+    pub(crate) fn nested(&mut self) -> Walk<'_> {
+        Walk { arrify: false, clean: self.clean.map(|_| false), failed: None, path: self.path }
+    }
+
+    /// Whether the entry `k` of declared field `f` stays (cleaned, coerced and checked in
+    /// place). `walked`: `v` is an object of a nesting field whose entries were walked
+    /// already (by `nested`), so only what `check_value` does besides is left.
+    pub(crate) fn entry(&mut self, k: &str, v: &mut J, f: &Field, walked: bool) -> bool {
         // An object cleaned here is cleaned with its check, in the same pass.
-        let nested = clean.is_some() && matches!(v, J::Obj(_)) && nests(f);
-        if let (Some(root), false) = (clean, nested) {
+        let nested = self.clean.is_some() && matches!(v, J::Obj(_)) && nests(f);
+        if let (Some(root), false) = (self.clean, nested) {
             if !keep_after_removal(v, f) || (root && v.as_str() == Some("")) {
                 return false;
             }
         }
-        if failed.is_some() {
+        if self.failed.is_some() {
             return true;
         }
-        if arrify && f.multiple && !matches!(v, J::Arr(_) | J::Null) {
+        if self.arrify && f.multiple && !matches!(v, J::Arr(_) | J::Null) {
             *v = J::Arr(vec![std::mem::replace(v, J::Null)]);
         }
         // The usual case, a value of the field's own type with nothing more to check: no
@@ -356,23 +386,46 @@ fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, arrify: boo
         if f.accepts_as_is(v) {
             return true;
         }
-        let len = path.len();
-        path.push('/');
-        path.push_str(k);
-        failed = check_value(v, f, nested, path).err();
-        path.truncate(len);
+        let len = self.path.len();
+        self.path.push('/');
+        self.path.push_str(k);
+        // An object walked already: its type holds (`coerce` keeps an object for a nesting
+        // field) and a string format does not apply, which leaves the choices.
+        self.failed = if walked && nested { check_choices(v, f, self.path) } else { check_value(v, f, nested, self.path) }.err();
+        self.path.truncate(len);
         true
-    });
-    // Required fields come first in Segment's order of errors; presence is what survived.
-    for f in fields {
-        if f.required && !obj.contains(f.name) {
-            return Err(schema_error(
-                &format!("{path}/{}", f.name),
-                format!("The {} is missing the required field '{}'.", where_(path), f.name),
-            ));
-        }
     }
-    failed.map_or(Ok(()), Err)
+
+    /// After the entries: required fields come first in Segment's order of errors; presence
+    /// is what survived.
+    pub(crate) fn finish(self, obj: &Obj, fields: &'static [Field]) -> Result<(), EventError> {
+        for f in fields {
+            if f.required && !obj.contains(f.name) {
+                return Err(schema_error(
+                    &format!("{}/{}", self.path, f.name),
+                    format!("The {} is missing the required field '{}'.", where_(self.path), f.name),
+                ));
+            }
+        }
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
+/// `Field::accepts_as_is` of a value that cleaning keeps (not null, not an empty string):
+/// `Walk::entry` would keep it unchanged.
+#[inline(always)]
+pub(crate) fn plain_accepts(f: &Field, v: &J) -> bool {
+    f.accepts_as_is(v)
+}
+
+/// Whether a value of `f` is an object walked with its own fields (`Walk::nested`).
+pub(crate) fn nests_object(f: &Field) -> bool {
+    nests(f)
+}
+
+/// The declared field named `k` of `fields`, if any.
+pub(crate) fn field(fields: &'static [Field], k: &str) -> Option<&'static Field> {
+    Field::find(fields, k)
 }
 
 fn where_(path: &str) -> String {

@@ -376,3 +376,103 @@ fn approx_size(v: &J) -> usize {
     walk(v, &mut total);
     total
 }
+
+/// The speed builds' checked evaluation (`Compiled::apply_checked`): a mapping's object
+/// nodes bound to the action's fields once, so each entry is cleaned, coerced and checked
+/// (`schema::Walk`) as it is made, without a second walk of the payload that looks up each
+/// key's field again. The size-optimized wasm leaves it out (it checks the made payload).
+#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+pub(crate) mod checked {
+    use super::{Node, OverBudget, Run, Tree};
+    use crate::json::{Obj, J};
+    use crate::schema::{self, Field, Walk};
+    use std::borrow::Cow;
+
+    /// An object node's entries' fields (`None`: undeclared), each with the binding of its
+    /// own object node when the field nests one.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Binding {
+        pub(crate) fields: &'static [Field],
+        entries: Vec<(Option<&'static Field>, Option<Binding>)>,
+        /// Whether a field of `fields` is required (most lists have none).
+        required: bool,
+    }
+
+    /// What `Walk::entry` does with `v` for `f` when the answer is known without it: a value
+    /// of a plain field's own type that cleaning keeps is kept as it is.
+    #[inline(always)]
+    fn kept_as_is(f: &Field, v: &J) -> bool {
+        match v {
+            J::Null => false,
+            J::Str(s) if s.is_empty() => false,
+            _ => schema::plain_accepts(f, v),
+        }
+    }
+
+    /// `None` unless the tree's root is an object node.
+    pub(crate) fn bind(tree: &Tree, fields: &'static [Field]) -> Option<Binding> {
+        bind_node(&tree.root, fields)
+    }
+
+    fn bind_node(n: &Node, fields: &'static [Field]) -> Option<Binding> {
+        let Node::Obj(entries) = n else { return None };
+        let entries = entries
+            .iter()
+            .map(|(k, child)| {
+                let f = schema::field(fields, k);
+                let nested = f.filter(|f| schema::nests_object(f)).and_then(|f| bind_node(child, f.properties));
+                (f, nested)
+            })
+            .collect();
+        Some(Binding { fields, entries, required: fields.iter().any(|f| f.required) })
+    }
+
+    /// Why the checked evaluation gave up: the caller evaluates and checks the usual way,
+    /// which gives the result (and the error, with its exact message) itself.
+    pub(crate) struct GiveUp;
+
+    impl From<OverBudget> for GiveUp {
+        fn from(_: OverBudget) -> GiveUp {
+            GiveUp
+        }
+    }
+
+    impl<'t, 'p, 'a> Run<'t, 'p, 'a> {
+        /// The tree's root object, cleaned and checked against `b` as `schema::clean_and_validate`
+        /// would leave it; `GiveUp` where that would fail (or evaluation runs over budget).
+        pub(crate) fn eval_checked(&mut self, tree: &'a Tree, b: &Binding) -> Result<Obj<'a>, GiveUp> {
+            let Node::Obj(entries) = &tree.root else { return Err(GiveUp) };
+            let root = self.root;
+            Walk::payload(|walk| self.object(entries, b, root, false, walk))
+        }
+
+        /// One object node: `open` as its field declares (the payload's root is not).
+        fn object(&mut self, entries: &'a [(String, Node)], b: &Binding, payload: &J<'a>, open: bool, walk: &mut Walk) -> Result<Obj<'a>, GiveUp> {
+            let mut out = Obj::with_capacity(entries.len());
+            for ((k, n), (f, nested)) in entries.iter().zip(&b.entries) {
+                let (mut v, walked) = match (f, nested, n) {
+                    (Some(f), Some(nb), Node::Obj(inner)) => (J::Obj(self.object(inner, nb, payload, f.open, &mut walk.nested())?), true),
+                    _ => match self.eval(n, payload)? {
+                        Some(v) => (v, false),
+                        None => continue,
+                    },
+                };
+                let keep = match f {
+                    Some(f) if !walked && kept_as_is(f, &v) => true,
+                    Some(f) => walk.entry(k, &mut v, f, walked),
+                    None => open,
+                };
+                if walk.failed.is_some() {
+                    return Err(GiveUp);
+                }
+                if keep {
+                    out.push(Cow::Borrowed(k.as_str()), v);
+                }
+            }
+            if b.required && b.fields.iter().any(|f| f.required && !out.contains(f.name)) {
+                return Err(GiveUp);
+            }
+            Ok(out)
+        }
+    }
+}

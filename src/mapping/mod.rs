@@ -114,6 +114,10 @@ pub struct Compiled {
     mapping: JsVal,
     /// The same mapping as a node tree, when it only uses what `fast` covers.
     fast: Option<fast::Tree>,
+    /// The tree's object nodes bound to its action's fields, made on first use
+    /// (`apply_checked`).
+    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    bound: std::sync::OnceLock<Option<fast::checked::Binding>>,
 }
 
 impl Compiled {
@@ -122,7 +126,32 @@ impl Compiled {
         check_nesting(&m)?;
         validate::validate(&m, &[])?;
         let fast = fast::compile(&m);
-        Ok(Compiled { mapping: m, fast })
+        Ok(Compiled {
+            mapping: m,
+            fast,
+            #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+            bound: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// `apply_event`'s object, cleaned and validated as `schema::clean_and_validate` leaves
+    /// it against `fields` (the action's, always the same for one mapping), made and checked
+    /// in one walk. `None` where the mapping is not a fast tree of an object, or where the
+    /// check fails: the caller then maps and checks the usual way, which gives the error.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    pub fn apply_checked<'a>(&'a self, event: &J<'a>, fields: &'static [crate::schema::Field]) -> Option<crate::json::Obj<'a>> {
+        let tree = self.fast.as_ref()?;
+        let b = self.bound.get_or_init(|| fast::checked::bind(tree, fields)).as_ref()?;
+        if !std::ptr::eq(b.fields, fields) {
+            return None;
+        }
+        fast::Run::new(tree, event).eval_checked(tree, b).ok()
+    }
+
+    /// The size-optimized build maps, then checks (see the speed builds' version).
+    #[cfg(all(target_arch = "wasm32", not(feature = "unicode-case")))]
+    pub fn apply_checked<'a>(&'a self, _event: &J<'a>, _fields: &'static [crate::schema::Field]) -> Option<crate::json::Obj<'a>> {
+        None
     }
 
     /// Whether `apply_event` evaluates without converting the event.

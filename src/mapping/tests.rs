@@ -288,3 +288,113 @@ fn compiled_paths_sharing_prefixes_agree_with_the_evaluator() {
     assert_eq!((&first["a"], &first["p"], &first["n"], &first["h"]), (&json!("Paris"), &json!("Paris"), &json!("Paris"), &json!(3)));
     assert_eq!((&first["t"], &first["k"], &first["u"]), (&json!("Lyon"), &json!(2), &json!(1)));
 }
+
+/// Fields of every kind the checks treat apart, for `checked_is_map_then_check`.
+mod kinds {
+    use crate::schema::{Field, Format, Ty};
+    pub static DEEP: [Field; 2] = [Field::new("b", Ty::Boolean), Field::new("q", Ty::Integer).required()];
+    pub static INNER: [Field; 5] = [
+        Field::new("s", Ty::String).required(),
+        Field::new("n", Ty::Number),
+        Field::new("ids", Ty::String).multiple(),
+        Field::new("o", Ty::Object).props(&DEEP),
+        Field::new("z", Ty::String).nullable(),
+    ];
+    pub static FIELDS: [Field; 15] = [
+        Field::new("s", Ty::String),
+        Field::new("n", Ty::Number),
+        Field::new("i", Ty::Integer).nullable(),
+        Field::new("b", Ty::Boolean),
+        Field::new("d", Ty::Datetime),
+        Field::new("e", Ty::String).format(Format::Email),
+        Field::new("c", Ty::String).choices(&["x", "y"]),
+        Field::new("m", Ty::String).multiple(),
+        Field::new("r", Ty::String).required(),
+        Field::new("obj", Ty::Object).props(&INNER),
+        Field::new("open", Ty::Object).props(&INNER).open(),
+        Field::new("free", Ty::Object),
+        Field::new("items", Ty::Object).multiple().props(&DEEP),
+        Field::new("nc", Ty::Number).num_choices(&[0.0, 1.0]),
+        Field::new("oc", Ty::Object).props(&DEEP).choices(&["x"]),
+    ];
+}
+
+/// The checked path (`Compiled::apply_checked`, speed builds) gives what mapping and then
+/// `schema::clean_and_validate` give: the same object where they succeed, and gives up
+/// where they fail (so the caller's usual path gives the error). For every destination's
+/// action and preset mappings, and a mapping over fields of every kind the checks treat
+/// apart, against events made of the keys the mappings read.
+#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[test]
+fn checked_is_map_then_check() {
+    use crate::json::J;
+    use crate::schema::Field;
+    use proptest::prelude::*;
+    let p = |s: &str| json!({"@path": s});
+    let own = json!({
+        "s": p("$.a"), "n": p("$.b"), "i": p("$.c"), "b": p("$.d"), "d": p("$.a.b"), "e": p("$.k"), "c": p("$.x"),
+        "m": p("$.b.a"), "r": p("$.x.k"), "free": p("$.d.d"), "nc": p("$.c.a"), "oc": {"b": p("$.a")},
+        "obj": {"s": p("$.a.a"), "n": p("$.b"), "ids": p("$.k"), "o": {"b": p("$.d"), "q": p("$.c")}, "z": p("$.x"), "extra": p("$.a")},
+        "open": {"s": p("$.k"), "more": p("$.d"), "o": p("$.x")},
+        "items": {"@arrayPath": ["$.list", {"b": p("d"), "q": p("c"), "w": p("a")}]},
+        "undeclared": p("$.a"), "lit": "x",
+        "alt": {"@if": {"exists": p("$.a"), "then": p("$.a"), "else": p("$.b")}},
+    });
+    let mut cases: Vec<(Value, &'static [Field])> = vec![(own, &kinds::FIELDS)];
+    for def in crate::destinations::ALL {
+        for a in def.actions {
+            cases.push((serde_json::from_str(a.default_mapping).unwrap(), a.fields));
+        }
+        for s in crate::config::preset_subscriptions(def).as_array().unwrap() {
+            let a = def.action(s["partnerAction"].as_str().unwrap()).unwrap();
+            cases.push((s["mapping"].clone(), a.fields));
+        }
+    }
+    // Every key the mappings read, so events hit their paths.
+    fn keys(m: &Value, out: &mut Vec<String>) {
+        match m {
+            Value::String(s) => out.extend(s.trim_start_matches('$').split('.').filter(|k| !k.is_empty()).map(str::to_string)),
+            Value::Array(a) => a.iter().for_each(|x| keys(x, out)),
+            Value::Object(o) => o.values().for_each(|x| keys(x, out)),
+            _ => {}
+        }
+    }
+    let mut vocab = vec!["list".to_string()];
+    cases.iter().for_each(|(m, _)| keys(m, &mut vocab));
+    vocab.sort();
+    vocab.dedup();
+    let compiled: Vec<(Compiled, &'static [Field])> = cases.iter().map(|(m, f)| (Compiled::new(m).unwrap(), *f)).collect();
+    assert!(compiled.iter().filter(|(c, _)| c.is_fast()).count() > 10);
+    let leaf = prop_oneof![
+        Just(json!(null)), any::<bool>().prop_map(Value::from), Just(json!(0)), Just(json!(1)), Just(json!(1.5)), Just(json!(-3)),
+        prop::sample::select(vec!["", " ", "x", "y", "a@b.co", "2024-03-05T12:34:56Z", "12", "true", "ü", "female", "US"]).prop_map(Value::from),
+    ];
+    let key = prop::sample::select(vocab);
+    let value = leaf.prop_recursive(3, 40, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..8).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    });
+    let taken = std::cell::Cell::new(0);
+    proptest!(ProptestConfig::with_cases(2000), |(ev in value)| {
+        let ev = J::from_value(&ev);
+        for (c, fields) in &compiled {
+            let classic = match c.apply_event(&ev, &mut None) {
+                Ok(J::Obj(mut o)) => crate::schema::clean_and_validate(&mut o, fields).map(|()| o).ok(),
+                _ => None,
+            };
+            let checked = c.apply_checked(&ev, fields);
+            if c.is_fast() {
+                prop_assert_eq!(classic.is_some(), checked.is_some(), "{:?}", ev);
+            }
+            if let Some(got) = checked {
+                taken.set(taken.get() + 1);
+                let want = classic.unwrap();
+                prop_assert_eq!(J::Obj(got.clone()).to_json_string(), J::Obj(want.clone()).to_json_string());
+                prop_assert_eq!(got, want);
+            }
+        }
+    });
+    assert!(taken.get() > 1000, "{}", taken.get());
+}
