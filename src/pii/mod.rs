@@ -165,7 +165,13 @@ thread_local! {
 }
 
 /// Looked up by `&str`, so a hit copies nothing; digests kept as text, so a hit is not
-/// checked as UTF-8 again.
+/// checked as UTF-8 again. Hashed with foldhash in the speed builds (a lookup per PII field
+/// of every event; std's SipHash cost most of a hit), randomly seeded per memo (foldhash's
+/// own HashDoS defence, and the memo holds at most MEMO_MAX values); the size-optimized
+/// wasm keeps std's hasher.
+#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+type Memo = HashMap<Box<str>, Box<str>, foldhash::quality::RandomState>;
+#[cfg(all(target_arch = "wasm32", not(feature = "unicode-case")))]
 type Memo = HashMap<Box<str>, Box<str>>;
 
 /// Runs `f` with digests of normalized values remembered (one `plan` call); nested calls
