@@ -25,8 +25,16 @@ pub fn strip_lower(s: &str) -> String {
 /// `strip_lower`, appended to `out`.
 pub fn strip_lower_into(s: &str, out: &mut String) {
     if s.is_ascii() {
-        // The common case, byte by byte: ASCII JS whitespace is \t \n \v \f \r and space.
-        out.extend(s.bytes().filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')).map(|b| b.to_ascii_lowercase() as char));
+        // The common case: ASCII JS whitespace is \t \n \v \f \r and space. A value without
+        // any (most) is copied whole and lower-cased in place, not pushed a char at a time.
+        let is_space = |b: &u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+        let start = out.len();
+        if s.bytes().any(|b| is_space(&b)) {
+            out.extend(s.bytes().filter(|b| !is_space(b)).map(char::from));
+        } else {
+            out.push_str(s);
+        }
+        out[start..].make_ascii_lowercase();
         return;
     }
     // Lower-cased as a whole (JS case mapping depends on context, e.g. a final sigma).
@@ -313,6 +321,18 @@ mod tests {
             assert_eq!(normalize_and_hash("0044 20", phone_digits).unwrap(), sha256_hex("4420"));
             assert_eq!(normalize_and_hash("0044 20", as_is).unwrap(), sha256_hex("0044 20"));
         });
+    }
+
+    proptest::proptest! {
+        /// The ASCII path removes ASCII whitespace and lower-cases, byte by byte; appends
+        /// after what `out` held.
+        #[test]
+        fn strip_lower_ascii_is_bytewise(s in "[ \t\n\u{b}\u{c}\r\u{1}aZ.@+0-9]{0,24}", before in "[a-zA-Z ]{0,3}") {
+            let mut out = before.clone();
+            strip_lower_into(&s, &mut out);
+            let want: String = s.bytes().filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')).map(|b| b.to_ascii_lowercase() as char).collect();
+            proptest::prop_assert_eq!(out, format!("{before}{want}"));
+        }
     }
 
     #[test]
