@@ -344,7 +344,7 @@ fn check_object(obj: &mut Obj, fields: &'static [Field], open: bool, arrify: boo
 }
 
 /// `check_object`'s walk of one object, an entry at a time: what the mapping evaluator's
-/// checked path (`mapping::fast`) also uses, on entries it has just made.
+/// checked path (`mapping::fast`, speed builds) also uses, on entries it has just made.
 pub(crate) struct Walk<'p> {
     arrify: bool,
     clean: Option<bool>,
@@ -355,11 +355,13 @@ pub(crate) struct Walk<'p> {
 
 impl<'p> Walk<'p> {
     /// The walk of a mapped payload (`clean_and_validate`'s), with the location buffer.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
     pub(crate) fn payload<T>(f: impl FnOnce(&mut Walk) -> T) -> T {
         with_path(|path| f(&mut Walk { arrify: true, clean: Some(true), failed: None, path }))
     }
 
     /// The walk of the object value of `f` (a field that `nests`), as `check_value` starts it.
+    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
     pub(crate) fn nested(&mut self) -> Walk<'_> {
         Walk { arrify: false, clean: self.clean.map(|_| false), failed: None, path: self.path }
     }
@@ -413,17 +415,20 @@ impl<'p> Walk<'p> {
 
 /// `Field::accepts_as_is` of a value that cleaning keeps (not null, not an empty string):
 /// `Walk::entry` would keep it unchanged.
+#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
 #[inline(always)]
 pub(crate) fn plain_accepts(f: &Field, v: &J) -> bool {
     f.accepts_as_is(v)
 }
 
 /// Whether a value of `f` is an object walked with its own fields (`Walk::nested`).
+#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
 pub(crate) fn nests_object(f: &Field) -> bool {
     nests(f)
 }
 
 /// The declared field named `k` of `fields`, if any.
+#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
 pub(crate) fn field(fields: &'static [Field], k: &str) -> Option<&'static Field> {
     Field::find(fields, k)
 }
