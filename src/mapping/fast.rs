@@ -239,7 +239,7 @@ impl<'t, 'p, 'a> Run<'t, 'p, 'a> {
                 let v = match self.prefix(*p) {
                     Slot::Missing => None,
                     Slot::Found(v) if !v.truthy() => Some(v.clone()),
-                    Slot::Found(v) => keys.last().and_then(|k| prop(v, k)).map(Cow::into_owned),
+                    Slot::Found(v) => keys.last().and_then(|k| prop(v, k)).map(owned),
                     Slot::Unknown | Slot::Made => get(payload, keys).map(Cow::into_owned),
                 };
                 return self.charge(v);
@@ -297,6 +297,26 @@ impl<'t, 'p, 'a> Run<'t, 'p, 'a> {
             }
         })
     }
+}
+
+/// A read value, copied: a scalar or a borrowed string (nearly every value a path reads)
+/// inline in the speed builds, a call to `J::clone` for the rest.
+#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[inline(always)]
+fn owned<'a>(v: Cow<'_, J<'a>>) -> J<'a> {
+    match v {
+        Cow::Borrowed(J::Str(Cow::Borrowed(s))) => J::Str(Cow::Borrowed(s)),
+        Cow::Borrowed(J::Num(n)) => J::Num(*n),
+        Cow::Borrowed(J::Bool(b)) => J::Bool(*b),
+        Cow::Borrowed(J::Null) => J::Null,
+        other => other.into_owned(),
+    }
+}
+
+/// The size-optimized build's `owned`: `J::clone` for every value (as before; no copy of its cases).
+#[cfg(all(target_arch = "wasm32", not(feature = "unicode-case")))]
+fn owned<'a>(v: Cow<'_, J<'a>>) -> J<'a> {
+    v.into_owned()
 }
 
 /// `v == ''` in JS.
