@@ -353,12 +353,12 @@ fn write_user_data(p: &Obj, out: &mut String) -> Result<bool, EventError> {
     let u = p.obj("user_data");
     let top = |k| p.str(k);
     let mut w = Fields::open(out);
-    let ip = w.text(out, "client_ip_address", get_str(u, "client_ip_address").or(top("ip_address")));
-    let agent = w.text(out, "client_user_agent", get_str(u, "client_user_agent").or(top("user_agent")));
+    let ip = w.text(out, "client_ip_address", get_str(u, "client_ip_address").or_else(|| top("ip_address")));
+    let agent = w.text(out, "client_user_agent", get_str(u, "client_user_agent").or_else(|| top("user_agent")));
     w.hashed(out, "country", get_str(u, "country"), "country", pii::country_into, false)?;
     w.hashed(out, "ct", get_str(u, "city"), "city", pii::strip_lower_into, false)?;
     w.hashed(out, "db", get_str(u, "dateOfBirth"), "dateOfBirth", pii::as_is_into, false)?;
-    let em = w.hashed(out, "em", get_str(u, "email").or(top("email")), "email", pii::strip_lower_into, true)?;
+    let em = w.hashed(out, "em", get_str(u, "email").or_else(|| top("email")), "email", pii::strip_lower_into, true)?;
     if let Some(J::Arr(ids)) = get(u, "externalId") {
         w.key(out, "external_id");
         out.push('[');
@@ -381,14 +381,14 @@ fn write_user_data(p: &Obj, out: &mut String) -> Result<bool, EventError> {
     }
     w.hashed(out, "fn", get_str(u, "firstName"), "firstName", pii::strip_lower_into, false)?;
     w.hashed(out, "ge", get_str(u, "gender"), "gender", pii::gender_into, false)?;
-    w.text(out, "idfv", get_str(u, "idfv").or(top("idfv")));
+    w.text(out, "idfv", get_str(u, "idfv").or_else(|| top("idfv")));
     w.value(out, "lead_id", get(u, "leadID"));
     w.hashed(out, "ln", get_str(u, "lastName"), "lastName", pii::strip_lower_into, false)?;
     // The mobile ad id is lower-cased, not hashed (Snap takes it raw).
-    let madid = w.text(out, "madid", get_str(u, "madid").or(top("mobile_ad_id")).map(crate::js::to_lower).as_deref());
-    let ph = w.hashed(out, "ph", get_str(u, "phone").or(top("phone_number")), "phone", pii::phone_digits_into, true)?;
-    w.text(out, "sc_click_id", get_str(u, "sc_click_id").or(top("click_id")));
-    w.text(out, "sc_cookie1", get_str(u, "sc_cookie1").or(top("uuid_c1")));
+    let madid = w.text(out, "madid", get_str(u, "madid").or_else(|| top("mobile_ad_id")).map(crate::js::to_lower).as_deref());
+    let ph = w.hashed(out, "ph", get_str(u, "phone").or_else(|| top("phone_number")), "phone", pii::phone_digits_into, true)?;
+    w.text(out, "sc_click_id", get_str(u, "sc_click_id").or_else(|| top("click_id")));
+    w.text(out, "sc_cookie1", get_str(u, "sc_cookie1").or_else(|| top("uuid_c1")));
     w.hashed(out, "st", get_str(u, "state"), "state", pii::state_into, false)?;
     w.text(out, "subscription_id", get_str(u, "subscriptionID"));
     w.hashed(out, "zp", get_str(u, "zip"), "zip", pii::strip_lower_into, false)?;
@@ -454,7 +454,7 @@ fn write_custom_data(p: &Obj, out: &mut String) -> Option<String> {
     if !pluck(&mut w, out, "content_ids", "item_id") {
         write_split_list(&mut w, out, "content_ids", top("item_ids").unwrap_or(""));
     }
-    let currency = non_blank(get_str(c, "currency").or(top("currency"))).map(crate::js::to_upper);
+    let currency = non_blank(get_str(c, "currency").or_else(|| top("currency"))).map(crate::js::to_upper);
     w.text(out, "currency", currency.as_deref());
     match get(c, "num_items") {
         Some(n) => w.value(out, "num_items", Some(n)),
@@ -463,9 +463,9 @@ fn write_custom_data(p: &Obj, out: &mut String) -> Option<String> {
             None => w.value(out, "num_items", top("number_items").and_then(js_parse_int).map(|n| J::Num(n as f64)).as_ref()),
         },
     }
-    w.text(out, "order_id", non_blank(get_str(c, "order_id").or(top("transaction_id"))));
-    w.text(out, "search_string", non_blank(get_str(c, "search_string").or(top("search_string"))));
-    w.text(out, "sign_up_method", non_blank(get_str(c, "sign_up_method").or(top("sign_up_method"))));
+    w.text(out, "order_id", non_blank(get_str(c, "order_id").or_else(|| top("transaction_id"))));
+    w.text(out, "search_string", non_blank(get_str(c, "search_string").or_else(|| top("search_string"))));
+    w.text(out, "sign_up_method", non_blank(get_str(c, "sign_up_method").or_else(|| top("sign_up_method"))));
     w.value(out, "value", get(c, "value").or_else(|| p.get("price")));
     // Travel fields are rare: their 22 lookups only when custom_data has a key of another kind.
     let travel = c.is_some_and(|c| c.iter().any(|(k, _)| !NOT_TRAVEL.contains(&k)));
