@@ -274,7 +274,9 @@ pub fn utf16_len(s: &str) -> usize {
 /// The index of the first byte at or after `i` that ends a plain run inside a JSON string:
 /// `"`, `\` or a control character (`b.len()` if none). Eight bytes at a time (the usual
 /// bit trick for "some byte equals x" / "some byte is below x"): the string scanners of the
-/// parser, the array splitter and the JSON writer all spend their time here.
+/// parser, the array splitter and the JSON writer all spend their time here. Inline in the
+/// speed builds (most strings are short keys, where the call was a large part of the scan).
+#[cfg_attr(any(not(target_arch = "wasm32"), feature = "unicode-case"), inline(always))]
 pub fn plain_run(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
