@@ -360,6 +360,14 @@ impl<'p> Walk<'p> {
         with_path(|path| f(&mut Walk { arrify: true, clean: Some(true), failed: None, path }))
     }
 
+    /// A walk at the payload's root (`root`) or inside one of its objects, as `payload` and
+    /// `nested` start them, on the caller's location buffer: for entries known when a mapping
+    /// is bound to its fields (literals).
+    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    pub(crate) fn level(root: bool, path: &mut String) -> Walk<'_> {
+        Walk { arrify: root, clean: Some(root), failed: None, path }
+    }
+
     /// The walk of the object value of `f` (a field that `nests`), as `check_value` starts it.
     #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
     pub(crate) fn nested(&mut self) -> Walk<'_> {

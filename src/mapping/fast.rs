@@ -421,11 +421,12 @@ pub(crate) mod checked {
     use std::borrow::Cow;
 
     /// An object node's entries' fields (`None`: undeclared), each with the binding of its
-    /// own object node when the field nests one.
+    /// own object node when the field nests one, and whether it is a literal the walk keeps
+    /// as it is (checked once, here: `action_source`'s choices, say).
     #[derive(Debug, Clone)]
     pub(crate) struct Binding {
         pub(crate) fields: &'static [Field],
-        entries: Vec<(Option<&'static Field>, Option<Binding>)>,
+        entries: Vec<(Option<&'static Field>, Option<Binding>, bool)>,
         /// Whether a field of `fields` is required (most lists have none).
         required: bool,
     }
@@ -443,17 +444,27 @@ pub(crate) mod checked {
 
     /// `None` unless the tree's root is an object node.
     pub(crate) fn bind(tree: &Tree, fields: &'static [Field]) -> Option<Binding> {
-        bind_node(&tree.root, fields)
+        bind_node(&tree.root, fields, true)
     }
 
-    fn bind_node(n: &Node, fields: &'static [Field]) -> Option<Binding> {
+    fn bind_node(n: &Node, fields: &'static [Field], root: bool) -> Option<Binding> {
         let Node::Obj(entries) = n else { return None };
         let entries = entries
             .iter()
             .map(|(k, child)| {
                 let f = schema::field(fields, k);
-                let nested = f.filter(|f| schema::nests_object(f)).and_then(|f| bind_node(child, f.properties));
-                (f, nested)
+                let nested = f.filter(|f| schema::nests_object(f)).and_then(|f| bind_node(child, f.properties, false));
+                // A literal's step has the same answer for every event (the walk of an entry
+                // depends only on it, its field and where it is).
+                let literal_kept = match (f, child) {
+                    (Some(f), Node::Lit(lit)) => {
+                        let (mut v, mut path) = (lit.clone(), String::new());
+                        let mut walk = Walk::level(root, &mut path);
+                        walk.entry(k, &mut v, f, false) && walk.failed.is_none() && v == *lit
+                    }
+                    _ => false,
+                };
+                (f, nested, literal_kept)
             })
             .collect();
         Some(Binding { fields, entries, required: fields.iter().any(|f| f.required) })
@@ -481,7 +492,7 @@ pub(crate) mod checked {
         /// One object node: `open` as its field declares (the payload's root is not).
         fn object(&mut self, entries: &'a [(String, Node)], b: &Binding, payload: &J<'a>, open: bool, walk: &mut Walk) -> Result<Obj<'a>, GiveUp> {
             let mut out = Obj::with_capacity(entries.len());
-            for ((k, n), (f, nested)) in entries.iter().zip(&b.entries) {
+            for ((k, n), (f, nested, literal_kept)) in entries.iter().zip(&b.entries) {
                 let (mut v, walked) = match (f, nested, n) {
                     (Some(f), Some(nb), Node::Obj(inner)) => (J::Obj(self.object(inner, nb, payload, f.open, &mut walk.nested())?), true),
                     _ => match self.eval(n, payload)? {
@@ -490,7 +501,7 @@ pub(crate) mod checked {
                     },
                 };
                 let keep = match f {
-                    Some(f) if !walked && kept_as_is(f, &v) => true,
+                    Some(f) if *literal_kept || (!walked && kept_as_is(f, &v)) => true,
                     Some(f) => walk.entry(k, &mut v, f, walked),
                     None => open,
                 };

@@ -340,7 +340,11 @@ fn checked_is_map_then_check() {
         "undeclared": p("$.a"), "lit": "x",
         "alt": {"@if": {"exists": p("$.a"), "then": p("$.a"), "else": p("$.b")}},
     });
-    let mut cases: Vec<(Value, &'static [Field])> = vec![(own, &kinds::FIELDS)];
+    // Literals: kept as they are (checked once, when bound), coerced, dropped, or failing.
+    let literals = json!({"c": "x", "s": "", "n": "5", "m": "a", "r": "r", "nc": 1, "i": null, "b": true, "e": "no",
+        "obj": {"s": "lit", "z": null, "n": 2, "ids": ["a"], "o": {"q": 1}}, "d": p("$.a")});
+    let failing = json!({"c": "z", "r": p("$.a"), "obj": {"s": 3}});
+    let mut cases: Vec<(Value, &'static [Field])> = vec![(own, &kinds::FIELDS), (literals, &kinds::FIELDS), (failing, &kinds::FIELDS)];
     for def in crate::destinations::ALL {
         for a in def.actions {
             cases.push((serde_json::from_str(a.default_mapping).unwrap(), a.fields));
