@@ -10,7 +10,7 @@ pub fn number_to_string(n: f64) -> String {
     // Integers below 2^53 (most numbers coerced to strings: screen sizes, ids) print as their
     // digits, with no float formatting; -0 gives 0, as in JS. Speed builds only: ~180 bytes
     // gzipped of the size-optimized wasm, over a Worker's size budget.
-    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    #[cfg(speed)]
     if n.fract() == 0.0 && n.abs() < 9007199254740992.0 {
         return (n as i64).to_string();
     }
@@ -31,12 +31,12 @@ pub fn to_upper(s: &str) -> String {
     if s.is_ascii() { s.to_ascii_uppercase() } else { non_ascii_case(s, true) }
 }
 
-#[cfg(all(target_arch = "wasm32", not(feature = "unicode-case")))]
+#[cfg(not(speed))]
 fn non_ascii_case(s: &str, upper: bool) -> String {
     crate::bindings::js_case(s, upper)
 }
 
-#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[cfg(speed)]
 fn non_ascii_case(s: &str, upper: bool) -> String {
     if upper { s.to_uppercase() } else { s.to_lowercase() }
 }
@@ -249,9 +249,9 @@ pub fn is_js_whitespace(c: char) -> bool {
 pub fn js_trim(s: &str) -> &str {
     // Both ends ASCII and not whitespace (nearly every value): nothing to trim, and no
     // character-by-character search from each end. Speed builds only (as above, for size).
-    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    #[cfg(speed)]
     let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
-    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    #[cfg(speed)]
     if plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
         return s;
     }
@@ -276,7 +276,7 @@ pub fn utf16_len(s: &str) -> usize {
 /// bit trick for "some byte equals x" / "some byte is below x"): the string scanners of the
 /// parser, the array splitter and the JSON writer all spend their time here. Inline in the
 /// speed builds (most strings are short keys, where the call was a large part of the scan).
-#[cfg_attr(any(not(target_arch = "wasm32"), feature = "unicode-case"), inline(always))]
+#[cfg_attr(speed, inline(always))]
 pub fn plain_run(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;

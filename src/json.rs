@@ -433,7 +433,7 @@ impl<'a> Reader<'a> {
     fn ws(&mut self) -> usize {
         // Compact JSON (most events) has no whitespace between tokens: one test rather than
         // the loop's (speed builds; JSON whitespace is all below b'!').
-        #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+        #[cfg(speed)]
         if self.b.get(self.i).is_some_and(|&c| c > b' ') {
             return self.i;
         }

@@ -355,7 +355,7 @@ pub(crate) struct Walk<'p> {
 
 impl<'p> Walk<'p> {
     /// The walk of a mapped payload (`clean_and_validate`'s), with the location buffer.
-    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    #[cfg(speed)]
     pub(crate) fn payload<T>(f: impl FnOnce(&mut Walk) -> T) -> T {
         with_path(|path| f(&mut Walk { arrify: true, clean: Some(true), failed: None, path }))
     }
@@ -363,13 +363,13 @@ impl<'p> Walk<'p> {
     /// A walk at the payload's root (`root`) or inside one of its objects, as `payload` and
     /// `nested` start them, on the caller's location buffer: for entries known when a mapping
     /// is bound to its fields (literals).
-    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    #[cfg(speed)]
     pub(crate) fn level(root: bool, path: &mut String) -> Walk<'_> {
         Walk { arrify: root, clean: Some(root), failed: None, path }
     }
 
     /// The walk of the object value of `f` (a field that `nests`), as `check_value` starts it.
-    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    #[cfg(speed)]
     pub(crate) fn nested(&mut self) -> Walk<'_> {
         Walk { arrify: false, clean: self.clean.map(|_| false), failed: None, path: self.path }
     }
@@ -423,20 +423,20 @@ impl<'p> Walk<'p> {
 
 /// `Field::accepts_as_is` of a value that cleaning keeps (not null, not an empty string):
 /// `Walk::entry` would keep it unchanged.
-#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[cfg(speed)]
 #[inline(always)]
 pub(crate) fn plain_accepts(f: &Field, v: &J) -> bool {
     f.accepts_as_is(v)
 }
 
 /// Whether a value of `f` is an object walked with its own fields (`Walk::nested`).
-#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[cfg(speed)]
 pub(crate) fn nests_object(f: &Field) -> bool {
     nests(f)
 }
 
 /// The declared field named `k` of `fields`, if any.
-#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[cfg(speed)]
 pub(crate) fn field(fields: &'static [Field], k: &str) -> Option<&'static Field> {
     Field::find(fields, k)
 }

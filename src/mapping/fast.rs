@@ -301,7 +301,7 @@ impl<'t, 'p, 'a> Run<'t, 'p, 'a> {
 
 /// A read value, copied: a scalar or a borrowed string (nearly every value a path reads)
 /// inline in the speed builds, a call to `J::clone` for the rest.
-#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[cfg(speed)]
 #[inline(always)]
 fn owned<'a>(v: Cow<'_, J<'a>>) -> J<'a> {
     match v {
@@ -314,7 +314,7 @@ fn owned<'a>(v: Cow<'_, J<'a>>) -> J<'a> {
 }
 
 /// The size-optimized build's `owned`: `J::clone` for every value (as before; no copy of its cases).
-#[cfg(all(target_arch = "wasm32", not(feature = "unicode-case")))]
+#[cfg(not(speed))]
 fn owned<'a>(v: Cow<'_, J<'a>>) -> J<'a> {
     v.into_owned()
 }
@@ -351,7 +351,7 @@ fn get<'p, 'a>(root: &'p J<'a>, keys: &[String]) -> Option<Cow<'p, J<'a>>> {
 
 /// A property of `v` as `get` reads it. An object's (nearly every read) inline in the speed
 /// builds: a call per read was a third of its cost.
-#[cfg_attr(any(not(target_arch = "wasm32"), feature = "unicode-case"), inline(always))]
+#[cfg_attr(speed, inline(always))]
 fn prop<'p, 'a>(v: &'p J<'a>, key: &str) -> Option<Cow<'p, J<'a>>> {
     match v {
         J::Obj(o) => o.get(key).map(Cow::Borrowed),
@@ -360,7 +360,7 @@ fn prop<'p, 'a>(v: &'p J<'a>, key: &str) -> Option<Cow<'p, J<'a>>> {
 }
 
 /// `prop` of anything but an object.
-#[cfg_attr(any(not(target_arch = "wasm32"), feature = "unicode-case"), inline(never))]
+#[cfg_attr(speed, inline(never))]
 fn prop_other<'p, 'a>(v: &'p J<'a>, key: &str) -> Option<Cow<'p, J<'a>>> {
     match v {
         J::Obj(o) => o.get(key).map(Cow::Borrowed),
@@ -413,7 +413,7 @@ fn approx_size(v: &J) -> usize {
 /// nodes bound to the action's fields once, so each entry is cleaned, coerced and checked
 /// (`schema::Walk`) as it is made, without a second walk of the payload that looks up each
 /// key's field again. The size-optimized wasm leaves it out (it checks the made payload).
-#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[cfg(speed)]
 pub(crate) mod checked {
     use super::{Node, OverBudget, Run, Tree};
     use crate::json::{Obj, J};

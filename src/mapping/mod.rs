@@ -116,7 +116,7 @@ pub struct Compiled {
     fast: Option<fast::Tree>,
     /// The tree's object nodes bound to its action's fields, made on first use
     /// (`apply_checked`).
-    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    #[cfg(speed)]
     bound: std::sync::OnceLock<Option<fast::checked::Binding>>,
 }
 
@@ -129,7 +129,7 @@ impl Compiled {
         Ok(Compiled {
             mapping: m,
             fast,
-            #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+            #[cfg(speed)]
             bound: std::sync::OnceLock::new(),
         })
     }
@@ -138,7 +138,7 @@ impl Compiled {
     /// it against `fields` (the action's, always the same for one mapping), made and checked
     /// in one walk. `None` where the mapping is not a fast tree of an object, or where the
     /// check fails: the caller then maps and checks the usual way, which gives the error.
-    #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+    #[cfg(speed)]
     pub fn apply_checked<'a>(&'a self, event: &J<'a>, fields: &'static [crate::schema::Field]) -> Option<crate::json::Obj<'a>> {
         let tree = self.fast.as_ref()?;
         let b = self.bound.get_or_init(|| fast::checked::bind(tree, fields)).as_ref()?;
@@ -149,7 +149,7 @@ impl Compiled {
     }
 
     /// The size-optimized build maps, then checks (see the speed builds' version).
-    #[cfg(all(target_arch = "wasm32", not(feature = "unicode-case")))]
+    #[cfg(not(speed))]
     pub fn apply_checked<'a>(&'a self, _event: &J<'a>, _fields: &'static [crate::schema::Field]) -> Option<crate::json::Obj<'a>> {
         None
     }

@@ -324,7 +324,7 @@ mod kinds {
 /// where they fail (so the caller's usual path gives the error). For every destination's
 /// action and preset mappings, and a mapping over fields of every kind the checks treat
 /// apart, against events made of the keys the mappings read.
-#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[cfg(speed)]
 #[test]
 fn checked_is_map_then_check() {
     use crate::json::J;

@@ -29,7 +29,7 @@ pub fn strip_lower_into(s: &str, out: &mut String) {
         let is_space = |b: &u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
         // A value without any (most) copied whole and lower-cased in place, not pushed a char
         // at a time: speed builds only (~600 bytes gzipped of Snap CAPI's size-optimized wasm).
-        #[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+        #[cfg(speed)]
         if !s.bytes().any(|b| is_space(&b)) {
             let start = out.len();
             out.push_str(s);
@@ -179,9 +179,9 @@ thread_local! {
 /// of every event; std's SipHash cost most of a hit), randomly seeded per memo (foldhash's
 /// own HashDoS defence, and the memo holds at most MEMO_MAX values); the size-optimized
 /// wasm keeps std's hasher.
-#[cfg(any(not(target_arch = "wasm32"), feature = "unicode-case"))]
+#[cfg(speed)]
 type Memo = HashMap<Box<str>, Box<str>, foldhash::quality::RandomState>;
-#[cfg(all(target_arch = "wasm32", not(feature = "unicode-case")))]
+#[cfg(not(speed))]
 type Memo = HashMap<Box<str>, Box<str>>;
 
 /// Runs `f` with digests of normalized values remembered (one `plan` call); nested calls
